@@ -1,0 +1,104 @@
+"""Run a real Mistral server in ONE process (engine, executor, notifier, API) on fake:/ RPC.
+
+Executed by the Mistral virtualenv's python, so it imports only Mistral and the stdlib.
+Usage: launcher.py --config-file FILE [--init-db]
+"""
+import argparse
+import os
+import signal
+import sys
+import threading
+
+# Mistral 23 runs its services on oslo.service's threading backend (no eventlet).
+import oslo_service.backend as service_backend
+
+service_backend.init_backend(service_backend.BackendType.THREADING)
+
+from oslo_config import cfg  # noqa: E402
+from oslo_log import log as logging  # noqa: E402
+
+CONF = cfg.CONF
+LOG = logging.getLogger("st2mistral.launcher")
+
+
+def _stamp_head() -> None:
+    """Mark the schema (already created from Mistral's models by setup_db) as alembic head.
+
+    `mistral-db-manage upgrade head` cannot run on SQLite ("No support for ALTER of constraints").
+    """
+    from alembic import command as alembic_cmd
+    from alembic import config as alembic_config
+    import mistral.db.sqlalchemy.migration as migration_pkg
+
+    acfg = alembic_config.Config(os.path.join(os.path.dirname(migration_pkg.__file__), "alembic.ini"))
+    acfg.set_main_option("script_location", "mistral.db.sqlalchemy.migration:alembic_migrations")
+    acfg.mistral_config = CONF
+    alembic_cmd.stamp(acfg, "head")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config-file", required=True)
+    parser.add_argument("--init-db", action="store_true")
+    args = parser.parse_args()
+
+    from mistral import config as mistral_config
+    import oslo_messaging as messaging
+    from mistral.rpc import base as rpc_base
+    from mistral.rpc import clients as rpc_clients
+
+    mistral_config.parse_args(["--config-file", args.config_file])
+    logging.setup(CONF, "mistral")
+
+    from mistral.db.v2 import api as db_api
+
+    db_api.setup_db()
+    if args.init_db:
+        _stamp_head()
+
+    # Same order Mistral's own engine tests use: let oslo.messaging register its
+    # options, then switch to the in-memory transport before any RPC object exists.
+    messaging.get_transport(CONF)
+    CONF.set_default("transport_url", "fake:/")
+    rpc_base.cleanup()
+    rpc_clients.cleanup()
+
+    from mistral.api import service as api_service
+    from mistral.engine import engine_server
+    from mistral.executors import executor_server
+    from mistral.notifiers import notification_server
+    from mistral.services import action_manager  # noqa: F401
+
+    services = [
+        executor_server.get_oslo_service(setup_profiler=False),
+        notification_server.get_oslo_service(setup_profiler=False),
+        engine_server.get_oslo_service(setup_profiler=False),
+    ]
+    for svc in services:
+        svc.start()
+    for svc in services:
+        svc.wait_started()
+    api = api_service.WSGIService("mistral_api")
+    api.start()
+    LOG.info("st2mistral embedded Mistral ready on %s:%s", CONF.api.host, CONF.api.port)
+    print("READY", flush=True)
+
+    stop = threading.Event()
+
+    def _on_signal(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    stop.wait()
+    api.stop()
+    for svc in reversed(services):
+        try:
+            svc.stop(True)
+        except Exception:  # stopping is best effort; the process exits next
+            LOG.exception("error stopping %s", svc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The one place that imports StackStorm's st2common; a same-shaped fallback when it is absent.
+
+The fallback mirrors st2common 3.9 (st2common/runners/base.py, st2common/constants/action.py):
+class names, constructor and method signatures and the (status, result, context) return
+convention are the same, so the runner code is identical inside and outside StackStorm.
+"""
+from __future__ import annotations
+
+import abc
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+import yaml
+
+try:  # pragma: no cover - exercised only inside a real StackStorm install
+    from st2common.constants import action as _action_constants
+    from st2common.runners.base import ActionRunner, AsyncActionRunner  # noqa: F401
+
+    ST2COMMON_AVAILABLE = True
+except ImportError:
+    ST2COMMON_AVAILABLE = False
+    _action_constants = None
+
+RunnerResult = Tuple[str, Dict[str, Any], Dict[str, Any]]
+
+if _action_constants is not None:  # pragma: no cover
+    LIVEACTION_STATUS_REQUESTED = _action_constants.LIVEACTION_STATUS_REQUESTED
+    LIVEACTION_STATUS_SCHEDULED = _action_constants.LIVEACTION_STATUS_SCHEDULED
+    LIVEACTION_STATUS_RUNNING = _action_constants.LIVEACTION_STATUS_RUNNING
+    LIVEACTION_STATUS_SUCCEEDED = _action_constants.LIVEACTION_STATUS_SUCCEEDED
+    LIVEACTION_STATUS_FAILED = _action_constants.LIVEACTION_STATUS_FAILED
+    LIVEACTION_STATUS_TIMED_OUT = _action_constants.LIVEACTION_STATUS_TIMED_OUT
+    LIVEACTION_STATUS_ABANDONED = _action_constants.LIVEACTION_STATUS_ABANDONED
+    LIVEACTION_STATUS_CANCELING = _action_constants.LIVEACTION_STATUS_CANCELING
+    LIVEACTION_STATUS_CANCELED = _action_constants.LIVEACTION_STATUS_CANCELED
+    LIVEACTION_STATUS_PAUSING = _action_constants.LIVEACTION_STATUS_PAUSING
+    LIVEACTION_STATUS_PAUSED = _action_constants.LIVEACTION_STATUS_PAUSED
+    LIVEACTION_STATUS_RESUMING = _action_constants.LIVEACTION_STATUS_RESUMING
+    LIVEACTION_COMPLETED_STATES: List[str] = list(_action_constants.LIVEACTION_COMPLETED_STATES)
+else:
+    LIVEACTION_STATUS_REQUESTED = "requested"
+    LIVEACTION_STATUS_SCHEDULED = "scheduled"
+    LIVEACTION_STATUS_RUNNING = "running"
+    LIVEACTION_STATUS_SUCCEEDED = "succeeded"
+    LIVEACTION_STATUS_FAILED = "failed"
+    LIVEACTION_STATUS_TIMED_OUT = "timeout"
+    LIVEACTION_STATUS_ABANDONED = "abandoned"
+    LIVEACTION_STATUS_CANCELING = "canceling"
+    LIVEACTION_STATUS_CANCELED = "canceled"
+    LIVEACTION_STATUS_PAUSING = "pausing"
+    LIVEACTION_STATUS_PAUSED = "paused"
+    LIVEACTION_STATUS_RESUMING = "resuming"
+    LIVEACTION_COMPLETED_STATES = [
+        LIVEACTION_STATUS_SUCCEEDED,
+        LIVEACTION_STATUS_FAILED,
+        LIVEACTION_STATUS_TIMED_OUT,
+        LIVEACTION_STATUS_CANCELED,
+        LIVEACTION_STATUS_ABANDONED,
+    ]
+
+    class ActionRunner(abc.ABC):  # type: ignore[no-redef]
+        """Same attributes and methods as st2common.runners.base.ActionRunner (st2 3.9)."""
+
+        def __init__(self, runner_id: str) -> None:
+            self.runner_id = runner_id
+            self.runner_type: Any = None
+            self.runner_parameters: Optional[Dict[str, Any]] = None
+            self.action: Any = None
+            self.action_name: Optional[str] = None
+            self.liveaction: Any = None
+            self.liveaction_id: Optional[str] = None
+            self.execution: Any = None
+            self.execution_id: Optional[str] = None
+            self.entry_point: Optional[str] = None
+            self.libs_dir_path: Optional[str] = None
+            self.context: Optional[Dict[str, Any]] = None
+            self.auth_token: Any = None
+            self.rerun_ex_ref: Any = None
+            self._debug: Optional[bool] = None
+
+        def pre_run(self) -> None:
+            if not getattr(self.runner_type, "enabled", True):
+                name = getattr(self.runner_type, "name", "unknown")
+                raise ValueError('Runner "%s" has been disabled by the administrator.' % name)
+            self._debug = (self.runner_parameters or {}).get("debug", False)
+
+        @abc.abstractmethod
+        def run(self, action_parameters: Dict[str, Any]) -> RunnerResult:
+            raise NotImplementedError()
+
+        def pause(self) -> RunnerResult:
+            raise NotImplementedError("Pause is not supported for runner %s." % self.runner_id)
+
+        def resume(self) -> RunnerResult:
+            raise NotImplementedError("Resume is not supported for runner %s." % self.runner_id)
+
+        def cancel(self) -> RunnerResult:
+            return (LIVEACTION_STATUS_CANCELED, self.liveaction.result, self.liveaction.context)
+
+        def post_run(self, status: str, result: Dict[str, Any]) -> None:
+            pass
+
+        def get_pack_ref(self) -> str:
+            return self.action.pack if self.action else "default"
+
+        def get_user(self) -> str:
+            return (self.context or {}).get("user", "stanley")
+
+    class AsyncActionRunner(ActionRunner):  # type: ignore[no-redef]
+        """Marker base for runners whose run() returns before the work is done."""
+
+
+def get_runner_metadata(package_name: str) -> List[Dict[str, Any]]:
+    """Read the package's runner.yaml, as st2common.runners.base.get_metadata does."""
+    if ST2COMMON_AVAILABLE:  # pragma: no cover
+        from st2common.runners.base import get_metadata
+
+        return get_metadata(package_name)
+    import importlib
+
+    pkg = importlib.import_module(package_name)
+    with open(os.path.join(os.path.dirname(pkg.__file__), "runner.yaml")) as fh:
+        return yaml.safe_load(fh)

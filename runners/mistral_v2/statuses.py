@@ -1,0 +1,66 @@
+"""Mapping of Mistral workflow/task states to StackStorm execution statuses (a plain table).
+
+Pure functions with no dependencies: the Mistral-side plugin imports this module too, so push
+and poll compute the same status.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from mistral_v2 import seam
+
+# Mistral states (mistral.workflow.states).
+IDLE = "IDLE"
+WAITING = "WAITING"
+RUNNING = "RUNNING"
+RUNNING_DELAYED = "DELAYED"
+PAUSED = "PAUSED"
+SUCCESS = "SUCCESS"
+CANCELLED = "CANCELLED"
+ERROR = "ERROR"
+SKIPPED = "SKIPPED"
+
+MISTRAL_TERMINAL_STATES = frozenset({SUCCESS, ERROR, CANCELLED, SKIPPED})
+
+# Task states during which work may still complete.
+ACTIVE_TASK_STATES = frozenset({IDLE, WAITING, RUNNING, RUNNING_DELAYED})
+
+# Mistral workflow state -> (status while any task is active, status when none is).
+WORKFLOW_STATUS_MAP = {
+    IDLE: (seam.LIVEACTION_STATUS_RUNNING, seam.LIVEACTION_STATUS_RUNNING),
+    WAITING: (seam.LIVEACTION_STATUS_RUNNING, seam.LIVEACTION_STATUS_RUNNING),
+    RUNNING: (seam.LIVEACTION_STATUS_RUNNING, seam.LIVEACTION_STATUS_RUNNING),
+    RUNNING_DELAYED: (seam.LIVEACTION_STATUS_RUNNING, seam.LIVEACTION_STATUS_RUNNING),
+    PAUSED: (seam.LIVEACTION_STATUS_PAUSING, seam.LIVEACTION_STATUS_PAUSED),
+    CANCELLED: (seam.LIVEACTION_STATUS_CANCELING, seam.LIVEACTION_STATUS_CANCELED),
+    SUCCESS: (seam.LIVEACTION_STATUS_SUCCEEDED, seam.LIVEACTION_STATUS_SUCCEEDED),
+    ERROR: (seam.LIVEACTION_STATUS_FAILED, seam.LIVEACTION_STATUS_FAILED),
+}
+
+# StackStorm status of a child execution -> Mistral action execution state it reports.
+ST2_TO_MISTRAL_ACTION_STATE = {
+    seam.LIVEACTION_STATUS_SUCCEEDED: SUCCESS,
+    seam.LIVEACTION_STATUS_FAILED: ERROR,
+    seam.LIVEACTION_STATUS_TIMED_OUT: ERROR,
+    seam.LIVEACTION_STATUS_ABANDONED: ERROR,
+    seam.LIVEACTION_STATUS_CANCELED: CANCELLED,
+}
+
+
+def is_task_active(state: str) -> bool:
+    """True when a task in `state` may still finish work."""
+    return state in ACTIVE_TASK_STATES
+
+
+def to_st2_status(workflow_state: str, task_states: Iterable[str]) -> str:
+    """StackStorm status for a Mistral workflow in `workflow_state` with tasks in `task_states`."""
+    try:
+        while_active, when_idle = WORKFLOW_STATUS_MAP[workflow_state]
+    except KeyError:
+        raise ValueError("Unknown Mistral workflow state %r" % workflow_state) from None
+    return while_active if any(is_task_active(s) for s in task_states) else when_idle
+
+
+def is_completed(st2_status: str) -> bool:
+    """True for StackStorm statuses after which nothing changes."""
+    return st2_status in seam.LIVEACTION_COMPLETED_STATES

@@ -1,0 +1,42 @@
+"""st2-mistral: the mistral-v2 StackStorm runner, its local host, CLI additions and Mistral tools."""
+from setuptools import setup
+
+with open("requirements.txt") as fh:
+    RUNTIME = [ln.strip() for ln in fh if ln.strip() and not ln.startswith("#")]
+
+setup(
+    name="st2-mistral",
+    version="0.1.0",
+    description="StackStorm runner (mistral-v2) that drives OpenStack Mistral workflows",
+    license="Apache License (2.0)",
+    python_requires=">=3.8",
+    package_dir={
+        "mistral_v2": "runners/mistral_v2",
+        "st2mistral_local": "contrib/st2mistral_local",
+        "st2mistral_server": "contrib/st2mistral_server",
+        "st2client_ext": "st2client_ext",
+    },
+    packages=["mistral_v2", "st2mistral_local", "st2mistral_server", "st2client_ext"],
+    package_data={
+        "mistral_v2": ["runner.yaml"],
+        "st2mistral_server": ["launcher.py"],
+    },
+    include_package_data=True,
+    zip_safe=False,
+    install_requires=RUNTIME,
+    extras_require={
+        # The local StackStorm-compatible host (not needed inside a real StackStorm install).
+        "local": ["Flask>=2.2", "cryptography>=3.4"],
+        # CLI additions on top of the stock st2 client.
+        "cli": ["st2client>=3.8"],
+        "test": ["pytest>=7", "pytest-timeout>=2.1"],
+    },
+    entry_points={
+        "st2common.runners.runner": ["mistral-v2 = mistral_v2.mistral_v2"],
+        "console_scripts": [
+            "st2mistral-local = st2mistral_local.cli:main",
+            "st2mistral-server = st2mistral_server.cli:main",
+            "st2-mistral = st2client_ext.shell:main",
+        ],
+    },
+)
