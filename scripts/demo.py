@@ -1,0 +1,99 @@
+"""The README demo: drive the real `st2` CLI through run, pause, resume, a failure and a re-run."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any, Dict, List
+
+WORKFLOW = "mistral_examples.demo"
+FINAL = {"succeeded", "failed", "canceled", "timeout", "abandoned"}
+
+
+def say(text: str) -> None:
+    print("\n== %s" % text, flush=True)
+
+
+def st2(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = ["st2", *args]
+    print("   $ " + " ".join(cmd), flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        sys.exit("st2 %s failed (%d):\n%s%s" % (args[0], proc.returncode, proc.stdout, proc.stderr))
+    return proc
+
+
+def st2_json(*args: str) -> Any:
+    return json.loads(st2(*args, "--json").stdout)
+
+
+def get(execution_id: str) -> Dict[str, Any]:
+    return st2_json("execution", "get", execution_id)
+
+
+def watch(execution_id: str, until: set, timeout: float = 90.0) -> Dict[str, Any]:
+    """Print each status change of the execution until it reaches one of `until`."""
+    seen = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc = subprocess.run(
+            ["st2", "execution", "get", execution_id, "--json"], capture_output=True, text=True
+        )
+        ex = json.loads(proc.stdout) if proc.returncode == 0 else {}
+        status = ex.get("status")
+        if status != seen:
+            print("   status: %s" % status, flush=True)
+            seen = status
+        if status in until:
+            return ex
+        time.sleep(0.3)
+    sys.exit("timed out waiting for %s to reach %s (last: %s)" % (execution_id, until, seen))
+
+
+def task_states(ex: Dict[str, Any]) -> List[str]:
+    return ["%s=%s" % (t["name"], t["state"]) for t in (ex.get("result") or {}).get("tasks", [])]
+
+
+def main() -> int:
+    say("1. The key-value pair the workflow's check_ready task reads is not set yet")
+    st2("key", "delete", "demo_ready", check=False)
+
+    say("2. Run %s (StackStorm actions inside a Mistral workflow)" % WORKFLOW)
+    started = st2_json("run", "-a", WORKFLOW, "who=demo-user", "sleep_seconds=6")
+    ex_id = started["id"]
+    print("   StackStorm execution: %s" % ex_id)
+    watch(ex_id, {"running"})
+    time.sleep(2)
+
+    say("3. Pause it while slow_work runs: pausing until the running task finishes, then paused")
+    st2("execution", "pause", ex_id)
+    ex = watch(ex_id, {"paused"} | FINAL)
+    print("   tasks: %s" % ", ".join(task_states(ex)))
+
+    say("4. Resume it: the workflow continues and check_ready fails (demo_ready is not set)")
+    st2("execution", "resume", ex_id)
+    ex = watch(ex_id, FINAL)
+    failed = [t for t in ex["result"].get("tasks", []) if t["state"] == "ERROR"]
+    for task in failed:
+        print("   failed task %s: %s" % (task["name"], (task.get("state_info") or "")[:160]))
+
+    say("5. Fix the cause outside the workflow, then re-run only the failed task")
+    st2("key", "set", "demo_ready", "yes")
+    rerun = st2_json("execution", "re-run", ex_id, "--tasks", "check_ready")
+    new_id = rerun["id"]
+    print("   new StackStorm execution %s re-uses Mistral execution %s"
+          % (new_id, ex.get("context", {}).get("mistral", {}).get("execution_id")))
+    ex = watch(new_id, FINAL)
+    print("   output: %s" % json.dumps((ex.get("result") or {}).get("output")))
+
+    say("6. The task tree of the re-run execution")
+    print(subprocess.run(["st2-mistral", "tree", new_id], capture_output=True, text=True).stdout)
+    return 0 if ex["status"] == "succeeded" else 1
+
+
+if __name__ == "__main__":
+    if not os.environ.get("ST2_API_URL"):
+        sys.exit("run through scripts/demo, which brings up the local host and exports ST2_*")
+    sys.exit(main())
