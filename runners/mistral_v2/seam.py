@@ -121,3 +121,36 @@ def get_runner_metadata(package_name: str) -> List[Dict[str, Any]]:
     pkg = importlib.import_module(package_name)
     with open(os.path.join(os.path.dirname(pkg.__file__), "runner.yaml")) as fh:
         return yaml.safe_load(fh)
+
+
+def get_st2_api_urls() -> Tuple[Optional[str], Optional[str]]:
+    """(API URL Mistral calls back, public API URL) from StackStorm's config; (None, None) outside."""
+    if not ST2COMMON_AVAILABLE:
+        return None, None
+    from st2common.util.api import get_full_public_api_url, get_mistral_api_url  # pragma: no cover
+
+    try:  # pragma: no cover
+        return get_mistral_api_url(), get_full_public_api_url()
+    except Exception:  # pragma: no cover - st2 config not loaded
+        return None, None
+
+
+def get_st2_action_lookup() -> Optional[Any]:
+    """ref -> merged runner+action parameter metadata (None if no such action), inside StackStorm."""
+    if not ST2COMMON_AVAILABLE:
+        return None
+    from st2common.util import action_db  # pragma: no cover
+
+    def lookup(ref: str) -> Optional[Dict[str, Any]]:  # pragma: no cover
+        try:
+            action = action_db.get_action_by_ref(ref)
+        except Exception:
+            return None
+        if not action:
+            return None
+        runner = action_db.get_runnertype_by_name(action.runner_type["name"])
+        params = dict(getattr(runner, "runner_parameters", None) or {})
+        params.update(action.parameters or {})
+        return params
+
+    return lookup

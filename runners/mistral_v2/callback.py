@@ -1,0 +1,85 @@
+"""Reports a finished StackStorm child execution to its Mistral action execution, at most once."""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Dict, Optional, Tuple
+
+from mistral_v2 import statuses
+from mistral_v2.exceptions import MistralAPIError, St2MistralError
+from mistral_v2.mistral_api import MistralAPI, safe_url
+
+LOG = logging.getLogger(__name__)
+
+_URL_RE = re.compile(r"^(?P<base>.+)/action_executions/(?P<id>[^/?#]+)/?$")
+
+
+def split_url(url: str) -> Tuple[str, str]:
+    """(Mistral v2 base URL, action execution id) of a callback URL."""
+    m = _URL_RE.match(url or "")
+    if not m:
+        raise St2MistralError(
+            'Callback URL "%s" is not a Mistral action execution URL (<v2 url>/action_executions/<id>).'
+            % safe_url(url or ""))
+    return m.group("base"), m.group("id")
+
+
+def error_text(result: Any) -> str:
+    """The most telling error message inside a StackStorm result."""
+    if isinstance(result, dict):
+        for key in ("error", "stderr", "message"):
+            if result.get(key):
+                return str(result[key])
+        if isinstance(result.get("result"), dict):
+            return error_text(result["result"])
+    return str(result) if result not in (None, "", {}) else "StackStorm action failed."
+
+
+def build_output(status: str, result: Any) -> Dict[str, Any]:
+    """The `output` PUT to Mistral: {"result": ...}, plus "error" text for failures."""
+    output: Dict[str, Any] = {"result": result}
+    if statuses.ST2_TO_MISTRAL_ACTION_STATE.get(status) == statuses.ERROR:
+        output["error"] = error_text(result)
+    return output
+
+
+class MistralCallbackHandler:
+    """st2's AsyncActionExecutionCallbackHandler shape: one classmethod, `callback`."""
+
+    api_factory = MistralAPI
+
+    @classmethod
+    def callback(cls, url: str, context: Optional[Dict[str, Any]], status: str, result: Any) -> bool:
+        """PUT the final state/output to `url` unless Mistral already has it; True if it was sent.
+
+        Non-completed statuses are ignored (nothing to report yet).
+        """
+        state = statuses.ST2_TO_MISTRAL_ACTION_STATE.get(status)
+        if state is None:
+            LOG.debug("Callback for status %r ignored: not a completed status.", status)
+            return False
+        base, action_ex_id = split_url(url)
+        api = cls.api_factory(url=base)
+        current = api.get_action_execution(action_ex_id)
+        if current.get("state") in statuses.MISTRAL_TERMINAL_STATES:
+            LOG.info("Mistral action execution %s is already %s; not reporting again.",
+                     action_ex_id, current.get("state"))
+            return False
+        try:
+            api.update_action_execution(action_ex_id, state, build_output(status, result))
+        except MistralAPIError as exc:
+            # A concurrent reporter may have won the race; that is the "already reported" case.
+            again = api.get_action_execution(action_ex_id)
+            if again.get("state") in statuses.MISTRAL_TERMINAL_STATES:
+                return False
+            raise exc
+        LOG.info("Reported %s (%s) to Mistral action execution %s.", status, state, action_ex_id)
+        return True
+
+
+def get_instance() -> type:
+    """Factory used by st2's callback loader convention."""
+    return MistralCallbackHandler
+
+
+__all__ = ["MistralCallbackHandler", "get_instance", "split_url", "build_output"]

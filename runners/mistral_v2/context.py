@@ -1,0 +1,72 @@
+"""Builds the Mistral env that carries the StackStorm context into every workflow execution."""
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, List, Optional
+
+# Keys of liveaction.context that are runner bookkeeping, not parent context for children.
+_PRIVATE_KEYS = ("mistral", "re-run")
+
+
+def _raw_jinja(value: Any) -> Any:
+    """Wrap Jinja expressions in raw blocks so Mistral does not try to evaluate them."""
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        return "{%% raw %%}%s{%% endraw %%}" % value
+    if isinstance(value, dict):
+        return {k: _raw_jinja(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_raw_jinja(v) for v in value]
+    return value
+
+
+def parent_context(execution_id: str, liveaction_context: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """{execution_id, user, api_user, trigger_instance, rule, source_channel, ...} for children."""
+    parent: Dict[str, Any] = {"execution_id": execution_id}
+    for key, value in (liveaction_context or {}).items():
+        if key not in _PRIVATE_KEYS:
+            parent[key] = copy.deepcopy(value)
+    parent["execution_id"] = execution_id
+    chain = parent.get("chain")
+    if isinstance(chain, dict):
+        for attr in ("params", "parameters"):
+            if isinstance(chain.get(attr), dict):
+                chain[attr] = _raw_jinja(chain[attr])
+    return parent
+
+
+def build_env(
+    execution_id: str,
+    liveaction_id: str,
+    liveaction_context: Optional[Dict[str, Any]],
+    api_url: str,
+    public_api_url: Optional[str] = None,
+    auth_token: Optional[str] = None,
+    notify: Optional[Dict[str, Any]] = None,
+    skip_notify_tasks: Optional[List[str]] = None,
+) -> Dict[str, Any]:
+    """The `env` passed to executions.create (see docs/architecture.md)."""
+    api_url = api_url.rstrip("/")
+    st2_context: Dict[str, Any] = {
+        "api_url": api_url,
+        "endpoint": api_url + "/actionexecutions",
+        "parent": parent_context(execution_id, liveaction_context),
+        "notify": notify or {},
+        "skip_notify_tasks": list(skip_notify_tasks or []),
+    }
+    if auth_token:
+        st2_context["auth_token"] = auth_token
+    return {
+        "st2_execution_id": execution_id,
+        "st2_liveaction_id": liveaction_id,
+        "st2_action_api_url": (public_api_url or api_url).rstrip("/"),
+        "__actions": {"st2.action": {"st2_context": st2_context}},
+    }
+
+
+def mask_env(env: Dict[str, Any]) -> Dict[str, Any]:
+    """A copy of `env` with the auth token masked, safe to log or show."""
+    masked = copy.deepcopy(env)
+    ctx = masked.get("__actions", {}).get("st2.action", {}).get("st2_context", {})
+    if "auth_token" in ctx:
+        ctx["auth_token"] = "********"
+    return masked

@@ -1,0 +1,292 @@
+"""Every Mistral API call the runner makes, through python-mistralclient, with tenacity retries."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import tenacity
+from mistralclient.api import base as mistral_base
+from mistralclient.api import client as mistral_client
+
+from mistral_v2 import config
+from mistral_v2.exceptions import (
+    MistralAPIError,
+    MistralUnreachableError,
+    WorkflowNotFoundError,
+)
+
+LOG = logging.getLogger(__name__)
+
+# Page size of the paginated listings (Mistral has no hard maximum; keep answers moderate).
+PAGE_SIZE = 500
+
+# Description Mistral 23 gives every sub-workflow execution.
+SUBWORKFLOW_DESCRIPTION = "sub-workflow execution"
+
+try:  # keystone sessions raise their own connection errors
+    from keystoneauth1 import exceptions as _ks_exceptions
+
+    _KS_TRANSIENT: tuple = (_ks_exceptions.ConnectionError, _ks_exceptions.RetriableConnectionFailure)
+except ImportError:  # pragma: no cover - keystoneauth1 ships with python-mistralclient
+    _KS_TRANSIENT = ()
+
+_TRANSIENT_NETWORK = (requests.exceptions.ConnectionError, requests.exceptions.Timeout) + _KS_TRANSIENT
+
+
+def safe_url(url: str) -> str:
+    """`url` without any user:password part, fit for messages and logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = "%s:%s" % (host, parts.port)
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for errors worth retrying: connection errors, timeouts and HTTP 5xx."""
+    if isinstance(exc, _TRANSIENT_NETWORK):
+        return True
+    if isinstance(exc, mistral_base.APIException):
+        return exc.error_code is None or exc.error_code >= 500
+    return False
+
+
+class _TimeoutSession(requests.Session):
+    """A requests session applying a default timeout to every request."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.default_timeout = timeout
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", self.default_timeout)
+        return super().request(method, url, **kwargs)
+
+
+def _to_dict(resource: Any) -> Dict[str, Any]:
+    return resource.to_dict() if hasattr(resource, "to_dict") else dict(resource)
+
+
+class MistralAPI:
+    """Thin, retrying facade over python-mistralclient; every method returns plain dicts."""
+
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        conf: Any = None,
+        session: Optional[requests.Session] = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.opts = conf if conf is not None else config.get()
+        self.url = (url or self.opts.v2_base_url).rstrip("/")
+        self._session = session
+        self._sleep = sleep
+        self._client: Any = None
+        self._action_names: Optional[Set[str]] = None
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The python-mistralclient client, built on first use."""
+        if self._client is None:
+            kwargs: Dict[str, Any] = {"mistral_url": self.url}
+            if self.opts.keystone_auth_url:
+                kwargs.update(
+                    username=self.opts.keystone_username,
+                    api_key=self.opts.keystone_password,
+                    project_name=self.opts.keystone_project_name,
+                    auth_url=self.opts.keystone_auth_url,
+                )
+            else:
+                kwargs["session"] = self._session or _TimeoutSession(self.opts.request_timeout)
+            kwargs.update(cacert=self.opts.cacert, insecure=self.opts.insecure)
+            self._client = self.call("authentication", mistral_client.client, **kwargs)
+        return self._client
+
+    def _retrying(self) -> tenacity.Retrying:
+        o = self.opts
+        return tenacity.Retrying(
+            stop=(tenacity.stop_after_attempt(o.retry_attempts)
+                  | tenacity.stop_after_delay(o.retry_stop_max_msec / 1000.0)),
+            wait=(tenacity.wait_exponential(multiplier=o.retry_exp_msec / 1000.0,
+                                            max=o.retry_exp_max_msec / 1000.0)
+                  + tenacity.wait_random(0, o.jitter_interval / 1000.0)),
+            retry=tenacity.retry_if_exception(is_transient),
+            sleep=self._sleep,
+            reraise=True,
+        )
+
+    def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run `fn` with retries; translate failures into mistral_v2 exceptions naming `what`."""
+        try:
+            return self._retrying()(fn, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - translated below, never swallowed
+            raise self._translate(what, exc) from exc
+
+    def _translate(self, what: str, exc: BaseException) -> Exception:
+        if is_transient(exc):
+            detail = ("HTTP %s" % exc.error_code if isinstance(exc, mistral_base.APIException)
+                      else type(exc).__name__)
+            return MistralUnreachableError(
+                "Mistral unreachable at %s while trying to %s (%s after %d attempt(s))."
+                % (safe_url(self.url), what, detail, self.opts.retry_attempts))
+        if isinstance(exc, mistral_base.APIException):
+            message = exc.error_message or "no details"
+            if exc.error_code == 404:
+                return WorkflowNotFoundError("Mistral: %s failed, not found: %s" % (what, message), 404)
+            return MistralAPIError(
+                "Mistral rejected the request to %s (HTTP %s): %s" % (what, exc.error_code, message),
+                exc.error_code)
+        if isinstance(exc, (MistralAPIError, MistralUnreachableError)):
+            return exc
+        return MistralAPIError("Mistral call to %s failed: %s: %s" % (what, type(exc).__name__, exc))
+
+    def _list_all(self, what: str, lister: Callable[..., List[Any]], **filters: Any) -> List[Dict[str, Any]]:
+        """Every item of a paginated listing, as dicts (one call per PAGE_SIZE items)."""
+        items: List[Dict[str, Any]] = []
+        marker = ""
+        while True:
+            page = self.call(what, lister, marker=marker, limit=PAGE_SIZE, **filters)
+            items.extend(_to_dict(r) for r in page)
+            if len(page) < PAGE_SIZE:
+                return items
+            marker = page[-1].id
+
+    # -- workflows and workbooks -----------------------------------------------------------------
+
+    def get_workflow(self, name: str) -> Dict[str, Any]:
+        return _to_dict(self.call('get workflow "%s"' % name, self.client.workflows.get, name))
+
+    def create_workflow(self, definition: str) -> List[Dict[str, Any]]:
+        res = self.call("create workflow", self.client.workflows.create, definition)
+        return [_to_dict(r) for r in res]
+
+    def update_workflow(self, definition: str) -> List[Dict[str, Any]]:
+        res = self.call("update workflow", self.client.workflows.update, definition)
+        return [_to_dict(r) for r in res]
+
+    def delete_workflow(self, name: str) -> None:
+        self.call('delete workflow "%s"' % name, self.client.workflows.delete, name)
+
+    def get_workbook(self, name: str) -> Dict[str, Any]:
+        return _to_dict(self.call('get workbook "%s"' % name, self.client.workbooks.get, name))
+
+    def create_workbook(self, definition: str) -> Dict[str, Any]:
+        return _to_dict(self.call("create workbook", self.client.workbooks.create, definition))
+
+    def update_workbook(self, definition: str) -> Dict[str, Any]:
+        return _to_dict(self.call("update workbook", self.client.workbooks.update, definition))
+
+    def delete_workbook(self, name: str) -> None:
+        self.call('delete workbook "%s"' % name, self.client.workbooks.delete, name)
+
+    def action_names(self) -> Set[str]:
+        """Names of the actions Mistral knows (cached for the life of this object)."""
+        if self._action_names is None:
+            actions = self.call("list actions", self.client.actions.list)
+            self._action_names = {a.name for a in actions}
+        return self._action_names
+
+    # -- workflow executions -----------------------------------------------------------------------
+
+    def find_executions_by_description(self, descriptions: Iterable[str]) -> List[Dict[str, Any]]:
+        """Executions whose description is one of `descriptions` (one listing call per page)."""
+        wanted = [d for d in descriptions if d]
+        if not wanted:
+            return []
+        flt = "in:" + ",".join(wanted) if len(wanted) > 1 else wanted[0]
+        return self._list_all("list executions", self.client.executions.list,
+                              description=flt, include_output=True)
+
+    def create_execution(
+        self,
+        workflow_name: str,
+        workflow_input: Dict[str, Any],
+        description: str,
+        **params: Any,
+    ) -> Dict[str, Any]:
+        """Start `workflow_name` once: a retry first looks for the execution `description` names."""
+        attempt = {"n": 0}
+
+        def _create() -> Any:
+            attempt["n"] += 1
+            if attempt["n"] > 1 and description:
+                found = self.client.executions.list(description=description, limit=1)
+                if found:
+                    return found[0]
+            return self.client.executions.create(
+                workflow_name, workflow_input=workflow_input, description=description, **params)
+
+        return _to_dict(self.call('start workflow "%s"' % workflow_name, _create))
+
+    def get_execution(self, execution_id: str) -> Dict[str, Any]:
+        return _to_dict(self.call("get execution %s" % execution_id,
+                                  self.client.executions.get, execution_id))
+
+    def update_execution(
+        self, execution_id: str, state: Optional[str] = None, env: Optional[Dict[str, Any]] = None
+    ) -> Dict[str, Any]:
+        what = "set execution %s to %s" % (execution_id, state) if state else \
+            "update the env of execution %s" % execution_id
+        return _to_dict(self.call(what, self.client.executions.update, execution_id, state, env=env))
+
+    def list_executions(self, **filters: Any) -> List[Dict[str, Any]]:
+        return self._list_all("list executions", self.client.executions.list, **filters)
+
+    def list_subexecutions(self, since: str) -> List[Dict[str, Any]]:
+        """Sub-workflow executions created at or after `since` ("YYYY-MM-DD HH:MM:SS")."""
+        return self._list_all("list sub-workflow executions", self.client.executions.list,
+                              description=SUBWORKFLOW_DESCRIPTION, created_at="gte:" + since,
+                              include_output=True)
+
+    # -- tasks ---------------------------------------------------------------------------------------
+
+    def list_tasks(self, workflow_execution_id: Optional[str] = None, **filters: Any) -> List[Dict[str, Any]]:
+        what = "list tasks of execution %s" % workflow_execution_id if workflow_execution_id else "list tasks"
+        lister = self.client.tasks.list
+        if workflow_execution_id:
+            return self._list_all(what, lambda **kw: lister(workflow_execution_id, **kw), **filters)
+        return self._list_all(what, lister, **filters)
+
+    def list_tasks_of_workflows(self, workflow_names: Iterable[str], since: str) -> List[Dict[str, Any]]:
+        """Tasks of the named workflows created at or after `since` (one call per page)."""
+        names = sorted(set(workflow_names))
+        if not names:
+            return []
+        return self._list_all("list tasks", self.client.tasks.list,
+                              workflow_name="in:" + ",".join(names), created_at="gte:" + since)
+
+    def get_task(self, task_id: str) -> Dict[str, Any]:
+        return _to_dict(self.call("get task %s" % task_id, self.client.tasks.get, task_id))
+
+    def rerun_task(self, task_id: str, reset: bool = True, env: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        return _to_dict(self.call("re-run task %s" % task_id, self.client.tasks.rerun,
+                                  task_id, reset=reset, env=env))
+
+    # -- action executions ---------------------------------------------------------------------------
+
+    def list_action_executions_of_workflows(
+        self, workflow_names: Iterable[str], since: str
+    ) -> List[Dict[str, Any]]:
+        """Action executions (with input and output) of the named workflows since `since`."""
+        names = sorted(set(workflow_names))
+        if not names:
+            return []
+        return self._list_all("list action executions", self.client.action_executions.list,
+                              workflow_name="in:" + ",".join(names), created_at="gte:" + since,
+                              include_output=True)
+
+    def get_action_execution(self, action_execution_id: str) -> Dict[str, Any]:
+        return _to_dict(self.call("get action execution %s" % action_execution_id,
+                                  self.client.action_executions.get, action_execution_id))
+
+    def update_action_execution(
+        self, action_execution_id: str, state: str, output: Any = None
+    ) -> Dict[str, Any]:
+        return _to_dict(self.call("update action execution %s" % action_execution_id,
+                                  self.client.action_executions.update,
+                                  action_execution_id, state=state, output=output))

@@ -1,0 +1,243 @@
+"""The mistral-v2 runner: start (or re-run), pause, resume and cancel Mistral workflow executions."""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import threading
+import uuid
+from typing import Any, Dict, List, Optional, Tuple
+
+from mistral_v2 import config, context, definitions, seam, statuses
+from mistral_v2.exceptions import (
+    ConfigurationError,
+    InvalidOperationError,
+    MistralAPIError,
+    St2MistralError,
+    WorkflowNotFoundError,
+    describe,
+)
+from mistral_v2.mistral_api import MistralAPI
+from mistral_v2.query import description_for
+
+LOG = logging.getLogger(__name__)
+
+RUNNER_NAME = "mistral-v2"
+NOTIFY_EVENTS = [
+    "WORKFLOW_LAUNCHED", "WORKFLOW_SUCCEEDED", "WORKFLOW_FAILED", "WORKFLOW_CANCELLED",
+    "WORKFLOW_PAUSED", "WORKFLOW_RESUMED",
+    "TASK_LAUNCHED", "TASK_SUCCEEDED", "TASK_FAILED", "TASK_CANCELLED", "TASK_PAUSED", "TASK_RESUMED",
+]
+
+_apis: Dict[str, MistralAPI] = {}
+_apis_lock = threading.Lock()
+
+
+def shared_api(url: Optional[str] = None) -> MistralAPI:
+    """One MistralAPI (and HTTP connection pool) per Mistral URL for the whole process."""
+    opts = config.get()
+    key = (url or opts.v2_base_url).rstrip("/")
+    with _apis_lock:
+        if key not in _apis:
+            _apis[key] = MistralAPI(url=key, conf=opts)
+        return _apis[key]
+
+
+class MistralRunner(seam.AsyncActionRunner):
+    """StackStorm's mistral-v2 runner.
+
+    Errors of a start/re-run come back as ("failed", {"error", "error_type"}, context), never
+    as a bare traceback; pause/resume/cancel raise St2MistralError subclasses (the caller shows
+    the message).  The host may set `action_lookup` (ref -> parameter metadata or None) to tell
+    StackStorm action refs apart; inside StackStorm it defaults to st2's action database.
+    """
+
+    def __init__(self, runner_id: str) -> None:
+        super().__init__(runner_id=runner_id)
+        self.action_lookup: Optional[definitions.ActionLookup] = seam.get_st2_action_lookup()
+        self._api: Optional[MistralAPI] = None
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    @property
+    def api(self) -> MistralAPI:
+        if self._api is None:
+            self._api = shared_api()
+        return self._api
+
+    @api.setter
+    def api(self, value: MistralAPI) -> None:
+        self._api = value
+
+    @property
+    def opts(self) -> Any:
+        return config.get()
+
+    def _params(self) -> Dict[str, Any]:
+        return self.runner_parameters or {}
+
+    def _action_ref(self) -> str:
+        ref = getattr(self.action, "ref", None)
+        return ref or "%s.%s" % (self.action.pack, self.action.name)
+
+    def _context(self) -> Dict[str, Any]:
+        return copy.deepcopy(self.context or getattr(self.liveaction, "context", None) or {})
+
+    def _mistral_context(self) -> Dict[str, Any]:
+        mctx = (getattr(self.liveaction, "context", None) or self.context or {}).get("mistral") or {}
+        if not mctx.get("execution_id"):
+            raise InvalidOperationError(
+                "Execution %s has no Mistral workflow execution (it never started or failed to start)."
+                % self.execution_id)
+        return mctx
+
+    def _auth_token(self) -> Optional[str]:
+        token = self.auth_token
+        return getattr(token, "token", token) if token else None
+
+    def _api_urls(self) -> Tuple[str, str]:
+        st2_api, st2_public = seam.get_st2_api_urls()
+        api_url = self.opts.api_url or st2_api
+        if not api_url:
+            raise ConfigurationError(
+                "[mistral] api_url is not set: Mistral needs the StackStorm API URL "
+                "(e.g. http://127.0.0.1:9101/api/v1) to report back.")
+        return api_url, (st2_public or api_url)
+
+    # -- run ---------------------------------------------------------------------------------------
+
+    def run(self, action_parameters: Dict[str, Any]) -> seam.RunnerResult:
+        """Start the workflow (or re-run tasks of the original); ("running", {"tasks": []}, ctx)."""
+        try:
+            rerun_options = (self.context or {}).get("re-run") or {}
+            if self.rerun_ex_ref is not None and rerun_options.get("tasks"):
+                return self.rerun_workflow(action_parameters, rerun_options)
+            return self.start_workflow(action_parameters or {})
+        except St2MistralError as exc:
+            LOG.warning("mistral-v2 execution %s failed to start: %s", self.execution_id, exc)
+            return seam.LIVEACTION_STATUS_FAILED, describe(exc), self._context()
+
+    def rerun_workflow(self, action_parameters: Dict[str, Any], options: Dict[str, Any]) -> seam.RunnerResult:
+        """Re-run tasks of the original Mistral execution; implemented by `mistral_v2.rerun`."""
+        try:
+            from mistral_v2 import rerun  # type: ignore[attr-defined]
+        except ImportError:
+            raise InvalidOperationError("Re-running workflow tasks is not available in this installation.")
+        return rerun.rerun_workflow(self, action_parameters, options)
+
+    def start_workflow(self, action_parameters: Dict[str, Any]) -> seam.RunnerResult:
+        action_ref = self._action_ref()
+        meta = getattr(self.action, "parameters", None)
+        if isinstance(meta, dict) and meta:
+            definitions.check_parameters(action_ref, meta, action_parameters,
+                                         'Parameters of "%s"' % action_ref)
+        inputs = dict(self._params().get("context") or {})
+        inputs.update(action_parameters)
+
+        api = self.api
+        prepared = self._prepare(action_ref)
+        workflow_name = prepared.workflow_name if prepared else self._registered_workflow()
+        if prepared:
+            definitions.sync(api, prepared)
+
+        description = description_for(self.execution_id)
+        existing = api.find_executions_by_description([description])
+        if existing:
+            execution = existing[0]
+            LOG.info("Mistral execution %s already exists for %s; not starting another.",
+                     execution["id"], self.execution_id)
+        else:
+            execution = self._create(workflow_name, inputs, description, prepared)
+
+        ctx = self._context()
+        ctx["mistral"] = {
+            "execution_id": execution["id"],
+            "workflow_name": execution.get("workflow_name") or workflow_name,
+            "workbook_name": prepared.workbook_name if prepared else None,
+        }
+        return seam.LIVEACTION_STATUS_RUNNING, {"tasks": []}, ctx
+
+    def _prepare(self, action_ref: str) -> Optional[definitions.PreparedDefinition]:
+        entry = self.entry_point
+        if not entry or os.path.isdir(entry):
+            return None
+        return definitions.prepare(entry, action_ref, self._params().get("workflow"),
+                                   lookup=self.action_lookup, mistral_actions=self.api.action_names)
+
+    def _registered_workflow(self) -> str:
+        name = self._params().get("workflow")
+        if not name:
+            raise ConfigurationError(
+                'Action "%s" has no entry_point; set runner parameter workflow to the name of a '
+                "workflow registered in Mistral." % self._action_ref())
+        try:
+            self.api.get_workflow(name)
+        except WorkflowNotFoundError:
+            raise WorkflowNotFoundError('Workflow "%s" is not registered in Mistral.' % name, 404) from None
+        return name
+
+    def _create(self, workflow_name: str, inputs: Dict[str, Any], description: str,
+                prepared: Optional[definitions.PreparedDefinition]) -> Dict[str, Any]:
+        api_url, public_url = self._api_urls()
+        env = context.build_env(
+            execution_id=self.execution_id,
+            liveaction_id=self.liveaction_id or self.execution_id,
+            liveaction_context=getattr(self.liveaction, "context", None) or self.context,
+            api_url=api_url,
+            public_api_url=public_url,
+            auth_token=self._auth_token(),
+            notify=getattr(self.liveaction, "notify", None) or {},
+            skip_notify_tasks=self._params().get("skip_notify") or [],
+        )
+        params: Dict[str, Any] = {"env": env}
+        if not self.opts.enable_polling:
+            params["notify"] = [{"type": "st2", "event_types": NOTIFY_EVENTS}]
+        if self._params().get("task"):
+            params["task_name"] = self._params()["task"]
+        try:
+            return self.api.create_execution(workflow_name, inputs, description, **params)
+        except WorkflowNotFoundError:
+            if not prepared:
+                raise
+            # Deleted in Mistral behind our back since we last uploaded it: upload again, once.
+            definitions.forget_upload(self.api, prepared.name)
+            definitions.sync(self.api, prepared)
+            return self.api.create_execution(workflow_name, inputs, description, **params)
+
+    # -- pause / resume / cancel ------------------------------------------------------------------------
+
+    def _set_state(self, verb: str, state: str) -> str:
+        ex_id = self._mistral_context()["execution_id"]
+        try:
+            execution = self.api.update_execution(ex_id, state)
+        except WorkflowNotFoundError:
+            raise InvalidOperationError("Cannot %s: Mistral execution %s no longer exists." % (verb, ex_id))
+        except MistralAPIError as exc:
+            raise InvalidOperationError("Cannot %s execution %s: %s" % (verb, self.execution_id, exc)) from None
+        task_states: List[str] = [t.get("state") for t in self.api.list_tasks(ex_id)]
+        return statuses.to_st2_status(execution.get("state"), task_states)
+
+    def _current(self) -> Tuple[Any, Any]:
+        return getattr(self.liveaction, "result", None), self._context()
+
+    def pause(self) -> seam.RunnerResult:
+        status = self._set_state("pause", statuses.PAUSED)
+        return (status,) + self._current()
+
+    def resume(self) -> seam.RunnerResult:
+        status = self._set_state("resume", statuses.RUNNING)
+        return (status,) + self._current()
+
+    def cancel(self) -> seam.RunnerResult:
+        status = self._set_state("cancel", statuses.CANCELLED)
+        return (status,) + self._current()
+
+
+def get_runner() -> MistralRunner:
+    """A new runner instance (st2's runner loader calls this)."""
+    return MistralRunner(str(uuid.uuid4()))
+
+
+def get_metadata() -> List[Dict[str, Any]]:
+    """The runner's runner.yaml content."""
+    return seam.get_runner_metadata("mistral_v2")
