@@ -1,0 +1,209 @@
+"""`st2mistral-local`: up / down / status / serve for the local StackStorm-compatible host."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import requests
+
+from mistral_v2.exceptions import St2MistralError
+
+from st2mistral_local import host as host_mod
+from st2mistral_local import server
+
+MISTRAL_STATE = "mistral.json"
+HOST_LOG = "host.log"
+START_TIMEOUT = 60.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="st2mistral-local", description=__doc__)
+    parser.add_argument("--home", help="state root (default $ST2MISTRAL_HOME or ~/.st2mistral)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start Mistral and the host in the background; print ST2_* exports")
+    up.add_argument("--packs", nargs="*", default=[], metavar="DIR", help="extra pack directories")
+    up.add_argument("--mistral", choices=("embedded", "distributed"), default="embedded")
+    up.add_argument("--port", type=int, default=0, help="host port (default: a free one)")
+    sub.add_parser("down", help="stop everything `up` started")
+    sub.add_parser("status", help="say what runs")
+    serve = sub.add_parser("serve", help="run the host in the foreground")
+    serve.add_argument("--packs", nargs="*", default=[], metavar="DIR")
+    serve.add_argument("--bind", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--mistral-url", help="Mistral v2 base URL, e.g. http://127.0.0.1:8989/v2")
+    serve.add_argument("--query-interval", type=float, default=None)
+    serve.add_argument("--state-dir", help="default <home>/local")
+    return parser
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _read_json(path: str) -> Optional[Dict[str, Any]]:
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def _host_alive(state: Optional[Dict[str, Any]]) -> bool:
+    from st2mistral_server import process
+
+    return bool(state) and process.is_ours(int(state["pid"]), "st2mistral_local.cli")
+
+
+def _serve(args: argparse.Namespace, state_dir: str) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.port and not 0 < args.port < 65536:
+        _say("st2mistral-local: invalid port %r" % args.port)
+        return 2
+    from st2mistral_server import process
+
+    port = args.port or process.free_port()
+    settings = host_mod.HostSettings(
+        state_dir=state_dir, api_url="http://%s:%d/api/v1" % (args.bind, port),
+        mistral_url=args.mistral_url, pack_dirs=[os.path.abspath(p) for p in args.packs],
+        query_interval=args.query_interval)
+    return server.serve(settings, args.bind, port)
+
+
+def _wait_host(state_dir: str, proc: Any, deadline: float) -> Dict[str, Any]:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise St2MistralError("the host exited with code %s during start-up" % proc.returncode)
+        state = server.read_state(state_dir)
+        if state and state.get("pid") == proc.pid:
+            try:
+                requests.get(state["base_url"] + "/", timeout=2)
+                return state
+            except requests.RequestException:
+                pass
+        time.sleep(0.2)
+    raise St2MistralError("the host did not start within %.0f s" % START_TIMEOUT)
+
+
+def _tail(path: str, lines: int = 20) -> str:
+    try:
+        with open(path, errors="replace") as fh:
+            return "".join(fh.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _apikey(base_url: str, state_dir: str) -> str:
+    from st2mistral_local.auth import DEFAULT_USER
+
+    with open(os.path.join(state_dir, "%s.password" % DEFAULT_USER)) as fh:
+        password = fh.read().strip()
+    resp = requests.post(base_url + "/auth/v1/tokens", auth=(DEFAULT_USER, password), json={}, timeout=10)
+    resp.raise_for_status()
+    token = resp.json()["token"]
+    resp = requests.post(base_url + "/api/v1/apikeys", headers={"X-Auth-Token": token}, json={}, timeout=10)
+    resp.raise_for_status()
+    return resp.json()["key"]
+
+
+def _exports(base_url: str, key: str) -> str:
+    return "\n".join([
+        "export ST2_BASE_URL=%s" % base_url,
+        "export ST2_API_URL=%s/api/v1" % base_url,
+        "export ST2_AUTH_URL=%s/auth/v1" % base_url,
+        "export ST2_API_KEY=%s" % key,
+    ])
+
+
+def _up(args: argparse.Namespace, home: str, state_dir: str) -> int:
+    import st2mistral_server
+    from st2mistral_server import process
+
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    existing = server.read_state(state_dir)
+    if _host_alive(existing):
+        _say("st2mistral-local: already running at %s (run `st2mistral-local down` first to restart)" % existing["base_url"])
+        print(_exports(existing["base_url"], _apikey(existing["base_url"], state_dir)))
+        return 0
+    for pack in args.packs:
+        if not os.path.isfile(os.path.join(pack, "pack.yaml")):
+            _say("st2mistral-local: %s is not a pack directory (no pack.yaml)" % pack)
+            return 2
+    info = st2mistral_server.start(mode=args.mistral, home=home)
+    with open(os.path.join(state_dir, MISTRAL_STATE), "w") as fh:
+        json.dump(info.to_dict(), fh, indent=2)
+    port = args.port or process.free_port()
+    cmd = [sys.executable, "-m", "st2mistral_local.cli", "--home", home, "serve", "--port", str(port),
+           "--mistral-url", info.url, "--state-dir", state_dir]
+    if args.packs:
+        cmd += ["--packs"] + [os.path.abspath(p) for p in args.packs]
+    log = os.path.join(state_dir, HOST_LOG)
+    proc = process.spawn(cmd, Path(log), Path(state_dir), env=dict(os.environ))
+    try:
+        state = _wait_host(state_dir, proc, time.monotonic() + START_TIMEOUT)
+        key = _apikey(state["base_url"], state_dir)
+    except (St2MistralError, requests.RequestException, OSError) as exc:
+        _say("st2mistral-local: %s; host log %s:\n%s" % (exc, log, _tail(log)))
+        process.terminate([proc.pid], "st2mistral_local.cli")
+        st2mistral_server.stop(info)
+        return 1
+    _say("st2mistral-local: Mistral %s at %s; host at %s (log %s)" % (args.mistral, info.url, state["base_url"], log))
+    print(_exports(state["base_url"], key))
+    return 0
+
+
+def _down(home: str, state_dir: str) -> int:
+    import st2mistral_server
+    from st2mistral_server import process
+
+    state = server.read_state(state_dir)
+    if state and process.terminate([int(state["pid"])], "st2mistral_local.cli"):
+        _say("st2mistral-local: host stopped")
+    mistral = _read_json(os.path.join(state_dir, MISTRAL_STATE))
+    if mistral:
+        st2mistral_server.stop(st2mistral_server.ServerInfo.from_dict(mistral))
+        os.remove(os.path.join(state_dir, MISTRAL_STATE))
+        _say("st2mistral-local: Mistral stopped")
+    for path in (os.path.join(state_dir, server.HOST_STATE),):
+        if os.path.exists(path):
+            os.remove(path)
+    return 0
+
+
+def _status(state_dir: str) -> int:
+    import st2mistral_server
+
+    state = server.read_state(state_dir)
+    host_up = _host_alive(state)
+    print("host: %s" % ("running at %s (pid %s)" % (state["base_url"], state["pid"]) if host_up else "not running"))
+    mistral = _read_json(os.path.join(state_dir, MISTRAL_STATE))
+    info = st2mistral_server.ServerInfo.from_dict(mistral) if mistral else None
+    print("mistral: %s" % ("%s at %s" % (info.mode, info.url) if info and info.running() else "not running"))
+    return 0 if host_up else 3
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Console script entry point."""
+    args = _parser().parse_args(argv)
+    home = os.path.abspath(args.home or host_mod.default_home())
+    state_dir = getattr(args, "state_dir", None) or host_mod.state_dir(home)
+    try:
+        if args.command == "serve":
+            return _serve(args, state_dir)
+        if args.command == "up":
+            return _up(args, home, state_dir)
+        if args.command == "down":
+            return _down(home, state_dir)
+        return _status(state_dir)
+    except St2MistralError as exc:
+        _say("st2mistral-local: %s" % exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,413 @@
+"""The action runner container: creates executions, drives runners exactly as st2 does, records outcomes."""
+from __future__ import annotations
+
+import concurrent.futures
+import copy
+import logging
+import os
+import threading
+import time
+import types
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
+
+from mistral_v2.exceptions import (
+    InvalidOperationError,
+    InvalidParametersError,
+    St2MistralError,
+)
+
+from st2mistral_local import ids, params, transitions
+from st2mistral_local.auth import Authenticator
+from st2mistral_local.runners import ASYNC_RUNNERS, get_runner, runner_types
+from st2mistral_local.store import Store
+
+LOG = logging.getLogger(__name__)
+
+# Runner types whose executions can be paused/resumed through the runner.
+PAUSABLE_RUNNERS = frozenset({"mistral-v2"})
+
+
+class NotFoundError(St2MistralError):
+    """The execution or action does not exist (HTTP 404)."""
+
+
+def public_action(action: Dict[str, Any]) -> Dict[str, Any]:
+    """The action as the API shows it (internal keys dropped)."""
+    return {k: v for k, v in action.items() if not k.startswith("_")}
+
+
+def _ns(doc: Dict[str, Any]) -> types.SimpleNamespace:
+    return types.SimpleNamespace(**copy.deepcopy(doc))
+
+
+def _merge_context(old: Dict[str, Any], new: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    merged = dict(old or {})
+    for key, value in (new or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = dict(merged[key], **value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _error_result(exc: BaseException) -> Dict[str, Any]:
+    return {"error": str(exc) or type(exc).__name__, "error_type": type(exc).__name__}
+
+
+class Container:
+    """Creates, runs, pauses, resumes, cancels and re-runs executions; the one writer of statuses."""
+
+    def __init__(self, store: Store, authenticator: Authenticator, workers: int = 8) -> None:
+        self.store = store
+        self.auth = authenticator
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="st2-runner")
+        self._live: Dict[str, Any] = {}
+        self._live_lock = threading.Lock()
+        self._busy: Dict[str, int] = {}
+        self._op_done: Dict[str, float] = {}
+        self.on_completed: Callable[[Dict[str, Any]], None] = lambda doc: None
+
+    def shutdown(self) -> None:
+        """Stop accepting work; running synchronous actions finish in their threads."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    # ---- creation ------------------------------------------------------------------------
+    def schema_for(self, action: Dict[str, Any]) -> Dict[str, Any]:
+        """Merged runner + action parameter schema of an action."""
+        runner = runner_types()[action["runner_type"]]
+        return params.merge_schema(runner.get("runner_parameters") or {}, action.get("parameters") or {})
+
+    def create(self, body: Dict[str, Any], requester: str) -> Tuple[Dict[str, Any], bool]:
+        """Validate and store a new execution, then schedule it. Returns (execution, created);
+        created is False when a child with the same Mistral action execution exists already."""
+        if not isinstance(body, dict):
+            raise InvalidParametersError("The request body must be a JSON object.")
+        ref = body.get("action")
+        if not isinstance(ref, str) or not ref:
+            raise InvalidParametersError('"action" (an action ref such as core.local) is required.')
+        action = self.store.get_action(ref)
+        if action is None:
+            raise NotFoundError('Action "%s" cannot be found.' % ref)
+        if not action.get("enabled", True):
+            raise InvalidOperationError('Action "%s" is disabled.' % ref)
+        context = body.get("context") or {}
+        if not isinstance(context, dict):
+            raise InvalidParametersError('"context" must be an object.')
+        supplied = body.get("parameters") or {}
+        schema = self.schema_for(action)
+        params.finalize(ref, schema, supplied)  # raises with every problem listed
+        parent_id = None
+        parent_ctx = context.get("parent")
+        if isinstance(parent_ctx, dict) and parent_ctx.get("execution_id"):
+            parent_id = parent_ctx["execution_id"]
+            if self.store.get_execution(parent_id) is None:
+                raise InvalidParametersError('Parent execution "%s" does not exist.' % parent_id)
+        callback = body.get("callback") or {}
+        if not isinstance(callback, dict):
+            raise InvalidParametersError('"callback" must be an object.')
+        delay = body.get("delay") or 0
+        if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
+            raise InvalidParametersError('"delay" must be a non-negative integer of milliseconds.')
+        context = dict(context)
+        context["user"] = body.get("user") or context.get("user") or requester
+        context.setdefault("pack", action["pack"])
+        doc = self._new_doc(action, supplied, context, parent_id, callback, delay)
+        stored = self.store.insert_execution(doc)
+        if stored["id"] != doc["id"]:
+            LOG.info("execution for Mistral action execution %s exists already as %s",
+                     context.get("mistral", {}).get("action_execution_id"), stored["id"])
+            return stored, False
+        LOG.info("execution %s of %s requested by %s", doc["id"], ref, requester)
+        self.schedule(doc["id"], delay)
+        return stored, True
+
+    def _new_doc(self, action: Dict[str, Any], supplied: Dict[str, Any], context: Dict[str, Any],
+                 parent: Optional[str], callback: Dict[str, Any], delay: int) -> Dict[str, Any]:
+        ex_id = ids.new_id()
+        now = ids.now_iso()
+        runner = dict(runner_types()[action["runner_type"]])
+        return {
+            "id": ex_id,
+            "action": public_action(action),
+            "runner": runner,
+            "liveaction": {"id": ex_id, "action": action["ref"], "parameters": supplied,
+                           "callback": callback, "runner_info": {"hostname": "st2mistral-local", "pid": os.getpid()}},
+            "status": transitions.REQUESTED,
+            "start_timestamp": now,
+            "end_timestamp": None,
+            "parameters": supplied,
+            "context": context,
+            "result": {},
+            "parent": parent,
+            "callback": callback,
+            "callback_state": "pending" if callback.get("source") == "mistral_v2" else None,
+            "delay": delay,
+            "log": [{"timestamp": now, "status": transitions.REQUESTED}],
+        }
+
+    def schedule(self, execution_id: str, delay_ms: int = 0) -> None:
+        """Run the execution on a worker thread (after `delay_ms`)."""
+        if delay_ms:
+            timer = threading.Timer(delay_ms / 1000.0, lambda: self.pool.submit(self._run, execution_id))
+            timer.daemon = True
+            timer.start()
+        else:
+            self.pool.submit(self._run, execution_id)
+
+    # ---- status updates -----------------------------------------------------------------
+    def update(self, execution_id: str, status: str, result: Any = None, context: Optional[Dict[str, Any]] = None,
+               only_from: Optional[Iterable[str]] = None, strict: bool = False) -> Tuple[Dict[str, Any], bool]:
+        """Move an execution to `status` (and store result/context) when allowed.
+
+        Returns (execution, changed). Not allowed changes are ignored, or raise
+        InvalidOperationError when `strict`. A completed execution never changes.
+        """
+        changed = {"value": False}
+        allowed_from = set(only_from) if only_from is not None else None
+
+        def mutate(doc: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+            current = doc["status"]
+            if allowed_from is not None and current not in allowed_from:
+                if strict:
+                    raise InvalidOperationError('Execution %s is "%s".' % (execution_id, current))
+                return None
+            if not transitions.can_transition(current, status):
+                if strict:
+                    transitions.check_transition(current, status)
+                LOG.info("execution %s: ignoring status change %s -> %s", execution_id, current, status)
+                return None
+            if current != status:
+                doc["status"] = status
+                doc["log"].append({"timestamp": ids.now_iso(), "status": status})
+            if result is not None:
+                doc["result"] = result
+            if context:
+                doc["context"] = _merge_context(doc.get("context") or {}, context)
+            if transitions.is_completed(status) and not doc.get("end_timestamp"):
+                doc["end_timestamp"] = ids.now_iso()
+            changed["value"] = True
+            return doc
+
+        doc = self.store.update_execution(execution_id, mutate)
+        if doc is None:
+            raise NotFoundError('Execution "%s" cannot be found.' % execution_id)
+        if changed["value"] and transitions.is_completed(doc["status"]):
+            LOG.info("execution %s completed: %s", execution_id, doc["status"])
+            try:
+                self.on_completed(doc)
+            except Exception:  # a hook problem must not undo the stored outcome
+                LOG.exception("completion hook failed for execution %s", execution_id)
+        return doc, changed["value"]
+
+    # ---- running -------------------------------------------------------------------------
+    def build_runner(self, doc: Dict[str, Any], action: Dict[str, Any]) -> Any:
+        """A runner object set up exactly as st2's container does (see docs/architecture.md)."""
+        rtype = runner_types()[action["runner_type"]]
+        schema = self.schema_for(action)
+        final = params.finalize(action["ref"], schema, doc.get("parameters") or {})
+        runner_params, action_params = params.split(rtype.get("runner_parameters") or {}, final)
+        runner = get_runner(action["runner_type"])
+        runner.runner_type = types.SimpleNamespace(name=rtype["name"], enabled=rtype.get("enabled", True))
+        runner.runner_parameters = runner_params
+        runner.action = types.SimpleNamespace(
+            id=action["id"], pack=action["pack"], name=action["name"], ref=action["ref"],
+            entry_point=action.get("entry_point", ""), parameters=action.get("parameters") or {},
+            runner_type=action["runner_type"])
+        runner.action_name = action["name"]
+        runner.liveaction = types.SimpleNamespace(
+            id=doc["id"], status=doc["status"], context=copy.deepcopy(doc.get("context") or {}),
+            parameters=copy.deepcopy(doc.get("parameters") or {}), result=copy.deepcopy(doc.get("result") or {}),
+            callback=copy.deepcopy(doc.get("callback") or {}), action=action["ref"])
+        runner.liveaction_id = runner.execution_id = doc["id"]
+        runner.execution = _ns(doc)
+        pack_dir = action.get("_pack_dir")
+        runner.entry_point = (os.path.join(pack_dir, "actions", action["entry_point"])
+                              if pack_dir and action.get("entry_point") else action.get("entry_point") or None)
+        runner.libs_dir_path = os.path.join(pack_dir, "actions", "lib") if pack_dir else None
+        context = copy.deepcopy(doc.get("context") or {})
+        runner.context = context
+        user = context.get("user") or "stanley"
+        runner.auth_token = types.SimpleNamespace(token=self.auth.issue_execution_token(user, doc["id"]), user=user)
+        rerun = context.get("re-run") or {}
+        original = self.store.get_execution(rerun["ref"]) if rerun.get("ref") else None
+        runner.rerun_ex_ref = _ns(original) if original else None
+        return runner, action_params
+
+    def _run(self, execution_id: str) -> None:
+        doc = self.store.get_execution(execution_id)
+        if doc is None or doc["status"] not in (transitions.REQUESTED, transitions.SCHEDULED):
+            return
+        try:
+            self.update(execution_id, transitions.SCHEDULED, only_from=[transitions.REQUESTED])
+            doc, changed = self.update(execution_id, transitions.RUNNING, only_from=[transitions.SCHEDULED])
+            if not changed:
+                return  # canceled meanwhile
+            action = self.store.get_action(doc["action"]["ref"])
+            if action is None:
+                raise NotFoundError('Action "%s" is no longer registered.' % doc["action"]["ref"])
+            runner, action_params = self.build_runner(doc, action)
+            with self._live_lock:
+                self._live[execution_id] = runner
+            try:
+                runner.pre_run()
+                status, result, context = runner.run(action_params)
+            finally:
+                with self._live_lock:
+                    self._live.pop(execution_id, None)
+            self.update(execution_id, status, result=result if result is not None else {}, context=context or {})
+        except Exception as exc:  # every runner failure ends as a failed execution, never a traceback
+            if isinstance(exc, St2MistralError):
+                LOG.warning("execution %s failed: %s", execution_id, exc)
+            else:
+                LOG.exception("execution %s failed unexpectedly", execution_id)
+            try:
+                self.update(execution_id, transitions.FAILED, result=_error_result(exc))
+            except St2MistralError:
+                LOG.exception("cannot record failure of execution %s", execution_id)
+
+    # ---- operations ----------------------------------------------------------------------
+    def is_busy(self, execution_id: str, since: Optional[float] = None) -> bool:
+        """True while a pause/resume/cancel of the execution is being applied, or when one
+        finished after the monotonic time `since` (a query made before it is stale)."""
+        with self._live_lock:
+            if execution_id in self._busy:
+                return True
+            return since is not None and self._op_done.get(execution_id, float("-inf")) >= since
+
+    def _mark_busy(self, execution_id: str, busy: bool) -> None:
+        with self._live_lock:
+            if busy:
+                self._busy[execution_id] = self._busy.get(execution_id, 0) + 1
+            else:
+                self._op_done[execution_id] = time.monotonic()
+                if self._busy.get(execution_id, 0) <= 1:
+                    self._busy.pop(execution_id, None)
+                else:
+                    self._busy[execution_id] -= 1
+
+    def get(self, execution_id: str) -> Dict[str, Any]:
+        """The execution, or NotFoundError."""
+        doc = self.store.get_execution(execution_id)
+        if doc is None:
+            raise NotFoundError('Execution "%s" cannot be found.' % execution_id)
+        return doc
+
+    def _runner_op(self, execution_id: str, op: str, transitional: str, allowed_from: Iterable[str],
+                   explain: str) -> Dict[str, Any]:
+        doc = self.get(execution_id)
+        if doc["runner"]["name"] not in PAUSABLE_RUNNERS:
+            raise InvalidOperationError('Runner "%s" of execution %s does not support %s.' % (
+                doc["runner"]["name"], execution_id, op))
+        previous = doc["status"]
+        if previous not in allowed_from:
+            raise InvalidOperationError('Execution %s is "%s"; %s' % (execution_id, previous, explain))
+        self._mark_busy(execution_id, True)
+        try:
+            return self._apply_runner_op(execution_id, op, transitional, allowed_from, previous)
+        finally:
+            self._mark_busy(execution_id, False)
+
+    def _apply_runner_op(self, execution_id: str, op: str, transitional: str, allowed_from: Iterable[str],
+                         previous: str) -> Dict[str, Any]:
+        doc, _ = self.update(execution_id, transitional, only_from=allowed_from, strict=True)
+        try:
+            action = self.store.get_action(doc["action"]["ref"])
+            if action is None:
+                raise NotFoundError('Action "%s" is no longer registered.' % doc["action"]["ref"])
+            runner, _ = self.build_runner(doc, action)
+            status, result, context = getattr(runner, op)()
+        except Exception as exc:
+            LOG.warning("%s of execution %s failed: %s", op, execution_id, exc)
+            self.update(execution_id, previous, only_from=[transitional])
+            if isinstance(exc, St2MistralError):
+                raise
+            raise InvalidOperationError("%s of execution %s failed: %s" % (op, execution_id, exc)) from exc
+        doc, _ = self.update(execution_id, status, result=result, context=context or {}, only_from=[transitional])
+        return doc
+
+    def pause(self, execution_id: str) -> Dict[str, Any]:
+        """Ask the runner to pause a running execution."""
+        return self._runner_op(execution_id, "pause", transitions.PAUSING, [transitions.RUNNING],
+                               "only running executions can be paused.")
+
+    def resume(self, execution_id: str) -> Dict[str, Any]:
+        """Ask the runner to resume a paused (or pausing) execution."""
+        return self._runner_op(execution_id, "resume", transitions.RESUMING,
+                               [transitions.PAUSED, transitions.PAUSING],
+                               "only paused or pausing executions can be resumed.")
+
+    def cancel(self, execution_id: str) -> Dict[str, Any]:
+        """Cancel: before it runs -> canceled; sync runner -> kill; workflow -> runner.cancel()."""
+        doc = self.get(execution_id)
+        status = doc["status"]
+        if transitions.is_completed(status):
+            raise InvalidOperationError('Execution %s is already "%s" and cannot be canceled.' % (execution_id, status))
+        if status == transitions.CANCELING:
+            return doc
+        if status in (transitions.REQUESTED, transitions.SCHEDULED):
+            doc, changed = self.update(execution_id, transitions.CANCELED,
+                                       only_from=[transitions.REQUESTED, transitions.SCHEDULED])
+            if changed:
+                return doc
+            status = doc["status"]
+        if doc["runner"]["name"] in ASYNC_RUNNERS:
+            return self._runner_op(execution_id, "cancel", transitions.CANCELING,
+                                   [transitions.RUNNING, transitions.PAUSING, transitions.PAUSED, transitions.RESUMING],
+                                   "it cannot be canceled now.")
+        doc, _ = self.update(execution_id, transitions.CANCELING, strict=True)
+        with self._live_lock:
+            runner = self._live.get(execution_id)
+        if runner is not None:
+            runner.cancel()  # run() returns canceled and records it
+        else:
+            doc, _ = self.update(execution_id, transitions.CANCELED, only_from=[transitions.CANCELING])
+        return doc
+
+    def rerun(self, execution_id: str, body: Dict[str, Any], requester: str) -> Dict[str, Any]:
+        """A new execution re-running `execution_id` (from the start, or from `tasks`)."""
+        original = self.get(execution_id)
+        if not isinstance(body, dict):
+            raise InvalidParametersError("The request body must be a JSON object.")
+        tasks = body.get("tasks") or []
+        reset = body.get("reset") or []
+        supplied = body.get("parameters") or {}
+        if not isinstance(tasks, list) or not isinstance(reset, list) or not isinstance(supplied, dict):
+            raise InvalidParametersError('"tasks" and "reset" must be lists and "parameters" an object.')
+        unknown_reset = sorted(set(reset) - set(tasks))
+        if unknown_reset:
+            raise InvalidParametersError("Tasks to reset must be among the tasks to re-run: %s" % ", ".join(unknown_reset))
+        if tasks and original["runner"]["name"] not in ASYNC_RUNNERS:
+            raise InvalidParametersError('Only workflow executions can be re-run from tasks; %s uses runner "%s".' % (
+                execution_id, original["runner"]["name"]))
+        merged = dict(original.get("parameters") or {})
+        merged.update(supplied)
+        context = {"re-run": {"ref": execution_id}}
+        if tasks:
+            context["re-run"].update({"tasks": tasks, "reset": reset})
+        for key in ("trace_context",):
+            if key in (original.get("context") or {}):
+                context[key] = original["context"][key]
+        new_body = {"action": original["action"]["ref"], "parameters": merged, "context": context,
+                    "user": body.get("user") or requester, "delay": body.get("delay") or 0}
+        doc, _ = self.create(new_body, requester)
+        return doc
+
+    # ---- restart -------------------------------------------------------------------------
+    def recover(self) -> Dict[str, int]:
+        """After a restart: re-queue never-started executions, abandon interrupted synchronous
+        ones; workflows with a Mistral execution are left to the reconciler."""
+        counts = {"requeued": 0, "abandoned": 0, "tracked": 0}
+        pending, _ = self.store.list_executions(statuses_not_in=sorted(transitions.COMPLETED), ascending=True)
+        for doc in pending:
+            status = doc["status"]
+            mistral_ctx = (doc.get("context") or {}).get("mistral") or {}
+            if status in (transitions.REQUESTED, transitions.SCHEDULED):
+                self.schedule(doc["id"])
+                counts["requeued"] += 1
+            elif doc["runner"]["name"] in ASYNC_RUNNERS and mistral_ctx.get("execution_id"):
+                counts["tracked"] += 1
+            else:
+                self.update(doc["id"], transitions.ABANDONED, result=dict(doc.get("result") or {}, error=(
+                    "The host stopped while this execution was %s; its outcome is unknown." % status)))
+                counts["abandoned"] += 1
+        return counts

@@ -1,0 +1,99 @@
+"""Wires the host together: state dir, store, auth, key-value store, container, reconciler, config."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from oslo_config import cfg
+
+from st2mistral_local import auth, kv, packs
+from st2mistral_local.container import Container
+from st2mistral_local.store import Store
+from st2mistral_local.sync import Reconciler
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_QUERY_INTERVAL = 5.0
+DEFAULT_QUERY_BATCH = 50
+
+
+def default_home() -> str:
+    """$ST2MISTRAL_HOME or ~/.st2mistral."""
+    return os.environ.get("ST2MISTRAL_HOME") or os.path.join(os.path.expanduser("~"), ".st2mistral")
+
+
+def state_dir(home: Optional[str] = None) -> str:
+    """Where the local host keeps its state: <home>/local."""
+    return os.path.join(home or default_home(), "local")
+
+
+@dataclass
+class HostSettings:
+    """Everything `serve` needs; the URLs are what runners and Mistral use to reach us."""
+
+    state_dir: str
+    api_url: str  # public StackStorm API base incl. /api/v1
+    mistral_url: Optional[str] = None  # Mistral v2 base URL (http://host:port/v2)
+    pack_dirs: List[str] = field(default_factory=list)
+    query_interval: Optional[float] = None
+    workers: int = 8
+
+
+def _register_mistral_options(settings: HostSettings) -> cfg.ConfigOpts:
+    """Register the runner's `[mistral]` options and point them at Mistral and at this host."""
+    try:
+        from mistral_v2 import config as mistral_config
+    except ImportError:
+        mistral_config = None
+    if mistral_config is not None:
+        mistral_config.register_opts(conf=cfg.CONF)
+    if "mistral" in cfg.CONF:
+        group = cfg.CONF.mistral
+        if settings.mistral_url and "v2_base_url" in group:
+            cfg.CONF.set_override("v2_base_url", settings.mistral_url, group="mistral")
+        if "api_url" in group:
+            cfg.CONF.set_override("api_url", settings.api_url, group="mistral")
+    return cfg.CONF
+
+
+def _mistral_option(name: str, default: float) -> float:
+    try:
+        return float(getattr(cfg.CONF.mistral, name))
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError, AttributeError, TypeError, ValueError):
+        return default
+
+
+class Host:
+    """One running host: owns the store and the background threads."""
+
+    def __init__(self, settings: HostSettings) -> None:
+        self.settings = settings
+        os.makedirs(settings.state_dir, mode=0o700, exist_ok=True)
+        _register_mistral_options(settings)
+        self.store = Store(os.path.join(settings.state_dir, "host.sqlite"))
+        self.users_path = os.path.join(settings.state_dir, "users.yaml")
+        auth.ensure_users_file(self.users_path)
+        self.auth = auth.Authenticator(self.store, self.users_path)
+        self.kv = kv.KeyValueStore(self.store, kv.load_cipher(os.path.join(settings.state_dir, "kv.key")))
+        self.container = Container(self.store, self.auth, workers=settings.workers)
+        interval = settings.query_interval or _mistral_option("query_interval", DEFAULT_QUERY_INTERVAL)
+        batch = int(_mistral_option("query_batch_size", DEFAULT_QUERY_BATCH))
+        self.reconciler = Reconciler(self.store, self.container, interval=interval, batch_size=batch)
+
+    def register_packs(self) -> List[str]:
+        """Register core, this repo's pack and the configured pack dirs."""
+        return packs.register_all(self.store, self.settings.pack_dirs)
+
+    def start(self) -> None:
+        """Recover after a restart and start the reconciler."""
+        reset = self.store.reset_interrupted_callbacks()
+        counts = self.container.recover()
+        LOG.info("recovered executions: %s; interrupted callbacks to retry: %d", counts, reset)
+        self.reconciler.start()
+
+    def stop(self) -> None:
+        """Stop background work and close the store."""
+        self.reconciler.stop()
+        self.container.shutdown()

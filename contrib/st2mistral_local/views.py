@@ -1,0 +1,67 @@
+"""How stored executions look in API responses: secrets masked, children listed, attributes filtered."""
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, List, Optional
+
+from st2mistral_local import ids, params
+from st2mistral_local.runners import runner_types
+from st2mistral_local.store import Store
+
+# Keys whose values are credentials wherever they appear in context or result.
+SECRET_KEYS = frozenset({"auth_token", "st2_auth_token", "api_key", "st2_api_key", "password", "token"})
+_INTERNAL = ("callback_state",)
+
+
+def mask_secret_keys(value: Any) -> Any:
+    """A copy with every credential-named key's value replaced by ********."""
+    if isinstance(value, dict):
+        return {k: (params.MASK if k in SECRET_KEYS and v not in (None, "") else mask_secret_keys(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secret_keys(v) for v in value]
+    return value
+
+
+def _schema(doc: Dict[str, Any]) -> Dict[str, Any]:
+    runner = runner_types().get(doc["runner"]["name"], doc["runner"])
+    return params.merge_schema(runner.get("runner_parameters") or {}, doc["action"].get("parameters") or {})
+
+
+def execution(store: Store, doc: Dict[str, Any], include: Optional[List[str]] = None,
+              exclude: Optional[List[str]] = None) -> Dict[str, Any]:
+    """The ActionExecutionAPI shape of a stored execution."""
+    out = {k: copy.deepcopy(v) for k, v in doc.items() if k not in _INTERNAL}
+    schema = _schema(doc)
+    out["parameters"] = params.mask(schema, out.get("parameters") or {})
+    out["liveaction"]["parameters"] = params.mask(schema, out["liveaction"].get("parameters") or {})
+    out["context"] = mask_secret_keys(out.get("context") or {})
+    out["result"] = mask_secret_keys(out.get("result"))
+    out["children"] = store.child_ids(doc["id"])
+    if not out.get("parent"):
+        out.pop("parent", None)
+    if not out.get("end_timestamp"):
+        out.pop("end_timestamp", None)
+    else:
+        out["elapsed_seconds"] = round((ids.parse_iso(out["end_timestamp"]) - ids.parse_iso(out["start_timestamp"])).total_seconds(), 6)
+    return filter_attributes(out, include, exclude)
+
+
+def filter_attributes(doc: Dict[str, Any], include: Optional[List[str]], exclude: Optional[List[str]]) -> Dict[str, Any]:
+    """Keep only top-level keys named (first dotted part) in `include`; drop those in `exclude`."""
+    if include:
+        keep = {name.split(".", 1)[0] for name in include} | {"id"}
+        doc = {k: v for k, v in doc.items() if k in keep}
+    if exclude:
+        drop = {name.split(".", 1)[0] for name in exclude} - {"id"}
+        doc = {k: v for k, v in doc.items() if k not in drop}
+    return doc
+
+
+def runner_type(meta: Dict[str, Any]) -> Dict[str, Any]:
+    """The RunnerTypeAPI shape of a runner.yaml entry."""
+    return {"id": meta["name"], "uid": "runner_type:%s" % meta["name"], "name": meta["name"],
+            "description": meta.get("description", ""), "enabled": meta.get("enabled", True),
+            "runner_package": meta.get("runner_package"), "runner_module": meta.get("runner_module"),
+            "runner_parameters": meta.get("runner_parameters") or {}, "output_key": meta.get("output_key"),
+            "output_schema": meta.get("output_schema") or {}}
