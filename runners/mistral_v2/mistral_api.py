@@ -77,12 +77,12 @@ class MistralAPI:
         self,
         url: Optional[str] = None,
         conf: Any = None,
-        session: Optional[requests.Session] = None,
+        transport: Optional[requests.adapters.BaseAdapter] = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.opts = conf if conf is not None else config.get()
         self.url = (url or self.opts.v2_base_url).rstrip("/")
-        self._session = session
+        self._transport = transport  # tests mount a fake HTTP adapter here
         self._sleep = sleep
         self._client: Any = None
         self._action_names: Optional[Set[str]] = None
@@ -102,7 +102,11 @@ class MistralAPI:
                     auth_url=self.opts.keystone_auth_url,
                 )
             else:
-                kwargs["session"] = self._session or _TimeoutSession(self.opts.request_timeout)
+                session = _TimeoutSession(self.opts.request_timeout)
+                if self._transport is not None:
+                    session.mount("http://", self._transport)
+                    session.mount("https://", self._transport)
+                kwargs["session"] = session
             kwargs.update(cacert=self.opts.cacert, insecure=self.opts.insecure)
             self._client = self.call("authentication", mistral_client.client, **kwargs)
         return self._client

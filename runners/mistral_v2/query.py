@@ -8,7 +8,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mistral_v2 import config, results, seam
-from mistral_v2.exceptions import MistralUnreachableError, WorkflowNotFoundError
+from mistral_v2.exceptions import MistralUnreachableError, WorkflowNotFoundError  # noqa: F401 (re-exported)
 from mistral_v2.mistral_api import MistralAPI
 
 LOG = logging.getLogger(__name__)

@@ -1,0 +1,127 @@
+"""Retry policy and error translation of MistralAPI, over a fake HTTP transport."""
+import json
+
+import pytest
+import requests
+from oslo_config import cfg
+
+from mistral_v2 import config
+from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError, WorkflowNotFoundError
+from mistral_v2.mistral_api import MistralAPI, safe_url
+
+
+class FakeAdapter(requests.adapters.BaseAdapter):
+    """Answers requests from a script: each item is (status, body) or an exception instance."""
+
+    def __init__(self, script):
+        super().__init__()
+        self.script = list(script)
+        self.requests = []
+
+    def send(self, request, **kwargs):
+        self.requests.append((request.method, request.url, kwargs.get("timeout")))
+        item = self.script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        status, body = item
+        resp = requests.Response()
+        resp.status_code = status
+        resp._content = json.dumps(body).encode()
+        resp.headers["Content-Type"] = "application/json"
+        resp.url = request.url
+        resp.request = request
+        return resp
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def conf():
+    c = cfg.ConfigOpts()
+    config.register_opts(c)
+    c([], project="test")
+    c.set_override("retry_attempts", 4, "mistral")
+    c.set_override("retry_exp_msec", 100, "mistral")
+    c.set_override("retry_exp_max_msec", 1000, "mistral")
+    c.set_override("jitter_interval", 0, "mistral")
+    return c.mistral
+
+
+def make_api(conf, script, url="http://127.0.0.1:9/v2"):
+    adapter = FakeAdapter(script)
+    sleeps = []
+    api = MistralAPI(url=url, conf=conf, transport=adapter, sleep=sleeps.append)
+    return api, adapter, sleeps
+
+
+WF = {"id": "w1", "name": "pk.a", "definition": "x"}
+
+
+def test_503_twice_then_200_is_retried_with_backoff(conf):
+    api, adapter, sleeps = make_api(conf, [(503, {"faultstring": "busy"}), (503, {}), (200, WF)])
+    assert api.get_workflow("pk.a")["name"] == "pk.a"
+    assert len(adapter.requests) == 3
+    assert len(sleeps) == 2 and sleeps[1] > sleeps[0] > 0
+
+
+def test_connection_error_is_retried(conf):
+    api, adapter, _ = make_api(conf, [requests.exceptions.ConnectionError("refused"), (200, WF)])
+    assert api.get_workflow("pk.a")["id"] == "w1"
+    assert len(adapter.requests) == 2
+
+
+def test_400_is_not_retried_and_is_explained(conf):
+    api, adapter, sleeps = make_api(conf, [(400, {"faultstring": "Invalid DSL: bad"})])
+    with pytest.raises(MistralAPIError, match=r"HTTP 400.*Invalid DSL: bad") as info:
+        api.create_workflow("version: '2.0'")
+    assert info.value.status_code == 400
+    assert len(adapter.requests) == 1 and sleeps == []
+
+
+def test_404_names_the_object(conf):
+    api, adapter, _ = make_api(conf, [(404, {"faultstring": "Workflow not found"})])
+    with pytest.raises(WorkflowNotFoundError, match='workflow "pk.zz".*not found'):
+        api.get_workflow("pk.zz")
+    assert len(adapter.requests) == 1
+
+
+def test_gives_up_after_retry_attempts_without_leaking_credentials(conf):
+    api, adapter, _ = make_api(conf, [(503, {})] * 10, url="http://admin:s3cret@127.0.0.1:9/v2")
+    with pytest.raises(MistralUnreachableError) as info:
+        api.get_execution("e1")
+    assert len(adapter.requests) == 4
+    msg = str(info.value)
+    assert "Mistral unreachable at http://127.0.0.1:9/v2" in msg and "s3cret" not in msg
+
+
+def test_requests_carry_a_timeout(conf):
+    api, adapter, _ = make_api(conf, [(200, WF)])
+    api.get_workflow("pk.a")
+    assert adapter.requests[0][2] == conf.request_timeout
+
+
+def test_retried_create_does_not_duplicate(conf):
+    existing = {"id": "e1", "workflow_name": "pk.a", "description": "st2:abc", "state": "RUNNING"}
+    api, adapter, _ = make_api(conf, [requests.exceptions.ReadTimeout("slow"),
+                                      (200, {"executions": [existing]})])
+    ex = api.create_execution("pk.a", {}, "st2:abc")
+    assert ex["id"] == "e1"
+    methods = [m for m, _, _ in adapter.requests]
+    assert methods == ["POST", "GET"]  # second attempt found the first one instead of POSTing
+
+
+def test_listing_paginates(conf, monkeypatch):
+    from mistral_v2 import mistral_api
+    monkeypatch.setattr(mistral_api, "PAGE_SIZE", 2)
+    page1 = {"executions": [{"id": "a"}, {"id": "b"}]}
+    page2 = {"executions": [{"id": "c"}]}
+    api, adapter, _ = make_api(conf, [(200, page1), (200, page2)])
+    assert [e["id"] for e in api.find_executions_by_description(["st2:1", "st2:2"])] == ["a", "b", "c"]
+    assert "description=in%3Ast2%3A1%2Cst2%3A2" in adapter.requests[0][1] or \
+        "description=in:st2:1,st2:2" in adapter.requests[0][1]
+    assert "marker=b" in adapter.requests[1][1]
+
+
+def test_safe_url_strips_userinfo():
+    assert safe_url("https://u:p@host:8989/v2") == "https://host:8989/v2"

@@ -1,0 +1,103 @@
+"""MistralCallbackHandler: reports once, with the right state and output, retried."""
+import json
+
+import pytest
+import requests
+from oslo_config import cfg
+
+from mistral_v2 import callback, config
+from mistral_v2.callback import MistralCallbackHandler
+from mistral_v2.exceptions import St2MistralError
+from mistral_v2.mistral_api import MistralAPI
+
+
+class FakeActionExecutions(requests.adapters.BaseAdapter):
+    def __init__(self, state="RUNNING", fail_puts=0):
+        super().__init__()
+        self.state = state
+        self.fail_puts = fail_puts
+        self.puts = []
+        self.calls = []
+
+    def send(self, request, **kwargs):
+        self.calls.append((request.method, request.url))
+        if request.method == "PUT":
+            if self.fail_puts:
+                self.fail_puts -= 1
+                return self._resp(request, 503, {"faultstring": "busy"})
+            body = json.loads(request.body)
+            self.puts.append(body)
+            self.state = body["state"]
+        return self._resp(request, 200, {"id": "ae1", "state": self.state})
+
+    @staticmethod
+    def _resp(request, status, body):
+        resp = requests.Response()
+        resp.status_code = status
+        resp._content = json.dumps(body).encode()
+        resp.request, resp.url = request, request.url
+        return resp
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    conf = cfg.ConfigOpts()
+    config.register_opts(conf)
+    conf([], project="test")
+    conf.set_override("retry_exp_msec", 0, "mistral")
+    conf.set_override("jitter_interval", 0, "mistral")
+    transport = FakeActionExecutions()
+    monkeypatch.setattr(MistralCallbackHandler, "api_factory",
+                        lambda url: MistralAPI(url=url, conf=conf.mistral, transport=transport,
+                                               sleep=lambda s: None))
+    return transport
+
+
+URL = "http://127.0.0.1:8989/v2/action_executions/ae1"
+
+
+def test_success_is_reported_with_result(fake):
+    assert MistralCallbackHandler.callback(URL, {}, "succeeded", {"stdout": "hi"}) is True
+    assert fake.puts == [{"state": "SUCCESS", "output": {"result": {"stdout": "hi"}}}]
+    assert fake.calls[-1] == ("PUT", URL)
+
+
+def test_failure_carries_error_text(fake):
+    MistralCallbackHandler.callback(URL, {}, "failed", {"stderr": "no such file", "return_code": 2})
+    assert fake.puts[0]["state"] == "ERROR"
+    assert fake.puts[0]["output"]["error"] == "no such file"
+    assert fake.puts[0]["output"]["result"]["return_code"] == 2
+
+
+def test_canceled_and_timeout_states(fake):
+    MistralCallbackHandler.callback(URL, {}, "canceled", None)
+    assert fake.puts[0]["state"] == "CANCELLED"
+
+
+def test_never_reports_twice(fake):
+    assert MistralCallbackHandler.callback(URL, {}, "succeeded", {"a": 1}) is True
+    assert MistralCallbackHandler.callback(URL, {}, "succeeded", {"a": 1}) is False
+    assert len(fake.puts) == 1
+
+
+def test_running_status_is_not_reported(fake):
+    assert MistralCallbackHandler.callback(URL, {}, "running", {}) is False
+    assert fake.calls == []
+
+
+def test_put_is_retried_on_5xx(fake):
+    fake.fail_puts = 2
+    assert MistralCallbackHandler.callback(URL, {}, "succeeded", {"a": 1}) is True
+    assert [m for m, _ in fake.calls].count("PUT") == 3 and len(fake.puts) == 1
+
+
+def test_bad_url_is_a_clear_error(fake):
+    with pytest.raises(St2MistralError, match="not a Mistral action execution URL"):
+        MistralCallbackHandler.callback("http://u:pw@x/v2/executions/1", {}, "succeeded", {})
+
+
+def test_split_url():
+    assert callback.split_url(URL) == ("http://127.0.0.1:8989/v2", "ae1")
