@@ -4,6 +4,7 @@ Executed by the Mistral virtualenv's python, so it imports only Mistral and the 
 Usage: launcher.py --config-file FILE [--init-db]
 """
 import argparse
+import logging as std_logging
 import os
 import signal
 import sys
@@ -101,4 +102,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    std_logging.shutdown()
+    # Mistral leaves non-daemon worker threads (futurist, timers) behind; do not wait for them.
+    os._exit(code)

@@ -1,0 +1,53 @@
+"""Write the mistral.conf for one server run (embedded or distributed)."""
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+from typing import Dict, Optional
+
+# Mistral 23 denies 127.0.0.0/8 to std.http by default; the plugin must reach a StackStorm on
+# loopback, so only link-local (incl. the cloud metadata address) stays denied.
+DENIED_CIDRS = "169.254.0.0/16,fe80::/10"
+
+
+def render(*, port: int, db_url: str, transport_url: str, log_file: Optional[Path],
+           namespace: Optional[str] = None) -> configparser.ConfigParser:
+    """A mistral.conf: auth off, API on 127.0.0.1:`port`, remote executor/notifier.
+
+    `namespace` (distributed mode) gives this run its own oslo.messaging exchange and topics so
+    parallel runs sharing one RabbitMQ never consume each other's messages.
+    """
+    conf = configparser.ConfigParser(interpolation=None)
+    default: Dict[str, str] = {"transport_url": transport_url, "use_stderr": "false"}
+    if log_file is not None:
+        default["log_file"] = str(log_file)
+    sections: Dict[str, Dict[str, str]] = {
+        "DEFAULT": default,
+        "api": {"host": "127.0.0.1", "port": str(port), "api_workers": "1"},
+        "database": {"connection": db_url},
+        "pecan": {"auth_enable": "false"},
+        "executor": {"type": "remote"},
+        "notifier": {"type": "remote"},
+        "action_std_http": {"denied_cidrs": DENIED_CIDRS},
+        "coordination": {},
+    }
+    if namespace:
+        default["control_exchange"] = namespace
+        for section in ("engine", "executor", "notifier", "event_engine"):
+            sections.setdefault(section, {})["topic"] = f"{namespace}_{section}"
+        sections["oslo_messaging_rabbit"] = {"amqp_auto_delete": "true"}
+    for name, values in sections.items():
+        if name == "DEFAULT":
+            conf["DEFAULT"] = values
+        else:
+            conf[name] = values
+    return conf
+
+
+def write(path: Path, conf: configparser.ConfigParser) -> Path:
+    """Write `conf` to `path` (owner-only permissions) and return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        conf.write(fh)
+    path.chmod(0o600)
+    return path

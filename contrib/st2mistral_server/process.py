@@ -1,0 +1,103 @@
+"""Start, identify and stop the server's child processes; find a free loopback port."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+
+def free_port() -> int:
+    """A currently free TCP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def reachable(host: str, port: int, timeout: float = 2.0) -> bool:
+    """True when a TCP connection to host:port succeeds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def spawn(cmd: Sequence[str], output: Path, cwd: Path,
+          env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
+    """Start `cmd` in its own session (so it survives us and its group can be killed)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with open(output, "ab") as out:
+        return subprocess.Popen(
+            list(cmd), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=str(cwd), env=env, start_new_session=True, close_fds=True,
+        )
+
+
+def alive(pid: int) -> bool:
+    """True when `pid` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def is_ours(pid: int, token: str) -> bool:
+    """True when `pid` is alive and its command line mentions `token` (our config file path).
+
+    Guards against killing an unrelated process that reused a pid from a stale state file.
+    """
+    if not alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return token.encode() in fh.read()
+    except OSError:
+        return False
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def terminate(pids: List[int], token: str, grace: float = 5.0) -> List[int]:
+    """SIGTERM each of our process groups, SIGKILL what is left after `grace` s; returns killed pids."""
+    ours = [pid for pid in pids if is_ours(pid, token)]
+    for pid in ours:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        for pid in ours:
+            _reap(pid)
+        if not any(alive(pid) for pid in ours):
+            break
+        time.sleep(0.1)
+    for pid in ours:
+        try:
+            os.killpg(pid, signal.SIGKILL)  # also any worker children left in the group
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        for pid in ours:
+            _reap(pid)
+        if not any(alive(pid) for pid in ours):
+            break
+        time.sleep(0.05)
+    return ours

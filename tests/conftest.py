@@ -1,0 +1,70 @@
+"""Shared pytest fixtures: real Mistral servers (started once per run), a client and waiting."""
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import pytest
+
+from st2mistral_server import ServerInfo, start, stop
+from st2mistral_server.infra import distributed_unavailable_reason
+from st2mistral_server.waiting import wait_for_state as _wait_for_state
+
+
+def _teardown(request: pytest.FixtureRequest, info: ServerInfo) -> None:
+    failed = request.session.testsfailed > 0
+    stop(info, keep_run_dir=failed)
+    if failed:
+        print(f"\nMistral ({info.mode}) logs kept in {info.run_dir}")
+
+
+@pytest.fixture(scope="session")
+def mistral_server(request: pytest.FixtureRequest) -> Iterator[ServerInfo]:
+    """A real embedded Mistral (SQLite, in-memory RPC), started once per test run.
+
+    ST2MISTRAL_TEST_MODE=distributed runs the whole integration tier on distributed Mistral.
+    """
+    mode = os.environ.get("ST2MISTRAL_TEST_MODE", "embedded")
+    if mode == "distributed":
+        reason = distributed_unavailable_reason()
+        if reason:
+            pytest.skip(reason)
+    info = start(mode=mode)
+    yield info
+    _teardown(request, info)
+
+
+@pytest.fixture(scope="session")
+def mistral_distributed(request: pytest.FixtureRequest) -> Iterator[ServerInfo]:
+    """A real distributed Mistral (api/engine/executor/notifier over RabbitMQ, PostgreSQL)."""
+    reason = distributed_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    info = start(mode="distributed")
+    yield info
+    _teardown(request, info)
+
+
+def make_client(info: ServerInfo):
+    """A python-mistralclient v2 client for `info` (auth is off on our servers)."""
+    from mistralclient.api import client as mistral_client
+
+    return mistral_client.client(mistral_url=info.url)
+
+
+@pytest.fixture
+def mistral_client(mistral_server: ServerInfo):
+    """python-mistralclient against the session's Mistral server."""
+    return make_client(mistral_server)
+
+
+@pytest.fixture
+def mistral_distributed_client(mistral_distributed: ServerInfo):
+    """python-mistralclient against the session's distributed Mistral server."""
+    return make_client(mistral_distributed)
+
+
+@pytest.fixture
+def wait_for_state():
+    """`wait_for_state(client, execution_id, states, timeout=60)` -> execution; fails fast."""
+    return _wait_for_state
