@@ -12,18 +12,23 @@ parent).
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+import time
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+
+import requests
+import tenacity
 
 try:
     from typing import Protocol
 except ImportError:  # pragma: no cover - Python < 3.8
     from typing_extensions import Protocol  # type: ignore
 
-from mistral_v2 import seam, statuses
+from mistral_v2 import config, seam, statuses
 from mistral_v2.exceptions import (
     InvalidOperationError,
     MistralAPIError,
     MistralError,
+    StackStormAPIError,
     St2MistralError,
     WorkflowNotFoundError,
 )
@@ -90,6 +95,83 @@ class St2Executions(Protocol):
 
     def request_cancel(self, execution_id: str) -> None:
         """DELETE /api/v1/executions/<id>."""
+
+
+class _Transient(Exception):
+    """A StackStorm answer worth retrying (5xx)."""
+
+
+class RestSt2Executions:
+    """St2Executions over StackStorm's REST API (the local host and a real st2 both serve it).
+
+    Connection errors, timeouts and 5xx are retried with the `[mistral]` backoff; a 4xx raises
+    StackStormAPIError with StackStorm's message.  The token/API key is sent as a header and
+    never logged.
+    """
+
+    def __init__(self, api_url: str, auth_token: Optional[str] = None, api_key: Optional[str] = None,
+                 conf: Any = None, session: Optional[requests.Session] = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.opts = conf if conf is not None else config.get()
+        self._headers = {"X-Auth-Token": auth_token} if auth_token else (
+            {"St2-Api-Key": api_key} if api_key else {})
+        self._session = session or requests.Session()
+        self._sleep = sleep
+
+    def _retrying(self) -> tenacity.Retrying:
+        o = self.opts
+        return tenacity.Retrying(
+            stop=(tenacity.stop_after_attempt(o.retry_attempts)
+                  | tenacity.stop_after_delay(o.retry_stop_max_msec / 1000.0)),
+            wait=(tenacity.wait_exponential(multiplier=o.retry_exp_msec / 1000.0,
+                                            max=o.retry_exp_max_msec / 1000.0)
+                  + tenacity.wait_random(0, o.jitter_interval / 1000.0)),
+            retry=tenacity.retry_if_exception_type(
+                (requests.exceptions.ConnectionError, requests.exceptions.Timeout, _Transient)),
+            sleep=self._sleep,
+            reraise=True,
+        )
+
+    def _once(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = self._session.request(method, self.api_url + path, headers=self._headers,
+                                     timeout=self.opts.request_timeout, **kwargs)
+        if resp.status_code >= 500:
+            raise _Transient("HTTP %s" % resp.status_code)
+        if resp.status_code >= 400:
+            try:
+                message = resp.json().get("faultstring") or resp.text
+            except ValueError:
+                message = resp.text
+            raise StackStormAPIError("StackStorm refused %s %s (HTTP %s): %s"
+                                     % (method, path, resp.status_code, message))
+        return resp.json() if resp.content else None
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            return self._retrying()(self._once, method, path, **kwargs)
+        except StackStormAPIError:
+            raise
+        except (requests.exceptions.RequestException, _Transient) as exc:
+            raise StackStormAPIError("StackStorm API unreachable at %s for %s %s (%s after %d attempt(s))."
+                                     % (self.api_url, method, path, type(exc).__name__ if not
+                                        isinstance(exc, _Transient) else exc, self.opts.retry_attempts)
+                                     ) from None
+
+    def get_execution(self, execution_id: str) -> Dict[str, Any]:
+        return self._call("GET", "/executions/%s" % execution_id)
+
+    def list_children(self, execution_id: str) -> List[Dict[str, Any]]:
+        return list(self._call("GET", "/executions", params={"parent": execution_id}) or [])
+
+    def request_pause(self, execution_id: str) -> None:
+        self._call("PUT", "/executions/%s" % execution_id, json={"status": PAUSING})
+
+    def request_resume(self, execution_id: str) -> None:
+        self._call("PUT", "/executions/%s" % execution_id, json={"status": RESUMING})
+
+    def request_cancel(self, execution_id: str) -> None:
+        self._call("DELETE", "/executions/%s" % execution_id)
 
 
 # -- pure rules ------------------------------------------------------------------------------------
@@ -270,12 +352,19 @@ def set_parent_task_state(api: Any, action_execution_id: Optional[str], state: s
 # -- StackStorm side -----------------------------------------------------------------------------------
 
 
-def workflow_children(st2: St2Executions, execution_id: str) -> List[Dict[str, Any]]:
-    """Direct StackStorm children of `execution_id` that are workflows."""
-    return [c for c in st2.list_children(execution_id) if is_workflow(c)]
+def workflow_children(st2: Optional[St2Executions], execution_id: str) -> List[Dict[str, Any]]:
+    """Direct StackStorm children of `execution_id` that are workflows ([] when unknown)."""
+    if st2 is None:
+        return []
+    try:
+        return [c for c in st2.list_children(execution_id) if is_workflow(c)]
+    except St2MistralError as exc:
+        LOG.warning("Cannot list the children of execution %s: %s", execution_id, exc)
+        return []
 
 
-def cascade_down(st2: Optional[St2Executions], execution_id: str, operation: str) -> List[str]:
+def cascade_down(st2: Optional[St2Executions], execution_id: str, operation: str,
+                 children: Optional[List[Dict[str, Any]]] = None) -> List[str]:
     """Request `operation` on every child StackStorm workflow that needs it; returns their ids.
 
     Each child's own runner cascades further, so this reaches any depth.  A child that fails
@@ -286,22 +375,16 @@ def cascade_down(st2: Optional[St2Executions], execution_id: str, operation: str
     request = {PAUSE: st2.request_pause, RESUME: st2.request_resume, CANCEL: st2.request_cancel}[operation]
     wanted = _CHILD_STATUSES_TO_REQUEST[operation]
     done: List[str] = []
-    for child in workflow_children(st2, execution_id):
+    for child in (workflow_children(st2, execution_id) if children is None else children):
         if child.get("status") not in wanted:
             continue
         try:
             request(child["id"])
             done.append(child["id"])
+            child["status"] = {PAUSE: PAUSING, RESUME: RESUMING, CANCEL: CANCELING}[operation]
         except St2MistralError as exc:
             LOG.warning("Could not %s child execution %s of %s: %s", operation, child["id"], execution_id, exc)
     return done
-
-
-def children_statuses(st2: Optional[St2Executions], execution_id: str) -> List[str]:
-    """Statuses of the direct StackStorm workflow children (empty without a StackStorm API)."""
-    if st2 is None:
-        return []
-    return [c.get("status") for c in workflow_children(st2, execution_id)]
 
 
 def pause_up(st2: St2Executions, execution_id: str) -> List[str]:
@@ -347,9 +430,10 @@ def pause(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_exe
     status = apply_to_tree(api, mistral_execution_id, PAUSE)
     if statuses.is_completed(status):
         return status
-    cascade_down(st2, execution_id, PAUSE)
+    children = workflow_children(st2, execution_id)
+    cascade_down(st2, execution_id, PAUSE, children)
     set_parent_task_state(api, parent_action_execution_id(context, callback), statuses.PAUSED)
-    return combine_status(status, children_statuses(st2, execution_id))
+    return combine_status(status, [c.get("status") for c in children])
 
 
 def resume(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_execution_id: str,
@@ -382,7 +466,8 @@ def cancel(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_ex
     Running actions finish; Mistral schedules no new task.
     """
     status = apply_to_tree(api, mistral_execution_id, CANCEL)
-    cascade_down(st2, execution_id, CANCEL)
+    children = workflow_children(st2, execution_id)
+    cascade_down(st2, execution_id, CANCEL, children)
     if statuses.is_completed(status) and status != CANCELED:
         return status
-    return combine_status(status, children_statuses(st2, execution_id))
+    return combine_status(status, [c.get("status") for c in children])
