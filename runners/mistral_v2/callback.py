@@ -35,12 +35,13 @@ def error_text(result: Any) -> str:
     return str(result) if result not in (None, "", {}) else "StackStorm action failed."
 
 
-def build_output(status: str, result: Any) -> Dict[str, Any]:
-    """The `output` PUT to Mistral: {"result": ...}, plus "error" text for failures."""
-    output: Dict[str, Any] = {"result": result}
-    if statuses.ST2_TO_MISTRAL_ACTION_STATE.get(status) == statuses.ERROR:
-        output["error"] = error_text(result)
-    return output
+def build_output(status: str, result: Any) -> Any:
+    """The `output` PUT to Mistral: the StackStorm result itself, so `task(x).result` in the
+    workflow is exactly the child's result (as with StackStorm's original runner); a failure with
+    an empty result sends its error text instead."""
+    if statuses.ST2_TO_MISTRAL_ACTION_STATE.get(status) == statuses.ERROR and result in (None, "", {}, []):
+        return error_text(result)
+    return result
 
 
 class MistralCallbackHandler:

@@ -81,7 +81,7 @@ class MistralRunner(seam.AsyncActionRunner):
         return ref or "%s.%s" % (self.action.pack, self.action.name)
 
     def _context(self) -> Dict[str, Any]:
-        return copy.deepcopy(self.context or getattr(self.liveaction, "context", None) or {})
+        return copy.deepcopy(getattr(self.liveaction, "context", None) or self.context or {})
 
     def _mistral_context(self) -> Dict[str, Any]:
         mctx = (getattr(self.liveaction, "context", None) or self.context or {}).get("mistral") or {}

@@ -61,15 +61,18 @@ URL = "http://127.0.0.1:8989/v2/action_executions/ae1"
 
 def test_success_is_reported_with_result(fake):
     assert MistralCallbackHandler.callback(URL, {}, "succeeded", {"stdout": "hi"}) is True
-    assert fake.puts == [{"state": "SUCCESS", "output": {"result": {"stdout": "hi"}}}]
+    assert fake.puts == [{"state": "SUCCESS", "output": {"stdout": "hi"}}]
     assert fake.calls[-1] == ("PUT", URL)
 
 
-def test_failure_carries_error_text(fake):
+def test_failure_carries_the_failed_result(fake):
     MistralCallbackHandler.callback(URL, {}, "failed", {"stderr": "no such file", "return_code": 2})
-    assert fake.puts[0]["state"] == "ERROR"
-    assert fake.puts[0]["output"]["error"] == "no such file"
-    assert fake.puts[0]["output"]["result"]["return_code"] == 2
+    assert fake.puts[0] == {"state": "ERROR", "output": {"stderr": "no such file", "return_code": 2}}
+
+
+def test_failure_without_result_sends_error_text(fake):
+    MistralCallbackHandler.callback(URL, {}, "timeout", None)
+    assert fake.puts[0]["state"] == "ERROR" and fake.puts[0]["output"] == "StackStorm action failed."
 
 
 def test_canceled_and_timeout_states(fake):
