@@ -8,7 +8,7 @@ import threading
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
-from mistral_v2 import config, context, definitions, seam, statuses
+from mistral_v2 import cascade, config, context, definitions, seam, statuses
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidOperationError,
@@ -56,6 +56,9 @@ class MistralRunner(seam.AsyncActionRunner):
         super().__init__(runner_id=runner_id)
         self.action_lookup: Optional[definitions.ActionLookup] = seam.get_st2_action_lookup()
         self._api: Optional[MistralAPI] = None
+        # StackStorm API used to cascade pause/resume/cancel to child executions; the host injects
+        # one (cascade.St2Executions); inside StackStorm it defaults to the REST API.
+        self.st2_executions: Optional[cascade.St2Executions] = None
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -220,17 +223,34 @@ class MistralRunner(seam.AsyncActionRunner):
     def _current(self) -> Tuple[Any, Any]:
         return getattr(self.liveaction, "result", None), self._context()
 
+    def _st2(self) -> Optional[cascade.St2Executions]:
+        if self.st2_executions is None and seam.ST2COMMON_AVAILABLE:  # pragma: no cover
+            api_url = self.opts.api_url or seam.get_st2_api_urls()[0]
+            if api_url:
+                self.st2_executions = cascade.RestSt2Executions(api_url, auth_token=self._auth_token())
+        return self.st2_executions
+
+    def _cascade(self, verb: str) -> str:
+        """Apply pause/resume/cancel to the Mistral tree and child StackStorm workflows (cascade.py)."""
+        ex_id = self._mistral_context()["execution_id"]
+        ctx = getattr(self.liveaction, "context", None) or self.context
+        callback = getattr(self.liveaction, "callback", None)
+        try:
+            if verb == cascade.CANCEL:
+                return cascade.cancel(self.api, self._st2(), self.execution_id, ex_id)
+            operation = cascade.pause if verb == cascade.PAUSE else cascade.resume
+            return operation(self.api, self._st2(), self.execution_id, ex_id, context=ctx, callback=callback)
+        except InvalidOperationError as exc:
+            raise InvalidOperationError("Cannot %s execution %s: %s" % (verb, self.execution_id, exc)) from None
+
     def pause(self) -> seam.RunnerResult:
-        status = self._set_state("pause", statuses.PAUSED)
-        return (status,) + self._current()
+        return (self._cascade(cascade.PAUSE),) + self._current()
 
     def resume(self) -> seam.RunnerResult:
-        status = self._set_state("resume", statuses.RUNNING)
-        return (status,) + self._current()
+        return (self._cascade(cascade.RESUME),) + self._current()
 
     def cancel(self) -> seam.RunnerResult:
-        status = self._set_state("cancel", statuses.CANCELLED)
-        return (status,) + self._current()
+        return (self._cascade(cascade.CANCEL),) + self._current()
 
 
 def get_runner() -> MistralRunner:

@@ -70,6 +70,13 @@ class FakeAPI:
     def list_tasks(self, ex_id):
         return self.tasks
 
+    def get_execution(self, ex_id):
+        states = [state for (i, state) in self.updates if i == ex_id]
+        return {"id": ex_id, "state": states[-1] if states else "RUNNING"}
+
+    def list_executions(self, **filters):
+        return []  # no workbook subworkflows
+
 
 @pytest.fixture(autouse=True)
 def mistral_conf():
