@@ -305,10 +305,12 @@ def apply_to_tree(api: Any, root_id: str, operation: str) -> str:
 
     Mistral 23 cascades down by itself; subworkflows it did not reach (none expected) are set
     explicitly.  Returns the tree's StackStorm status afterwards (e.g. "succeeded" when the
-    workflow ended before a pause reached it: never left "pausing").
+    workflow ended before a pause reached it: never left "pausing"); a resume Mistral accepted
+    answers "running" (what happens next is the reconciler's news).
     """
     target = MISTRAL_TARGET_STATE[operation]
-    if _set_state(api, root_id, target) is not None:
+    updated = _set_state(api, root_id, target)
+    if updated is not None:
         for sub in subworkflow_executions(api, root_id):
             state = sub.get("state")
             if state in statuses.MISTRAL_TERMINAL_STATES or state == target:
@@ -320,6 +322,8 @@ def apply_to_tree(api: Any, root_id: str, operation: str) -> str:
                 _set_state(api, sub["id"], target)
             except InvalidOperationError as exc:
                 LOG.warning("Could not set subworkflow %s to %s: %s", sub["id"], target, exc)
+        if operation == RESUME and updated.get("state") not in statuses.MISTRAL_TERMINAL_STATES:
+            return RUNNING
     return tree_status(api, root_id)
 
 
