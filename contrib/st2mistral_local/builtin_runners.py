@@ -26,6 +26,7 @@ class LocalShellCommandRunner(seam.ActionRunner):
         super().__init__(runner_id)
         self._proc: Optional[subprocess.Popen] = None
         self._canceled = threading.Event()
+        self._lock = threading.Lock()
 
     def run(self, action_parameters: Dict[str, Any]) -> seam.RunnerResult:
         params = dict(self.runner_parameters or {})
@@ -40,10 +41,13 @@ class LocalShellCommandRunner(seam.ActionRunner):
         env["ST2_ACTION_EXECUTION_ID"] = str(self.execution_id)
         if getattr(self.auth_token, "token", None):
             env["ST2_ACTION_AUTH_TOKEN"] = self.auth_token.token
-        self._proc = subprocess.Popen(
-            cmd, shell=True, cwd=params.get("cwd") or None, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, start_new_session=True,
-        )
+        with self._lock:
+            if self._canceled.is_set():
+                return seam.LIVEACTION_STATUS_CANCELED, {"error": "Canceled before it started."}, {}
+            self._proc = subprocess.Popen(
+                cmd, shell=True, cwd=params.get("cwd") or None, env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, start_new_session=True,
+            )
         timed_out = False
         try:
             stdout, stderr = self._proc.communicate(timeout=timeout)
@@ -72,8 +76,9 @@ class LocalShellCommandRunner(seam.ActionRunner):
                 pass
 
     def cancel(self) -> seam.RunnerResult:
-        self._canceled.set()
-        self._kill()
+        with self._lock:
+            self._canceled.set()
+            self._kill()
         return seam.LIVEACTION_STATUS_CANCELED, getattr(self.liveaction, "result", None) or {}, {}
 
 

@@ -1,0 +1,336 @@
+"""Unit tests of the host's REST API and container (Flask test client; a fake workflow runner)."""
+from __future__ import annotations
+
+import base64
+import os
+import time
+from typing import Any, Dict, List
+
+import pytest
+
+from mistral_v2 import seam
+from mistral_v2.exceptions import MistralAPIError
+from st2mistral_local import container as container_mod
+from st2mistral_local import runners, sync
+from st2mistral_local.api import PrefixMiddleware, create_app
+from st2mistral_local.host import Host, HostSettings
+
+WORKFLOW_PACK = {
+    "pack.yaml": "ref: tp\nname: tp\n",
+    "actions/wf.yaml": ("name: wf\nrunner_type: mistral-v2\nentry_point: workflows/wf.yaml\nparameters:\n"
+                        "  who:\n    type: string\n    default: me\n  password:\n    type: string\n    secret: true\n"),
+    "actions/workflows/wf.yaml": "version: '2.0'\ntp.wf:\n  tasks:\n    t:\n      action: std.noop\n",
+}
+
+
+class FakeWorkflowRunner(seam.AsyncActionRunner):
+    """Stands in for mistral-v2: records how it was set up; async like the real one."""
+
+    made: List["FakeWorkflowRunner"] = []
+    fail_with: Any = None
+
+    def __init__(self) -> None:
+        super().__init__("fake")
+        FakeWorkflowRunner.made.append(self)
+        self.ran_with: Dict[str, Any] = {}
+
+    def run(self, action_parameters):
+        if FakeWorkflowRunner.fail_with:
+            raise FakeWorkflowRunner.fail_with
+        self.ran_with = action_parameters
+        return "running", {"tasks": []}, {"mistral": {"execution_id": "wf-" + self.execution_id,
+                                                       "workflow_name": "tp.wf"}}
+
+    def pause(self):
+        return "paused", self.liveaction.result, {}
+
+    def resume(self):
+        return "running", self.liveaction.result, {}
+
+    def cancel(self):
+        return "canceled", self.liveaction.result, {}
+
+
+class FakeQuerier:
+    """Stands in for mistral_v2.query: answers what a test put in `answers`."""
+
+    answers: Dict[str, Any] = {}
+    asked: List[Any] = []
+
+    def query_many(self, items):
+        FakeQuerier.asked.append(items)
+        return {ex_id: FakeQuerier.answers[ex_id] for ex_id, _ in items if ex_id in FakeQuerier.answers}
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    FakeWorkflowRunner.made = []
+    FakeWorkflowRunner.fail_with = None
+    FakeQuerier.answers, FakeQuerier.asked = {}, []
+    real = runners.get_runner
+    monkeypatch.setattr(container_mod, "get_runner",
+                        lambda name: FakeWorkflowRunner() if name == "mistral-v2" else real(name))
+    monkeypatch.setattr(sync, "_querier", lambda: FakeQuerier())
+    for rel, text in WORKFLOW_PACK.items():
+        path = tmp_path / "pack" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    h = Host(HostSettings(state_dir=str(tmp_path / "state"), api_url="http://127.0.0.1:9/api/v1",
+                          pack_dirs=[str(tmp_path / "pack")], query_interval=3600))
+    h.register_packs()
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def client(host):
+    return create_app(host).test_client()
+
+
+@pytest.fixture
+def auth_headers(host, client):
+    password = open(os.path.join(host.settings.state_dir, "st2admin.password")).read().strip()
+    basic = base64.b64encode(("st2admin:%s" % password).encode()).decode()
+    resp = client.post("/auth/v1/tokens", headers={"Authorization": "Basic " + basic}, json={"ttl": 120})
+    assert resp.status_code == 201
+    return {"X-Auth-Token": resp.get_json()["token"]}
+
+
+def wait_status(client, headers, ex_id, statuses, timeout=20.0):
+    """The execution once in one of `statuses` (a workflow counts as running once its runner returned)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = client.get("/api/v1/executions/" + ex_id, headers=headers).get_json()
+        started = doc["status"] != "running" or doc["runner"]["name"] != "mistral-v2" or "mistral" in doc["context"]
+        if (doc["status"] in statuses and started) or time.monotonic() > deadline:
+            return doc
+        time.sleep(0.05)
+
+
+def run(client, headers, action, parameters=None, **extra):
+    body = dict(extra, action=action, parameters=parameters or {})
+    return client.post("/api/v1/executions", headers=headers, json=body)
+
+
+def test_requests_without_valid_credentials_get_401_faultstring(client):
+    resp = client.get("/api/v1/actions")
+    assert resp.status_code == 401
+    assert resp.get_json() == {"faultstring": "Unauthorized - One of Token or API key required."}
+    resp = client.get("/api/v1/executions", headers={"X-Auth-Token": "bad"})
+    assert resp.status_code == 401 and "Token" in resp.get_json()["faultstring"]
+    bad = base64.b64encode(b"st2admin:wrong").decode()
+    resp = client.post("/auth/v1/tokens", headers={"Authorization": "Basic " + bad})
+    assert resp.status_code == 401 and "Invalid username or password" in resp.get_json()["faultstring"]
+
+
+@pytest.mark.parametrize("path,expected", [
+    ("/api/v1/actions/", "/api/v1/actions"), ("/v1/actions", "/api/v1/actions"), ("/actions", "/api/v1/actions"),
+    ("/tokens", "/auth/v1/tokens"), ("/auth/tokens", "/auth/v1/tokens"), ("/auth/v1/tokens/", "/auth/v1/tokens"),
+    ("/", "/"), ("/keys/a/", "/api/v1/keys/a"),
+])
+def test_url_styles_are_normalized(path, expected):
+    assert PrefixMiddleware.normalize(path) == expected
+
+
+def test_actions_and_runnertypes(client, auth_headers):
+    resp = client.get("/v1/actions/?pack=tp", headers=auth_headers)
+    assert resp.headers["X-Total-Count"] == "1"
+    action = resp.get_json()[0]
+    assert action["ref"] == "tp.wf" and "_pack_dir" not in action
+    assert client.get("/api/v1/actions/" + action["id"], headers=auth_headers).get_json()["ref"] == "tp.wf"
+    missing = client.get("/api/v1/actions/tp.nope", headers=auth_headers)
+    assert missing.status_code == 404 and "tp.nope" in missing.get_json()["faultstring"]
+    rt = client.get("/api/v1/runnertypes?name=mistral-v2", headers=auth_headers).get_json()
+    assert [r["name"] for r in rt] == ["mistral-v2"] and "workflow" in rt[0]["runner_parameters"]
+    assert "version" in client.get("/").get_json()
+
+
+def test_local_command_runs_and_reports_stdout(client, auth_headers):
+    resp = run(client, auth_headers, "core.local", {"cmd": "echo out; echo err >&2; exit 3"})
+    assert resp.status_code == 201
+    doc = wait_status(client, auth_headers, resp.get_json()["id"], {"failed"})
+    assert doc["status"] == "failed"
+    assert doc["result"] == {"stdout": "out", "stderr": "err", "return_code": 3, "succeeded": False, "failed": True}
+    assert [e["status"] for e in doc["log"]] == ["requested", "scheduled", "running", "failed"]
+    echo = run(client, auth_headers, "core.echo", {"message": "it's $HOME"}).get_json()
+    assert wait_status(client, auth_headers, echo["id"], {"succeeded"})["result"]["stdout"] == "it's $HOME"
+
+
+def test_local_command_timeout_and_cancel(client, auth_headers):
+    slow = run(client, auth_headers, "core.local", {"cmd": "sleep 30", "timeout": 1}).get_json()
+    doc = wait_status(client, auth_headers, slow["id"], {"timeout"})
+    assert doc["status"] == "timeout" and "1 seconds" in doc["result"]["error"]
+    slow = run(client, auth_headers, "core.local", {"cmd": "sleep 30"}).get_json()
+    wait_status(client, auth_headers, slow["id"], {"running"})
+    resp = client.delete("/api/v1/executions/" + slow["id"], headers=auth_headers)
+    assert resp.status_code == 200
+    assert wait_status(client, auth_headers, slow["id"], {"canceled"})["status"] == "canceled"
+    again = client.delete("/api/v1/executions/" + slow["id"], headers=auth_headers)
+    assert again.status_code == 400 and "already \"canceled\"" in again.get_json()["faultstring"]
+
+
+def test_bad_input_is_refused_with_clear_errors_and_creates_nothing(client, auth_headers):
+    before = client.get("/api/v1/executions", headers=auth_headers).headers["X-Total-Count"]
+    resp = run(client, auth_headers, "core.local", {"cmd": 5, "bogus": 1})
+    assert resp.status_code == 400
+    msg = resp.get_json()["faultstring"]
+    assert '"cmd" must be of type string' in msg and '"bogus"' in msg
+    assert run(client, auth_headers, "core.nope").status_code == 404
+    assert client.post("/api/v1/executions", headers=auth_headers, data="{not json",
+                       content_type="application/json").status_code == 400
+    resp = run(client, auth_headers, "core.noop", context={"parent": {"execution_id": "f" * 24}})
+    assert resp.status_code == 400 and "does not exist" in resp.get_json()["faultstring"]
+    assert client.get("/api/v1/executions", headers=auth_headers).headers["X-Total-Count"] == before
+    resp = client.get("/api/v1/executions?status=bogus", headers=auth_headers)
+    assert resp.status_code == 400 and "bogus" in resp.get_json()["faultstring"]
+
+
+def test_workflow_runner_is_set_up_as_st2_does_and_secrets_are_masked(host, client, auth_headers):
+    resp = run(client, auth_headers, "tp.wf", {"password": "hunter2", "workflow": "tp.wf"})
+    doc = wait_status(client, auth_headers, resp.get_json()["id"], {"running"})
+    assert doc["context"]["mistral"]["execution_id"] == "wf-" + doc["id"]
+    runner = FakeWorkflowRunner.made[0]
+    assert runner.entry_point == os.path.join(host.settings.pack_dirs[0], "actions", "workflows/wf.yaml")
+    assert runner.runner_parameters == {"workflow": "tp.wf", "context": {}, "skip_notify": []}
+    assert runner.ran_with == {"who": "me", "password": "hunter2"}
+    assert runner.execution_id == runner.liveaction_id == runner.liveaction.id == doc["id"]
+    assert runner.action.ref == "tp.wf" and runner.action.parameters["password"]["secret"] is True
+    assert runner.context["user"] == "st2admin" and runner.rerun_ex_ref is None
+    assert runner.runner_type.name == "mistral-v2"
+    token_user = host.auth.user_for_request({"X-Auth-Token": runner.auth_token.token}, {})
+    assert token_user == "st2admin"
+    assert doc["parameters"]["password"] == "********"
+    assert doc["liveaction"]["parameters"]["password"] == "********"
+    listed = client.get("/api/v1/executions?action=tp.wf", headers=auth_headers)
+    assert b"hunter2" not in listed.data
+
+
+def test_pause_resume_rules(client, auth_headers):
+    ex = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf").get_json()["id"], {"running"})
+    url = "/api/v1/executions/" + ex["id"]
+    resume = client.put(url, headers=auth_headers, json={"status": "resuming"})
+    assert resume.status_code == 400 and "only paused or pausing" in resume.get_json()["faultstring"]
+    assert client.put(url, headers=auth_headers, json={"status": "pausing"}).get_json()["status"] == "paused"
+    pause = client.put(url, headers=auth_headers, json={"status": "pausing"})
+    assert pause.status_code == 400 and "only running executions can be paused" in pause.get_json()["faultstring"]
+    assert client.put(url, headers=auth_headers, json={"status": "resuming"}).get_json()["status"] == "running"
+    local = run(client, auth_headers, "core.noop").get_json()
+    wait_status(client, auth_headers, local["id"], {"succeeded"})
+    resp = client.put("/api/v1/executions/" + local["id"], headers=auth_headers, json={"status": "pausing"})
+    assert resp.status_code == 400 and "does not support pause" in resp.get_json()["faultstring"]
+    assert client.delete(url, headers=auth_headers).get_json()["status"] == "canceled"
+
+
+def test_push_updates_and_ignores_regressions_after_completion(client, auth_headers):
+    ex = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf").get_json()["id"], {"running"})
+    url = "/api/v1/executions/" + ex["id"]
+    done = client.put(url, headers=auth_headers, json={"status": "succeeded", "result": {"output": {"x": 1}}})
+    assert done.get_json()["status"] == "succeeded" and done.get_json()["end_timestamp"]
+    late = client.put(url, headers=auth_headers, json={"status": "running", "result": {"tasks": []}})
+    assert late.status_code == 200
+    doc = late.get_json()
+    assert doc["status"] == "succeeded" and doc["result"] == {"output": {"x": 1}}
+
+
+def test_runner_error_fails_the_execution_with_message(client, auth_headers):
+    FakeWorkflowRunner.fail_with = MistralAPIError("Mistral said no", 400)
+    doc = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf").get_json()["id"], {"failed"})
+    assert doc["result"] == {"error": "Mistral said no", "error_type": "MistralAPIError"}
+
+
+def test_children_are_deduplicated_and_called_back_exactly_once(host, client, auth_headers, monkeypatch):
+    calls = []
+
+    class Handler:
+        fail = True
+
+        @classmethod
+        def callback(cls, url, context, status, result):
+            calls.append((url, status, result))
+            if cls.fail:
+                cls.fail = False
+                raise MistralAPIError("temporarily broken")
+            return True
+
+    monkeypatch.setattr(sync, "_callback_handler", lambda: Handler)
+    parent = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf").get_json()["id"], {"running"})
+    body = {"action": "core.local", "parameters": {"cmd": "echo child"},
+            "context": {"parent": {"execution_id": parent["id"]}, "mistral": {"action_execution_id": "ae-1"}},
+            "callback": {"source": "mistral_v2", "url": "http://127.0.0.1:1/v2/action_executions/ae-1"}}
+    first = client.post("/api/v1/executions", headers=auth_headers, json=body)
+    retry = client.post("/api/v1/executions", headers=auth_headers, json=body)
+    assert first.status_code == 201 and retry.status_code == 200
+    assert retry.get_json()["id"] == first.get_json()["id"]
+    child = wait_status(client, auth_headers, first.get_json()["id"], {"succeeded"})
+    assert child["parent"] == parent["id"]
+    deadline = time.monotonic() + 10
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(calls) == 1  # the first attempt failed
+    host.reconciler.run_once()
+    host.reconciler.run_once()
+    assert len(calls) == 2 and calls[1][1] == "succeeded" and calls[1][2]["stdout"] == "child"
+    client.put("/api/v1/executions/" + child["id"], headers=auth_headers, json={"status": "succeeded", "result": {}})
+    host.reconciler.run_once()
+    assert len(calls) == 2
+    kids = client.get("/api/v1/executions/%s/children?depth=-1" % parent["id"], headers=auth_headers).get_json()
+    assert [k["id"] for k in kids] == [child["id"]]
+    assert client.get("/api/v1/executions/%s" % parent["id"], headers=auth_headers).get_json()["children"] == [child["id"]]
+    top = client.get("/api/v1/executions?parent=null&action=core.local", headers=auth_headers).get_json()
+    assert child["id"] not in [d["id"] for d in top]
+
+
+def test_rerun_from_tasks_and_from_start(host, client, auth_headers):
+    orig = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf", {"who": "a"}).get_json()["id"],
+                       {"running"})
+    resp = client.post("/api/v1/executions/%s/re_run" % orig["id"], headers=auth_headers,
+                       json={"parameters": {}, "tasks": ["t1", "t2"], "reset": ["t1"]})
+    assert resp.status_code == 201
+    new = wait_status(client, auth_headers, resp.get_json()["id"], {"running"})
+    assert new["context"]["re-run"] == {"ref": orig["id"], "tasks": ["t1", "t2"], "reset": ["t1"]}
+    runner = FakeWorkflowRunner.made[-1]
+    assert runner.rerun_ex_ref.id == orig["id"] and runner.rerun_ex_ref.context["mistral"]
+    fresh = client.post("/api/v1/executions/%s/re_run" % orig["id"], headers=auth_headers,
+                        json={"parameters": {"who": "b"}}).get_json()
+    assert fresh["parameters"] == {"who": "b"} and fresh["context"]["re-run"] == {"ref": orig["id"]}
+    bad = client.post("/api/v1/executions/%s/re_run" % orig["id"], headers=auth_headers,
+                      json={"tasks": ["t1"], "reset": ["t9"]})
+    assert bad.status_code == 400 and "t9" in bad.get_json()["faultstring"]
+
+
+def test_restart_requeues_abandons_and_keeps_tracking(tmp_path, host, client, auth_headers):
+    wf = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf").get_json()["id"], {"running"})
+    local = run(client, auth_headers, "core.local", {"cmd": "sleep 30"}).get_json()
+    wait_status(client, auth_headers, local["id"], {"running"})
+    host.container.pool.shutdown(wait=False, cancel_futures=True)
+    pending = host.container._new_doc(host.store.get_action("core.noop"), {}, {"user": "u"}, None, {}, 0)
+    host.store.insert_execution(pending)
+    again = Host(host.settings)
+    counts = again.container.recover()
+    assert counts == {"requeued": 1, "abandoned": 1, "tracked": 1}
+    c2 = create_app(again).test_client()
+    assert wait_status(c2, auth_headers, pending["id"], {"succeeded"})["status"] == "succeeded"
+    gone = c2.get("/api/v1/executions/" + local["id"], headers=auth_headers).get_json()
+    assert gone["status"] == "abandoned" and "outcome is unknown" in gone["result"]["error"]
+    assert c2.get("/api/v1/executions/" + wf["id"], headers=auth_headers).get_json()["status"] == "running"
+    again.stop()
+
+
+def test_keys_api(client, auth_headers):
+    resp = client.put("/api/v1/keys/pw", headers=auth_headers, json={"name": "pw", "value": "v", "secret": True})
+    assert resp.get_json()["encrypted"] is True and resp.get_json()["value"] != "v"
+    assert client.get("/api/v1/keys/pw?decrypt=true", headers=auth_headers).get_json()["value"] == "v"
+    assert client.get("/api/v1/keys/?prefix=p", headers=auth_headers).headers["X-Total-Count"] == "1"
+    assert client.delete("/api/v1/keys/pw", headers=auth_headers).status_code == 204
+    assert client.get("/api/v1/keys/pw", headers=auth_headers).status_code == 404
+
+
+def test_reconciler_applies_queried_status_of_unfinished_workflows(host, client, auth_headers):
+    ex = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf").get_json()["id"], {"running"})
+    FakeQuerier.answers[ex["id"]] = ("succeeded", {"output": {"done": True}, "tasks": []})
+    counts = host.reconciler.run_once()
+    assert counts["queried"] == 1 and counts["updated"] == 1
+    assert FakeQuerier.asked[-1] == [(ex["id"], {"execution_id": "wf-" + ex["id"], "workflow_name": "tp.wf"})]
+    doc = client.get("/api/v1/executions/" + ex["id"], headers=auth_headers).get_json()
+    assert doc["status"] == "succeeded" and doc["result"]["output"] == {"done": True}
+    assert host.reconciler.run_once()["queried"] == 0
