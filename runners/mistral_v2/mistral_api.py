@@ -1,6 +1,7 @@
 """Every Mistral API call the runner makes, through python-mistralclient, with tenacity retries."""
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set
@@ -206,26 +207,34 @@ class MistralAPI:
         return self._list_all("list executions", self.client.executions.list,
                               description=flt, include_output=True)
 
+    def find_execution(self, description: str) -> Optional[Dict[str, Any]]:
+        """The execution whose description is exactly `description`, or None (one small call)."""
+        found = self.call("find execution %r" % description, self.client.executions.list,
+                          description=description, limit=1,
+                          fields=["id", "workflow_name", "description", "state"])
+        return _to_dict(found[0]) if found else None
+
     def create_execution(
         self,
         workflow_name: str,
         workflow_input: Dict[str, Any],
         description: str,
+        execution_id: Optional[str] = None,
         **params: Any,
     ) -> Dict[str, Any]:
-        """Start `workflow_name` once: a retry first looks for the execution `description` names."""
-        attempt = {"n": 0}
-
-        def _create() -> Any:
-            attempt["n"] += 1
-            if attempt["n"] > 1 and description:
-                found = self.client.executions.list(description=description, limit=1)
-                if found:
-                    return found[0]
-            return self.client.executions.create(
-                workflow_name, workflow_input=workflow_input, description=description, **params)
-
-        return _to_dict(self.call('start workflow "%s"' % workflow_name, _create))
+        """Start `workflow_name`. With `execution_id` (a UUID) the start is idempotent: Mistral
+        returns the existing execution of that id instead of starting another, so a retried
+        POST (e.g. after a timeout) never duplicates."""
+        data: Dict[str, Any] = {"workflow_name": workflow_name, "description": description,
+                                "input": json.dumps(workflow_input or {})}
+        if execution_id:
+            data["id"] = execution_id
+        if params:
+            data["params"] = json.dumps(params)
+        manager = self.client.executions
+        # python-mistralclient's create() cannot send "id"; its own _create() does the POST.
+        return _to_dict(self.call('start workflow "%s"' % workflow_name,
+                                  manager._create, "/executions", data))
 
     def get_execution(self, execution_id: str) -> Dict[str, Any]:
         return _to_dict(self.call("get execution %s" % execution_id,

@@ -29,8 +29,16 @@ NOTIFY_EVENTS = [
     "TASK_LAUNCHED", "TASK_SUCCEEDED", "TASK_FAILED", "TASK_CANCELLED", "TASK_PAUSED", "TASK_RESUMED",
 ]
 
+# Namespace of the Mistral execution ids derived from StackStorm execution ids.
+EXECUTION_ID_NAMESPACE = uuid.UUID("6f1e3c52-1d0a-4c8e-9a43-5b1f0d2a7c11")
+
 _apis: Dict[str, MistralAPI] = {}
 _apis_lock = threading.Lock()
+
+
+def mistral_execution_id(st2_execution_id: str) -> str:
+    """The Mistral execution id (a UUID) for a StackStorm execution id; same in, same out."""
+    return str(uuid.uuid5(EXECUTION_ID_NAMESPACE, "st2:%s" % st2_execution_id))
 
 
 def shared_api(url: Optional[str] = None) -> MistralAPI:
@@ -143,14 +151,7 @@ class MistralRunner(seam.AsyncActionRunner):
         if prepared:
             definitions.sync(api, prepared)
 
-        description = description_for(self.execution_id)
-        existing = api.find_executions_by_description([description])
-        if existing:
-            execution = existing[0]
-            LOG.info("Mistral execution %s already exists for %s; not starting another.",
-                     execution["id"], self.execution_id)
-        else:
-            execution = self._create(workflow_name, inputs, description, prepared)
+        execution = self._create(workflow_name, inputs, prepared)
 
         ctx = self._context()
         ctx["mistral"] = {
@@ -179,8 +180,12 @@ class MistralRunner(seam.AsyncActionRunner):
             raise WorkflowNotFoundError('Workflow "%s" is not registered in Mistral.' % name, 404) from None
         return name
 
-    def _create(self, workflow_name: str, inputs: Dict[str, Any], description: str,
+    def _create(self, workflow_name: str, inputs: Dict[str, Any],
                 prepared: Optional[definitions.PreparedDefinition]) -> Dict[str, Any]:
+        """Create the Mistral execution whose id is derived from the StackStorm execution id, so
+        a retried start (same st2 execution) gets the existing execution, never a second one."""
+        description = description_for(self.execution_id)
+        ex_id = mistral_execution_id(self.execution_id)
         api_url, public_url = self._api_urls()
         env = context.build_env(
             execution_id=self.execution_id,
@@ -198,14 +203,14 @@ class MistralRunner(seam.AsyncActionRunner):
         if self._params().get("task"):
             params["task_name"] = self._params()["task"]
         try:
-            return self.api.create_execution(workflow_name, inputs, description, **params)
+            return self.api.create_execution(workflow_name, inputs, description, ex_id, **params)
         except WorkflowNotFoundError:
             if not prepared:
                 raise
             # Deleted in Mistral behind our back since we last uploaded it: upload again, once.
             definitions.forget_upload(self.api, prepared.name)
             definitions.sync(self.api, prepared)
-            return self.api.create_execution(workflow_name, inputs, description, **params)
+            return self.api.create_execution(workflow_name, inputs, description, ex_id, **params)
 
     # -- pause / resume / cancel ------------------------------------------------------------------------
 

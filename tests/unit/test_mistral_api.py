@@ -17,9 +17,11 @@ class FakeAdapter(requests.adapters.BaseAdapter):
         super().__init__()
         self.script = list(script)
         self.requests = []
+        self.bodies = []
 
     def send(self, request, **kwargs):
         self.requests.append((request.method, request.url, kwargs.get("timeout")))
+        self.bodies.append(request.body)
         item = self.script.pop(0)
         if isinstance(item, Exception):
             raise item
@@ -101,14 +103,16 @@ def test_requests_carry_a_timeout(conf):
     assert adapter.requests[0][2] == conf.request_timeout
 
 
-def test_retried_create_does_not_duplicate(conf):
-    existing = {"id": "e1", "workflow_name": "pk.a", "description": "st2:abc", "state": "RUNNING"}
-    api, adapter, _ = make_api(conf, [requests.exceptions.ReadTimeout("slow"),
-                                      (200, {"executions": [existing]})])
-    ex = api.create_execution("pk.a", {}, "st2:abc")
-    assert ex["id"] == "e1"
-    methods = [m for m, _, _ in adapter.requests]
-    assert methods == ["POST", "GET"]  # second attempt found the first one instead of POSTing
+def test_create_sends_the_idempotency_id_and_retries(conf):
+    existing = {"id": "0b5e0c1e-0000-4000-8000-000000000001", "workflow_name": "pk.a",
+                "description": "st2:abc", "state": "RUNNING"}
+    api, adapter, _ = make_api(conf, [requests.exceptions.ConnectionError("reset"), (201, existing)])
+    ex = api.create_execution("pk.a", {"x": 1}, "st2:abc", existing["id"], env={"k": "v"})
+    assert ex["id"] == existing["id"]
+    assert [m for m, _, _ in adapter.requests] == ["POST", "POST"]
+    body = json.loads(adapter.bodies[-1])
+    assert body["id"] == existing["id"] and body["workflow_name"] == "pk.a"
+    assert json.loads(body["input"]) == {"x": 1} and json.loads(body["params"]) == {"env": {"k": "v"}}
 
 
 def test_listing_paginates(conf, monkeypatch):

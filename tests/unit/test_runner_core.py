@@ -49,13 +49,13 @@ class FakeAPI:
 
     update_workflow = create_workflow
 
-    def find_executions_by_description(self, descriptions):
-        return [e for e in self.executions if e["description"] in descriptions]
-
-    def create_execution(self, workflow_name, workflow_input, description, **params):
+    def create_execution(self, workflow_name, workflow_input, description, execution_id=None, **params):
         if self.fail_create:
             raise self.fail_create
-        ex = {"id": "mex-%d" % len(self.executions), "workflow_name": workflow_name,
+        found = [e for e in self.executions if execution_id and e["id"] == execution_id]
+        if found:  # what Mistral does when POST /executions names an existing id
+            return found[0]
+        ex = {"id": execution_id or "mex-%d" % len(self.executions), "workflow_name": workflow_name,
               "description": description, "state": "RUNNING"}
         self.executions.append(ex)
         self.created.append((workflow_name, workflow_input, description, params))
@@ -119,7 +119,8 @@ def test_start_creates_execution_with_st2_env(wf_file):
     r = make_runner(wf_file, api, runner_params={"context": {"extra": 1, "who": "x"}})
     status, result, ctx = r.run({"who": "Bob"})
     assert status == "running" and result == {"tasks": []}
-    assert ctx["mistral"] == {"execution_id": "mex-0", "workflow_name": "pk.act", "workbook_name": None}
+    assert ctx["mistral"] == {"execution_id": mistral_v2.mistral_execution_id("st2ex1"),
+                              "workflow_name": "pk.act", "workbook_name": None}
     assert ctx["user"] == "stanley"
     wf_name, wf_input, description, params = api.created[0]
     assert (wf_name, wf_input, description) == ("pk.act", {"extra": 1, "who": "Bob"}, "st2:st2ex1")
@@ -140,6 +141,15 @@ def test_polling_mode_sends_no_notify(wf_file, mistral_conf):
     api = FakeAPI()
     make_runner(wf_file, api).run({"who": "Bob"})
     assert "notify" not in api.created[0][3]
+
+
+def test_mistral_execution_id_is_a_stable_uuid():
+    import uuid
+
+    a = mistral_v2.mistral_execution_id("5f0c1e2d3a4b5c6d7e8f9a0b")
+    assert a == mistral_v2.mistral_execution_id("5f0c1e2d3a4b5c6d7e8f9a0b")
+    assert a != mistral_v2.mistral_execution_id("5f0c1e2d3a4b5c6d7e8f9a0c")
+    assert str(uuid.UUID(a)) == a
 
 
 def test_retried_start_does_not_duplicate(wf_file):

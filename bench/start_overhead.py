@@ -1,0 +1,139 @@
+"""Runner start vs direct mistralclient executions.create on a real Mistral: medians and ratio.
+
+Usage: python bench/start_overhead.py [--url http://127.0.0.1:PORT/v2] [-n 30]
+Without --url an embedded Mistral is started (st2mistral_server) and stopped at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import types
+import uuid
+from typing import Callable, Dict, List
+
+from oslo_config import cfg
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WF_NAME = "bench.start"
+DEFINITION = """version: '2.0'
+bench.start:
+  input:
+    - who
+  tasks:
+    hello:
+      action: std.echo output=<% $.who %>
+"""
+
+
+def _runner(entry_point: str) -> "object":
+    from mistral_v2 import mistral_v2
+
+    st2_id = uuid.uuid4().hex[:24]
+    r = mistral_v2.get_runner()
+    r.runner_type = types.SimpleNamespace(name="mistral-v2", enabled=True)
+    r.runner_parameters = {"context": {}, "skip_notify": []}
+    r.action = types.SimpleNamespace(pack="bench", name="start", ref=WF_NAME, entry_point="start.yaml",
+                                     parameters={"who": {"type": "string", "required": True}})
+    r.liveaction = types.SimpleNamespace(id=st2_id, status="requested", context={"user": "stanley"},
+                                         parameters={}, result={}, callback={})
+    r.liveaction_id = r.execution_id = st2_id
+    r.entry_point = entry_point
+    r.context = r.liveaction.context
+    r.auth_token = types.SimpleNamespace(token="bench-token")
+    r.rerun_ex_ref = None
+    r.pre_run()
+    return r
+
+
+def _time(fn: Callable[[], str], settle: Callable[[str], None], n: int) -> List[float]:
+    """Durations of `n` calls of `fn`; after each (untimed) wait until that execution finished,
+    so every start is measured on an idle server (started workflows otherwise compete for CPU)."""
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        ex_id = fn()
+        samples.append(time.perf_counter() - t0)
+        settle(ex_id)
+    return samples
+
+
+def run(url: str, n: int, workdir: str) -> Dict[str, float]:
+    from mistralclient.api import client as mistral_client
+
+    from mistral_v2 import config
+
+    config.register_opts()
+    cfg.CONF.set_override("v2_base_url", url, "mistral")
+    cfg.CONF.set_override("api_url", "http://127.0.0.1:9101/api/v1", "mistral")
+    cfg.CONF.set_override("enable_polling", True, "mistral")
+
+    entry = os.path.join(workdir, "start.yaml")
+    with open(entry, "w") as fh:
+        fh.write(DEFINITION)
+
+    def runner_start() -> str:
+        status, result, ctx = _runner(entry).run({"who": "bench"})
+        if status != "running":
+            raise SystemExit("runner start failed: %s" % result)
+        return ctx["mistral"]["execution_id"]
+
+    direct = mistral_client.client(mistral_url=url)
+
+    def direct_start() -> str:
+        return direct.executions.create(WF_NAME, workflow_input={"who": "bench"},
+                                        description="bench:%s" % uuid.uuid4().hex).id
+
+    def settle(ex_id: str) -> None:
+        deadline = time.monotonic() + 60
+        while direct.executions.get(ex_id).state not in ("SUCCESS", "ERROR", "CANCELLED"):
+            if time.monotonic() > deadline:
+                raise SystemExit("execution %s did not finish within 60 s" % ex_id)
+            time.sleep(0.02)
+
+    # Warm-up: uploads the definition once and opens the connection pools on both sides.
+    settle(runner_start())
+    settle(direct_start())
+    # Interleave the two so both see the same server state (executions pile up in the DB).
+    runner_samples: List[float] = []
+    direct_samples: List[float] = []
+    for _ in range(n):
+        direct_samples += _time(direct_start, settle, 1)
+        runner_samples += _time(runner_start, settle, 1)
+    return {"runner": statistics.median(runner_samples), "direct": statistics.median(direct_samples)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", help="Mistral v2 URL (default: start an embedded Mistral)")
+    parser.add_argument("-n", type=int, default=30, help="starts measured per method")
+    args = parser.parse_args()
+    sys.path[:0] = [os.path.join(ROOT, "runners"), os.path.join(ROOT, "contrib")]
+    import tempfile
+
+    info = None
+    url = args.url
+    if not url:
+        from st2mistral_server import start
+
+        info = start(mode="embedded")
+        url = info.url
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            medians = run(url, args.n, tmp)
+    finally:
+        if info is not None:
+            from st2mistral_server import stop
+
+            stop(info)
+    ratio = medians["runner"] / medians["direct"]
+    print("runner start median:   %.1f ms" % (medians["runner"] * 1000))
+    print("direct create median:  %.1f ms" % (medians["direct"] * 1000))
+    print("ratio runner/direct:   %.2f (goal < 1.2)" % ratio)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
