@@ -5,6 +5,7 @@ Usage: launcher.py --config-file FILE [--init-db]
 """
 import argparse
 import logging as std_logging
+import logging.config as std_logging_config
 import os
 import signal
 import sys
@@ -34,7 +35,14 @@ def _stamp_head() -> None:
     acfg = alembic_config.Config(os.path.join(os.path.dirname(migration_pkg.__file__), "alembic.ini"))
     acfg.set_main_option("script_location", "mistral.db.sqlalchemy.migration:alembic_migrations")
     acfg.mistral_config = CONF
-    alembic_cmd.stamp(acfg, "head")
+    # Mistral's alembic env.py calls logging.config.fileConfig(alembic.ini), which would replace
+    # oslo.log's file handler with a console handler and disable loggers created so far.
+    real_file_config = std_logging_config.fileConfig
+    std_logging_config.fileConfig = lambda *args, **kwargs: None
+    try:
+        alembic_cmd.stamp(acfg, "head")
+    finally:
+        std_logging_config.fileConfig = real_file_config
 
 
 def main() -> int:
