@@ -159,6 +159,9 @@ class MistralRunner(seam.AsyncActionRunner):
             "workflow_name": execution.get("workflow_name") or workflow_name,
             "workbook_name": prepared.workbook_name if prepared else None,
         }
+        secret = sorted(n for n, m in (meta or {}).items() if isinstance(m, dict) and m.get("secret"))
+        if secret:  # names only: the reconciler masks these keys in task inputs/published/output
+            ctx["mistral"]["secret_parameters"] = secret
         return seam.LIVEACTION_STATUS_RUNNING, {"tasks": []}, ctx
 
     def _prepare(self, action_ref: str) -> Optional[definitions.PreparedDefinition]:

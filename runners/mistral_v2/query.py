@@ -139,7 +139,8 @@ class MistralResultsQuerier:
             else:
                 t, a, s = grouped[ex_id]
                 entries = results.build_tasks(t, a, s)
-                answer[st2_id] = results.summarize(roots[ex_id], entries, self.opts.max_result_size)
+                answer[st2_id] = results.summarize(roots[ex_id], entries, self.opts.max_result_size,
+                                                   ctx.get("secret_parameters") or ())
         return answer
 
 

@@ -7,6 +7,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from mistral_v2 import statuses
 
 TRUNCATED = "__truncated__"
+MASK = "********"
+ALWAYS_SECRET = frozenset({"auth_token"})
 PREVIEW_CHARS = 1000
 
 
@@ -148,9 +150,20 @@ def st2_status(execution: Dict[str, Any], tasks: Iterable[Dict[str, Any]]) -> st
     return statuses.to_st2_status(execution.get("state"), [t.get("state") for t in tasks])
 
 
+def mask(value: Any, secret_names: Iterable[str] = ()) -> Any:
+    """A copy of `value` where every dict key in `secret_names` (or auth_token) has a masked value."""
+    names = ALWAYS_SECRET | set(secret_names)
+    if isinstance(value, dict):
+        return {k: (MASK if k in names and v is not None else mask(v, names)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v, names) for v in value]
+    return value
+
+
 def summarize(execution: Dict[str, Any], tasks: List[Dict[str, Any]],
-              max_size: Optional[int] = None) -> Tuple[str, Dict[str, Any]]:
-    """(status, capped result) for a root execution and its task entries."""
+              max_size: Optional[int] = None,
+              secret_names: Iterable[str] = ()) -> Tuple[str, Dict[str, Any]]:
+    """(status, capped result with secret values masked) for a root execution and its tasks."""
     status = st2_status(execution, tasks)
-    result = build_result(execution, tasks)
+    result = mask(build_result(execution, tasks), secret_names)
     return status, (cap_result(result, max_size) if max_size else result)

@@ -88,3 +88,14 @@ def test_summarize_uses_subworkflow_task_states():
     tasks = [{"state": "SUCCESS"}, {"state": "RUNNING"}]
     status, _ = results.summarize(ex, [dict(t, created_at="", id="x") for t in tasks])
     assert status == "pausing"
+
+
+def test_secret_values_are_masked_in_the_result():
+    ex = {"state": "SUCCESS", "output": '{"password": "hunter2", "ok": 1}'}
+    tasks = [{"id": "t", "created_at": "", "state": "SUCCESS",
+              "input": {"ref": "core.http", "parameters": {"password": "hunter2", "url": "u"}},
+              "published": {"auth_token": "tok"}, "result": None}]
+    status, result = results.summarize(ex, tasks, secret_names=["password"])
+    assert "hunter2" not in json.dumps(result) and "\"tok\"" not in json.dumps(result)
+    assert result["tasks"][0]["input"]["parameters"] == {"password": "********", "url": "u"}
+    assert result["output"] == {"password": "********", "ok": 1}

@@ -136,6 +136,13 @@ def test_start_creates_execution_with_st2_env(wf_file):
     assert "tok-secret" not in repr(ctx) and "tok-secret" not in repr(result)
 
 
+def test_secret_parameter_names_go_to_the_query_context(wf_file):
+    meta = {"who": {"type": "string", "required": True}, "pw": {"type": "string", "secret": True}}
+    status, result, ctx = make_runner(wf_file, FakeAPI(), params_meta=meta).run({"who": "a", "pw": "hunter2"})
+    assert ctx["mistral"]["secret_parameters"] == ["pw"]
+    assert "hunter2" not in repr(ctx) and "hunter2" not in repr(result)
+
+
 def test_polling_mode_sends_no_notify(wf_file, mistral_conf):
     cfg.CONF.set_override("enable_polling", True, "mistral")
     api = FakeAPI()
