@@ -1,0 +1,83 @@
+"""What a Mistral task saw when it started: workflow input, env (secrets masked) and published variables."""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, Iterable, List, Optional
+
+from mistral_v2.exceptions import RerunError
+from mistral_v2.rerun import ResolveSt2Child, as_dict, execution_env, resolve_task
+
+MASK = "********"
+_SECRET_KEY = re.compile(r"(token|passw|secret|api_?key|private_?key|credential)", re.I)
+
+
+def mask_secrets(value: Any, secret_names: Iterable[str] = ()) -> Any:
+    """A copy of `value` whose secret-looking keys (and `secret_names`) have masked values."""
+    names = set(secret_names)
+    if isinstance(value, dict):
+        return {k: (MASK if (isinstance(k, str) and (k in names or _SECRET_KEY.search(k)))
+                    else mask_secrets(v, names)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v, names) for v in value]
+    return value
+
+
+def published_before(tasks_by_id: Dict[str, Dict[str, Any]], task: Dict[str, Any]) -> Dict[str, Any]:
+    """Variables published by the tasks that (transitively) triggered `task`, as Mistral merges them."""
+    memo: Dict[str, Dict[str, Any]] = {}
+
+    def inbound(t: Dict[str, Any], visiting: frozenset) -> Dict[str, Any]:
+        if t["id"] in memo:
+            return memo[t["id"]]
+        ctx: Dict[str, Any] = {}
+        for trig in as_dict(t.get("runtime_context")).get("triggered_by") or []:
+            parent = tasks_by_id.get(trig.get("task_id"))
+            if parent is None or parent["id"] in visiting:
+                continue
+            ctx.update(inbound(parent, visiting | {parent["id"]}))
+            ctx.update(as_dict(parent.get("published")))
+        memo[t["id"]] = ctx
+        return ctx
+
+    return inbound(task, frozenset({task["id"]}))
+
+
+def task_inbound_context(
+    api: Any,
+    execution_id: str,
+    task_name: str,
+    resolve_st2_child: Optional[ResolveSt2Child] = None,
+    secret_names: Iterable[str] = (),
+) -> Dict[str, Any]:
+    """The inbound context of `task_name` (dotted names allowed) in Mistral execution `execution_id`.
+
+    Mistral's REST API does not expose a task's inbound context; it is derived the way the
+    engine builds it: the workflow input, then the variables published by the tasks that led to
+    the task (runtime_context.triggered_by, transitively), with global published variables.
+    Returns {"task", "task_id", "state", "workflow_execution_id", "input", "env", "published",
+    "variables"}; `variables` is what `$.` / `ctx()` would show.  Secrets are masked.
+    """
+    root = api.get_execution(execution_id)
+    found, problem = resolve_task(api, root, task_name, resolve_st2_child)
+    if problem:
+        raise RerunError("Cannot show the context: %s." % problem, {task_name: "does not exist"})
+    r = found[-1]
+    ex = r.execution if "input" in r.execution else api.get_execution(r.execution["id"])
+    env_holder = root if r.root_execution_id == root["id"] else api.get_execution(r.root_execution_id)
+    all_tasks: List[Dict[str, Any]] = api.list_tasks(ex["id"])
+    published = published_before({t["id"]: t for t in all_tasks}, r.task)
+    wf_input = as_dict(ex.get("input"))
+    variables: Dict[str, Any] = dict(wf_input)
+    variables.update(as_dict(ex.get("published_global")))
+    variables.update(published)
+    secrets = list(secret_names)
+    return {
+        "task": task_name,
+        "task_id": r.task_id,
+        "state": r.state,
+        "workflow_execution_id": ex["id"],
+        "input": mask_secrets(wf_input, secrets),
+        "env": mask_secrets(execution_env(env_holder), secrets),
+        "published": mask_secrets(published, secrets),
+        "variables": mask_secrets(variables, secrets),
+    }

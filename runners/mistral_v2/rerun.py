@@ -1,0 +1,383 @@
+"""Re-run failed tasks of an existing Mistral workflow execution (StackStorm `re-run --tasks`)."""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from mistral_v2 import seam, statuses
+from mistral_v2.exceptions import InvalidOperationError, RerunError
+
+LOG = logging.getLogger(__name__)
+
+# action_execution_id of a Mistral `st2.action` call -> the Mistral execution id of the child
+# StackStorm execution it started (when that child is itself a mistral-v2 workflow), else None.
+ResolveSt2Child = Callable[[str], Optional[str]]
+
+# Env keys the runner owns; user-supplied overrides may not replace them.
+RESERVED_ENV_KEYS = frozenset({"st2_execution_id", "st2_liveaction_id", "st2_action_api_url",
+                               "__actions", "__st2_resume"})
+
+
+@dataclass(frozen=True)
+class ResolvedTask:
+    """One Mistral task execution a (possibly dotted) task name designates."""
+
+    path: str                   # the name as the user gave it, e.g. "task1.subtask1"
+    task: Dict[str, Any]        # the Mistral task execution (dict as the API returns it)
+    execution: Dict[str, Any]   # the Mistral workflow execution that holds the task
+    root_execution_id: str      # root of the Mistral execution tree whose env env() reads
+
+    @property
+    def state(self) -> str:
+        return self.task.get("state") or "UNKNOWN"
+
+    @property
+    def task_id(self) -> str:
+        return self.task["id"]
+
+
+# -- small Mistral helpers (MistralAPI methods, with fallbacks for the two it may lack) ----------
+
+
+def as_dict(value: Any) -> Dict[str, Any]:
+    """A JSON field of a Mistral resource (string or dict or None) as a dict."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+def execution_env(execution: Dict[str, Any]) -> Dict[str, Any]:
+    """The env stored in a Mistral workflow execution's params."""
+    return as_dict(as_dict(execution.get("params")).get("env"))
+
+
+def skip_task(api: Any, task_id: str, env: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """PUT /v2/tasks/<id> {state: SKIPPED}: Mistral 16+ completes the failed task as SKIPPED."""
+    if hasattr(api, "skip_task"):
+        return api.skip_task(task_id, env=env)
+    body: Dict[str, Any] = {"id": task_id, "state": statuses.SKIPPED}
+    if env:
+        body["env"] = json.dumps(env)
+    manager = api.client.tasks
+
+    def _put() -> Dict[str, Any]:
+        return manager._update("/tasks/%s" % task_id, body).to_dict()
+
+    return api.call("skip task %s" % task_id, _put)
+
+
+def list_task_action_executions(api: Any, task_id: str) -> List[Dict[str, Any]]:
+    """Action executions of one task (oldest first)."""
+    if hasattr(api, "list_task_action_executions"):
+        return api.list_task_action_executions(task_id)
+    found = api.call("list action executions of task %s" % task_id,
+                     api.client.action_executions.list, task_id)
+    return [a.to_dict() if hasattr(a, "to_dict") else dict(a) for a in found]
+
+
+def latest_tasks(tasks: Iterable[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """name -> the most recent task execution of that name, in first-seen order of names."""
+    out: Dict[str, Dict[str, Any]] = {}
+    for t in tasks:
+        name = t.get("name")
+        prev = out.get(name)
+        if prev is None or (t.get("created_at") or "") >= (prev.get("created_at") or ""):
+            out[name] = t
+    return out
+
+
+# -- name resolution ------------------------------------------------------------------------------
+
+
+def _children_of(api: Any, task: Dict[str, Any],
+                 resolve_st2_child: Optional[ResolveSt2Child]) -> Tuple[List[Dict[str, Any]], bool]:
+    """(child workflow executions of `task`, whether they are roots of their own tree)."""
+    subs = api.list_executions(task=task["id"])
+    if subs:
+        return subs, False
+    if resolve_st2_child is None:
+        return [], False
+    roots = []
+    for action_ex in reversed(list_task_action_executions(api, task["id"])):
+        mistral_id = resolve_st2_child(action_ex["id"])
+        if mistral_id:
+            roots.append(api.get_execution(mistral_id))
+            break
+    return roots, True
+
+
+def resolve_task(api: Any, root: Dict[str, Any], path: str,
+                 resolve_st2_child: Optional[ResolveSt2Child] = None) -> Tuple[List[ResolvedTask], Optional[str]]:
+    """Resolve `path` ("t", "t.sub", "a.b.c") from the workflow execution `root`.
+
+    Returns (resolved task executions, None) or ([], problem) where problem describes why the
+    name designates nothing.  A dotted segment descends into the sub-workflow executions the task
+    started, or (through `resolve_st2_child`) into the Mistral execution of a child StackStorm
+    execution the task's `st2.action` started.
+    """
+    segments = [s for s in path.split(".")]
+    if not path or any(not s for s in segments):
+        return [], "task name %r is malformed" % path
+    level: List[Tuple[Dict[str, Any], str]] = [(root, root["id"])]
+    walked: List[str] = []
+    for depth, seg in enumerate(segments):
+        candidates: List[ResolvedTask] = []
+        names: List[str] = []
+        for ex, root_id in level:
+            tasks = latest_tasks(api.list_tasks(ex["id"]))
+            names.extend(n for n in tasks if n not in names)
+            if seg in tasks:
+                candidates.append(ResolvedTask(".".join(walked + [seg]), tasks[seg], ex, root_id))
+        if not candidates:
+            where = "at this level" if not walked else "in %s" % ".".join(walked)
+            return [], "task %r does not exist (tasks %s: %s)" % (
+                ".".join(walked + [seg]), where, ", ".join(sorted(names)) or "none")
+        if depth == len(segments) - 1:
+            errored = [c for c in candidates if c.state == statuses.ERROR]
+            chosen = errored or candidates[-1:]
+            return [ResolvedTask(path, c.task, c.execution, c.root_execution_id) for c in chosen], None
+        walked.append(seg)
+        next_level: List[Tuple[Dict[str, Any], str]] = []
+        for c in candidates:
+            children, own_root = _children_of(api, c.task, resolve_st2_child)
+            for child in children:
+                next_level.append((child, child["id"] if own_root else c.root_execution_id))
+        if not next_level:
+            return [], "task %r started no sub-workflow, so %r does not exist" % (".".join(walked), path)
+        level = next_level
+    return [], "task name %r is malformed" % path  # pragma: no cover - loop always returns
+
+
+# -- validation -------------------------------------------------------------------------------------
+
+
+def original_execution_id(original_context: Dict[str, Any]) -> str:
+    """The Mistral execution id recorded in the original StackStorm execution's context."""
+    mctx = (original_context or {}).get("mistral") or {}
+    ex_id = mctx.get("execution_id")
+    if not ex_id:
+        raise InvalidOperationError(
+            "Cannot re-run: the original execution has no Mistral workflow execution "
+            "(context.mistral.execution_id is missing); re-run it from the beginning instead.")
+    return ex_id
+
+
+def _join(items: Iterable[str]) -> str:
+    return ", ".join(items)
+
+
+def check_reset_names(task_names: Sequence[str], reset_names: Optional[Iterable[str]],
+                      no_reset: Optional[Iterable[str]]) -> Dict[str, bool]:
+    """task name -> reset flag; RerunError when reset/no-reset name tasks outside `task_names`."""
+    tasks = list(dict.fromkeys(task_names))
+    if not tasks:
+        raise RerunError("Cannot re-run: no task names given (use --tasks).")
+    problems: Dict[str, str] = {}
+    if no_reset is not None:
+        stray = [n for n in no_reset if n not in tasks]
+        for n in stray:
+            problems[n] = "not in --tasks"
+        no_reset_set = set(no_reset)
+    else:
+        no_reset_set = set()
+    if reset_names is not None:
+        stray = [n for n in reset_names if n not in tasks]
+        for n in stray:
+            problems[n] = "not in --tasks"
+        reset_set = set(reset_names)
+    else:
+        reset_set = set(tasks)
+    if problems:
+        raise RerunError(
+            "Cannot re-run: --no-reset/reset names %s not in --tasks (%s)."
+            % (_join("task %r" % n for n in problems), _join(tasks)), problems)
+    return {n: (n in reset_set and n not in no_reset_set) for n in tasks}
+
+
+def resolve_and_validate(api: Any, execution_id: str, task_names: Sequence[str],
+                         resolve_st2_child: Optional[ResolveSt2Child] = None,
+                         verb: str = "re-run") -> Tuple[Dict[str, Any], Dict[str, List[ResolvedTask]]]:
+    """(root execution, name -> resolved tasks) when the workflow and every task are in ERROR.
+
+    Otherwise ONE RerunError naming every offender and its state; nothing is changed.
+    """
+    root = api.get_execution(execution_id)
+    offenders: Dict[str, str] = {}
+    reasons: List[str] = []
+    if root.get("state") != statuses.ERROR:
+        state = root.get("state") or "UNKNOWN"
+        offenders["<workflow>"] = state
+        hint = ""
+        if state == statuses.PAUSED:
+            hint = " (Mistral ignores task re-runs of a paused workflow: resume it instead)"
+        reasons.append("workflow execution %s is %s, not ERROR%s" % (execution_id, state, hint))
+    resolved: Dict[str, List[ResolvedTask]] = {}
+    for name in dict.fromkeys(task_names):
+        found, problem = resolve_task(api, root, name, resolve_st2_child)
+        if problem:
+            offenders[name] = "does not exist"
+            reasons.append(problem)
+            continue
+        bad = [r for r in found if r.state != statuses.ERROR]
+        if bad:
+            offenders[name] = bad[0].state
+            reasons.append("task %r is %s" % (name, bad[0].state))
+            continue
+        for r in found:
+            if r.root_execution_id != root["id"] and r.execution.get("state") not in (None, statuses.ERROR):
+                # A nested StackStorm workflow's own Mistral execution must have failed too.
+                offenders[name] = "workflow %s" % r.execution.get("state")
+                reasons.append("task %r belongs to execution %s which is %s, not ERROR"
+                               % (name, r.execution["id"], r.execution.get("state")))
+                break
+        else:
+            resolved[name] = found
+    if reasons:
+        raise RerunError("Cannot %s: %s." % (verb, _join(reasons)), offenders)
+    return root, resolved
+
+
+# -- definitions of the workflows holding tasks ------------------------------------------------------
+
+
+def task_spec_of(api: Any, resolved: ResolvedTask) -> Dict[str, Any]:
+    """The task's definition (dict) from the workflow definition Mistral holds."""
+    from mistral_v2 import resume  # local import: resume imports this module
+
+    body = resume.workflow_body(api, resolved.task.get("workflow_id") or resolved.task.get("workflow_name"),
+                                resolved.task.get("workflow_name") or "")
+    return (body.get("tasks") or {}).get(resolved.task["name"]) or {}
+
+
+# -- env ----------------------------------------------------------------------------------------------
+
+
+def check_overrides(overrides: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """User-supplied env variables; RerunError if they try to replace the runner's own keys."""
+    if not overrides:
+        return {}
+    if not isinstance(overrides, dict):
+        raise RerunError("Cannot re-run: context overrides must be a mapping of variable -> value.")
+    bad = sorted(k for k in overrides if k in RESERVED_ENV_KEYS or not isinstance(k, str))
+    if bad:
+        raise RerunError("Cannot re-run: context overrides may not set reserved env keys: %s."
+                         % _join(map(str, bad)), {k: "reserved" for k in map(str, bad)})
+    return dict(overrides)
+
+
+def update_root_envs(api: Any, root_id: str, resolved: Iterable[ResolvedTask],
+                     st2_env: Optional[Dict[str, Any]], extra: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """Merge env changes into every root execution involved; returns root id -> env sent.
+
+    The top root gets the new StackStorm execution's env (so results and callbacks go to the new
+    execution) plus `extra`; roots of nested StackStorm workflows keep their own StackStorm
+    context and get only `extra`.  Mistral reads env() from the root execution of a tree.
+    """
+    sent: Dict[str, Dict[str, Any]] = {}
+    roots = [root_id] + [r.root_execution_id for r in resolved if r.root_execution_id != root_id]
+    for rid in dict.fromkeys(roots):
+        env = dict(st2_env or {}) if rid == root_id else {}
+        env.update(extra)
+        if env:
+            api.update_execution(rid, None, env=env)
+        sent[rid] = env
+    return sent
+
+
+# -- the operation -----------------------------------------------------------------------------------
+
+
+def rerun_tasks(
+    api: Any,
+    original_context: Dict[str, Any],
+    task_names: Sequence[str],
+    reset_names: Optional[Iterable[str]] = None,
+    env: Optional[Dict[str, Any]] = None,
+    *,
+    no_reset: Optional[Iterable[str]] = None,
+    overrides: Optional[Dict[str, Any]] = None,
+    resolve_st2_child: Optional[ResolveSt2Child] = None,
+) -> Dict[str, Any]:
+    """Re-run the named failed tasks of the original Mistral execution; returns that execution.
+
+    `reset_names`: tasks to reset (StackStorm's API field `reset`; None = all); `no_reset`: the
+    CLI's `--no-reset` list (alternative spelling).  A task not reset must be a with-items task
+    (only its failed items run again).  `env`: the new StackStorm execution's Mistral env
+    (context.build_env); `overrides`: user variables merged into env (visible as env().<name>).
+    Everything is validated before the first change; a refusal raises one RerunError.
+    """
+    ex_id = original_execution_id(original_context)
+    resets = check_reset_names(task_names, reset_names, no_reset)
+    extra = check_overrides(overrides)
+    root, resolved = resolve_and_validate(api, ex_id, list(resets), resolve_st2_child)
+    not_with_items = {}
+    for name, reset in resets.items():
+        if not reset:
+            for r in resolved[name]:
+                if not task_spec_of(api, r).get("with-items"):
+                    not_with_items[name] = "not with-items"
+    if not_with_items:
+        raise RerunError(
+            "Cannot re-run: --no-reset applies only to with-items tasks; %s."
+            % _join("task %r is not a with-items task" % n for n in not_with_items), not_with_items)
+    all_resolved = [r for rs in resolved.values() for r in rs]
+    sent = update_root_envs(api, root["id"], all_resolved, env, extra)
+    done: List[str] = []
+    for name, reset in resets.items():
+        for r in resolved[name]:
+            try:
+                api.rerun_task(r.task_id, reset=reset)
+            except Exception as exc:
+                if done:
+                    raise RerunError("Re-run of %r failed after %s were re-run: %s"
+                                     % (name, _join(done), exc), {name: "refused"}) from exc
+                raise
+            done.append(r.path)
+    LOG.info("Mistral execution %s: re-ran tasks %s", root["id"], _join(done))
+    return api.get_execution(root["id"])
+
+
+def rerun_workflow(runner: Any, action_parameters: Dict[str, Any], options: Dict[str, Any]) -> seam.RunnerResult:
+    """MistralRunner.run() for a re-run: returns ("running", {"tasks": []}, context).
+
+    `options` is context["re-run"]: {"ref", "tasks", "reset"} plus ours: "no_reset",
+    "context" (variable overrides for env()), "next" (resume from the tasks after the named
+    failed ones) with "published" ({task: {var: value}}).
+    """
+    from mistral_v2 import context as st2_env_context
+
+    original_ctx = getattr(runner.rerun_ex_ref, "context", None) or {}
+    api_url, public_url = runner._api_urls()
+    token = runner._auth_token() if hasattr(runner, "_auth_token") else None
+    env = st2_env_context.build_env(
+        execution_id=runner.execution_id,
+        liveaction_id=runner.liveaction_id or runner.execution_id,
+        liveaction_context=getattr(runner.liveaction, "context", None) or runner.context,
+        api_url=api_url,
+        public_api_url=public_url,
+        auth_token=token,
+        notify=getattr(runner.liveaction, "notify", None) or {},
+        skip_notify_tasks=(runner.runner_parameters or {}).get("skip_notify") or [],
+    )
+    resolver = getattr(runner, "resolve_st2_child", None)
+    if options.get("next"):
+        from mistral_v2 import resume
+
+        resume.resume_from_next(runner.api, original_ctx, options.get("tasks") or [],
+                                options.get("published") or {}, env,
+                                overrides=options.get("context"), resolve_st2_child=resolver)
+    else:
+        rerun_tasks(runner.api, original_ctx, options.get("tasks") or [], options.get("reset"), env,
+                    no_reset=options.get("no_reset"), overrides=options.get("context"),
+                    resolve_st2_child=resolver)
+    ctx = copy.deepcopy(runner.context or {})
+    ctx["mistral"] = dict(original_ctx.get("mistral") or {})
+    return seam.LIVEACTION_STATUS_RUNNING, {"tasks": []}, ctx
