@@ -14,7 +14,7 @@ from oslo_config import cfg
 
 from mistral_v2 import config, definitions, mistral_v2, query
 from mistral_v2.callback import MistralCallbackHandler
-from mistral_v2.exceptions import InvalidOperationError, MistralUnreachableError
+from mistral_v2.exceptions import MistralUnreachableError
 from mistral_v2.mistral_api import MistralAPI
 
 pytestmark = pytest.mark.integration

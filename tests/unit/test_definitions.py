@@ -157,7 +157,8 @@ def test_st2_callback_is_refused(tmp_path):
     "inline, expected",
     [
         ('core.local cmd="echo a b"', ("core.local", {"cmd": "echo a b"})),
-        ("core.local cmd='x=1' n=3 ok=true none=null", ("core.local", {"cmd": "x=1", "n": 3, "ok": True, "none": None})),
+        ("core.local cmd='x=1' n=3 ok=true none=null",
+         ("core.local", {"cmd": "x=1", "n": 3, "ok": True, "none": None})),
         ("a.b v=<% $.x + 1 %> w={{ _.y }}", ("a.b", {"v": "<% $.x + 1 %>", "w": "{{ _.y }}"})),
         ("a.b l=[1, 2] d={\"k\": 1}", ("a.b", {"l": [1, 2], "d": {"k": 1}})),
         ("std.noop", ("std.noop", {})),
@@ -234,11 +235,12 @@ def test_sync_uploads_only_when_changed_and_swaps_kinds(tmp_path):
     api.calls.clear()
     assert definitions.sync(api, wf) is False  # checked, identical: no update
     assert [c[0] for c in api.calls] == ["get_workflow"]
-    wb = definitions.prepare(_write(tmp_path, "version: '2.0'\nname: pk.x\nworkflows:\n  m:\n    tasks: {a: {action: std.noop}}\n", "wb.yaml"), "pk.x")
+    wb_text = "version: '2.0'\nname: pk.x\nworkflows:\n  m:\n    tasks: {a: {action: std.noop}}\n"
+    wb = definitions.prepare(_write(tmp_path, wb_text, "wb.yaml"), "pk.x")
     assert definitions.sync(api, wb) is True
     assert api.store["pk.x"][0] == "workbook"
     assert ("delete_workflow", "pk.x") in api.calls
-    changed = definitions.prepare(_write(tmp_path, "version: '2.0'\nname: pk.x\nworkflows:\n  m:\n    tasks: {b: {action: std.noop}}\n", "wb2.yaml"), "pk.x")
+    changed = definitions.prepare(_write(tmp_path, wb_text.replace("{a:", "{b:"), "wb2.yaml"), "pk.x")
     api.calls.clear()
     assert definitions.sync(api, changed) is True
     assert [c[0] for c in api.calls] == ["get_workbook", "update_workbook"]
