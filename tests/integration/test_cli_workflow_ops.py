@@ -1,0 +1,51 @@
+"""Pause, resume and cancel of a real Mistral workflow with a slow task, through the `st2` CLI."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def _tasks(doc):
+    return {t["name"]: t["state"] for t in (doc.get("result") or {}).get("tasks", [])}
+
+
+def test_pause_resume_then_complete(st2_host):
+    ex_id = st2_host.run_async("hosttest.slow", "seconds=2")
+    st2_host.wait(ex_id, ["running"], require_mistral=True)
+    st2_host.wait_task(ex_id, "first", ["RUNNING"])
+    paused = st2_host.st2_json("execution", "pause", ex_id)
+    assert paused["status"] in ("pausing", "paused")
+    doc = st2_host.wait(ex_id, ["paused"])
+    assert "third" not in _tasks(doc)
+    again = st2_host.st2("execution", "pause", ex_id, check=False)
+    assert again.returncode != 0 and "only running executions can be paused" in again.stdout + again.stderr
+    resumed = st2_host.st2_json("execution", "resume", ex_id)
+    assert resumed["status"] in ("running", "resuming")
+    doc = st2_host.wait(ex_id, ["succeeded", "failed"])
+    assert doc["status"] == "succeeded" and doc["result"]["output"] == {"said": "slept 2"}
+    log = [e["status"] for e in doc["log"]]
+    assert log.index("paused") < log.index("running", log.index("paused")) < log.index("succeeded")
+    late = st2_host.st2("execution", "resume", ex_id, check=False)
+    assert late.returncode != 0 and "only paused or pausing executions can be resumed" in late.stdout + late.stderr
+
+
+def test_cancel_running_workflow_and_refuse_cancel_of_completed(st2_host):
+    ex_id = st2_host.run_async("hosttest.slow", "seconds=2")
+    st2_host.wait_task(ex_id, "first", ["RUNNING"])
+    out = st2_host.st2("execution", "cancel", ex_id).stdout
+    assert "canceled" in out
+    doc = st2_host.wait(ex_id, ["canceled"])
+    assert "third" not in _tasks(doc)
+    again = st2_host.st2("execution", "cancel", ex_id, check=False)
+    assert again.returncode != 0 and "cannot be canceled" in again.stdout + again.stderr
+
+
+def test_cancel_paused_workflow(st2_host):
+    ex_id = st2_host.run_async("hosttest.slow", "seconds=1")
+    st2_host.wait_task(ex_id, "first", ["RUNNING"])
+    st2_host.st2("execution", "pause", ex_id)
+    st2_host.wait(ex_id, ["paused"])
+    st2_host.st2("execution", "cancel", ex_id)
+    assert st2_host.wait(ex_id, ["canceled", "canceling"])["status"] in ("canceled", "canceling")
+    assert st2_host.wait(ex_id, ["canceled"])["status"] == "canceled"
