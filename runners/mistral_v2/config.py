@@ -48,9 +48,13 @@ OUR_OPTS: List[cfg.Opt] = [
 
 ALL_OPTS: List[cfg.Opt] = HISTORIC_OPTS + OUR_OPTS
 
+_MARK = "_mistral_v2_opts_registered"  # set on each ConfigOpts once our options are in
+
 
 def register_opts(conf: cfg.ConfigOpts = cfg.CONF) -> None:
     """Register every `[mistral]` option once; options StackStorm already registered are kept."""
+    if vars(conf).get(_MARK):
+        return
     group = cfg.OptGroup(GROUP, title="Mistral runner options")
     conf.register_group(group)
     for opt in ALL_OPTS:
@@ -58,6 +62,7 @@ def register_opts(conf: cfg.ConfigOpts = cfg.CONF) -> None:
             conf.register_opt(opt, group=GROUP)
         except cfg.DuplicateOptError:
             pass  # Same name registered by st2 with a different help text/default: keep theirs.
+    vars(conf)[_MARK] = True
 
 
 def get(conf: cfg.ConfigOpts = cfg.CONF) -> Any:
