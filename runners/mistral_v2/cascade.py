@@ -265,23 +265,26 @@ def subworkflow_executions(api: Any, root_id: str) -> List[Dict[str, Any]]:
     return [ex for ex in api.list_executions(root_execution_id=root_id) if ex.get("id") != root_id]
 
 
-def tree_states(api: Any, root_id: str) -> Tuple[str, List[str]]:
+def tree_states(api: Any, root_id: str,
+                subworkflows: Optional[List[Dict[str, Any]]] = None) -> Tuple[str, List[str]]:
     """The root's Mistral state and the states of every task in the tree (root + subworkflows)."""
     root = api.get_execution(root_id)
-    ids = [root_id] + [ex["id"] for ex in subworkflow_executions(api, root_id)]
+    if subworkflows is None:
+        subworkflows = subworkflow_executions(api, root_id)
+    ids = [root_id] + [ex["id"] for ex in subworkflows]
     task_states: List[str] = []
     for ex_id in ids:
         task_states.extend(t.get("state") for t in api.list_tasks(ex_id))
     return root.get("state"), task_states
 
 
-def tree_status(api: Any, root_id: str) -> str:
+def tree_status(api: Any, root_id: str, subworkflows: Optional[List[Dict[str, Any]]] = None) -> str:
     """StackStorm status of the Mistral root, counting active tasks in every subworkflow.
 
     Mistral marks a task whose subworkflow is paused/cancelled as PAUSED/CANCELLED while an
     action deeper down may still be running; only the whole tree says pausing vs paused.
     """
-    state, task_states = tree_states(api, root_id)
+    state, task_states = tree_states(api, root_id, subworkflows)
     return statuses.to_st2_status(state, task_states)
 
 
@@ -310,21 +313,27 @@ def apply_to_tree(api: Any, root_id: str, operation: str) -> str:
     """
     target = MISTRAL_TARGET_STATE[operation]
     updated = _set_state(api, root_id, target)
+    subs: Optional[List[Dict[str, Any]]] = None
     if updated is not None:
-        for sub in subworkflow_executions(api, root_id):
+        subs = subworkflow_executions(api, root_id)
+        lagging = False
+        for sub in subs:
             state = sub.get("state")
             if state in statuses.MISTRAL_TERMINAL_STATES or state == target:
                 continue
             if operation == RESUME and state != statuses.PAUSED:
                 continue
             LOG.info("Subworkflow execution %s still %s; setting %s.", sub["id"], state, target)
+            lagging = True
             try:
                 _set_state(api, sub["id"], target)
             except InvalidOperationError as exc:
                 LOG.warning("Could not set subworkflow %s to %s: %s", sub["id"], target, exc)
         if operation == RESUME and updated.get("state") not in statuses.MISTRAL_TERMINAL_STATES:
             return RUNNING
-    return tree_status(api, root_id)
+        if lagging:
+            subs = None  # states changed: list again
+    return tree_status(api, root_id, subs)
 
 
 def pause_up_needed(api: Any, root_id: str) -> bool:
