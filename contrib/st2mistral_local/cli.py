@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--packs", nargs="*", default=[], metavar="DIR", help="extra pack directories")
     up.add_argument("--mistral", choices=("embedded", "distributed"), default="embedded")
     up.add_argument("--port", type=int, default=0, help="host port (default: a free one)")
+    up.add_argument("--config-file", help="oslo.config file with a [mistral] section, passed to the host")
     sub.add_parser("down", help="stop everything `up` started")
     sub.add_parser("status", help="say what runs")
     serve = sub.add_parser("serve", help="run the host in the foreground")
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--mistral-url", help="Mistral v2 base URL, e.g. http://127.0.0.1:8989/v2")
     serve.add_argument("--query-interval", type=float, default=None)
     serve.add_argument("--state-dir", help="default <home>/local")
+    serve.add_argument("--config-file", help="oslo.config file with a [mistral] section (query_interval, retries...)")
     return parser
 
 
@@ -68,6 +70,8 @@ def _serve(args: argparse.Namespace, state_dir: str) -> int:
     from st2mistral_server import process
 
     port = args.port or process.free_port()
+    if args.config_file:
+        host_mod.load_config_file(args.config_file)
     settings = host_mod.HostSettings(
         state_dir=state_dir, api_url="http://%s:%d/api/v1" % (args.bind, port),
         mistral_url=args.mistral_url, pack_dirs=[os.path.abspath(p) for p in args.packs],
@@ -140,6 +144,8 @@ def _up(args: argparse.Namespace, home: str, state_dir: str) -> int:
     port = args.port or process.free_port()
     cmd = [sys.executable, "-m", "st2mistral_local.cli", "--home", home, "serve", "--port", str(port),
            "--mistral-url", info.url, "--state-dir", state_dir]
+    if args.config_file:
+        cmd += ["--config-file", os.path.abspath(args.config_file)]
     if args.packs:
         cmd += ["--packs"] + [os.path.abspath(p) for p in args.packs]
     log = os.path.join(state_dir, HOST_LOG)

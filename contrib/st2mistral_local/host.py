@@ -8,6 +8,8 @@ from typing import List, Optional
 
 from oslo_config import cfg
 
+from mistral_v2.exceptions import ConfigurationError
+
 from st2mistral_local import auth, kv, packs
 from st2mistral_local.container import Container
 from st2mistral_local.store import Store
@@ -39,6 +41,19 @@ class HostSettings:
     pack_dirs: List[str] = field(default_factory=list)
     query_interval: Optional[float] = None
     workers: int = 8
+
+
+def load_config_file(path: str) -> None:
+    """Parse an oslo.config file (its [mistral] section configures the runner and the reconciler)."""
+    from mistral_v2 import config as mistral_config
+
+    if not os.path.isfile(path):
+        raise ConfigurationError("Config file %s does not exist." % path)
+    mistral_config.register_opts(conf=cfg.CONF)
+    try:
+        cfg.CONF(["--config-file", path], project="st2mistral", default_config_files=[])
+    except cfg.Error as exc:
+        raise ConfigurationError("Cannot read config file %s: %s" % (path, exc)) from exc
 
 
 def _register_mistral_options(settings: HostSettings) -> cfg.ConfigOpts:
