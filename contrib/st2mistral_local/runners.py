@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import logging
 from importlib import metadata as importlib_metadata
@@ -46,6 +47,7 @@ BUILTIN_RUNNER_TYPES: Dict[str, Dict[str, Any]] = {
 ASYNC_RUNNERS = frozenset({MISTRAL_RUNNER})
 
 
+@functools.lru_cache(maxsize=1)
 def _mistral_metadata() -> Dict[str, Any]:
     entries: List[Dict[str, Any]] = seam.get_runner_metadata("mistral_v2")
     for entry in entries:

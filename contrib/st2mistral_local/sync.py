@@ -1,6 +1,7 @@
 """Keeps executions in step with Mistral: the reconciler thread and the once-only child callbacks."""
 from __future__ import annotations
 
+import concurrent.futures
 import importlib
 import logging
 import threading
@@ -60,6 +61,8 @@ class Reconciler:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._querier: Any = None
+        # Callbacks get their own threads so long shell actions cannot delay reporting to Mistral.
+        self.callback_pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="st2-callback")
         container.on_completed = self.completed
 
     def start(self) -> None:
@@ -72,6 +75,7 @@ class Reconciler:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
+        self.callback_pool.shutdown(wait=False, cancel_futures=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -131,7 +135,7 @@ class Reconciler:
     def completed(self, doc: Dict[str, Any]) -> None:
         """Hook run when an execution completes: report a Mistral child back (on a worker)."""
         if (doc.get("callback") or {}).get("source") == CALLBACK_SOURCE:
-            self.container.pool.submit(self.apply_callback, doc)
+            self.callback_pool.submit(self.apply_callback, doc)
 
     def apply_callback(self, doc: Dict[str, Any]) -> bool:
         """Call MistralCallbackHandler.callback once for a completed child; True when applied now."""
