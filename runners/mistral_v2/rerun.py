@@ -17,6 +17,11 @@ LOG = logging.getLogger(__name__)
 ResolveSt2Child = Callable[[str], Optional[str]]
 
 # Env keys the runner owns; user-supplied overrides may not replace them.
+# Key of __actions["st2.action"].st2_context telling st2.action which re-run StackStorm child
+# workflows to re-run instead of starting afresh: {parent task execution id: {"action_execution_id"
+# (the old st2.action call), "mistral_execution_id", "tasks", "reset", "context"}}.
+RERUN_CHILDREN_KEY = "rerun_children"
+
 RESERVED_ENV_KEYS = frozenset({"st2_execution_id", "st2_liveaction_id", "st2_action_api_url",
                                "__actions", "__st2_resume"})
 
@@ -29,6 +34,11 @@ class ResolvedTask:
     task: Dict[str, Any]        # the Mistral task execution (dict as the API returns it)
     execution: Dict[str, Any]   # the Mistral workflow execution that holds the task
     root_execution_id: str      # root of the Mistral execution tree whose env env() reads
+    # Set when the path crossed into a child StackStorm workflow: the outermost `st2.action`
+    # task that started it, that call's action execution id, and the path below that task.
+    via: Optional["ResolvedTask"] = None
+    via_action_execution_id: Optional[str] = None
+    sub_path: str = ""
 
     @property
     def state(self) -> str:
@@ -98,20 +108,19 @@ def latest_tasks(tasks: Iterable[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
 
 
 def _children_of(api: Any, task: Dict[str, Any],
-                 resolve_st2_child: Optional[ResolveSt2Child]) -> Tuple[List[Dict[str, Any]], bool]:
-    """(child workflow executions of `task`, whether they are roots of their own tree)."""
+                 resolve_st2_child: Optional[ResolveSt2Child]) -> Tuple[List[Dict[str, Any]], Optional[str]]:
+    """(child workflow executions of `task`, the st2.action action execution id if they are
+    the Mistral execution of a child StackStorm workflow, i.e. roots of their own tree)."""
     subs = api.list_executions(task=task["id"])
     if subs:
-        return subs, False
+        return subs, None
     if resolve_st2_child is None:
-        return [], False
-    roots = []
+        return [], None
     for action_ex in reversed(list_task_action_executions(api, task["id"])):
         mistral_id = resolve_st2_child(action_ex["id"])
         if mistral_id:
-            roots.append(api.get_execution(mistral_id))
-            break
-    return roots, True
+            return [api.get_execution(mistral_id)], action_ex["id"]
+    return [], None
 
 
 def resolve_task(api: Any, root: Dict[str, Any], path: str,
@@ -126,30 +135,37 @@ def resolve_task(api: Any, root: Dict[str, Any], path: str,
     segments = [s for s in path.split(".")]
     if not path or any(not s for s in segments):
         return [], "task name %r is malformed" % path
-    level: List[Tuple[Dict[str, Any], str]] = [(root, root["id"])]
+    # (execution, its root id, the st2 crossing above it: (st2.action task, action ex id, depth))
+    level: List[Tuple[Dict[str, Any], str, Optional[Tuple[ResolvedTask, str, int]]]] = [(root, root["id"], None)]
     walked: List[str] = []
     for depth, seg in enumerate(segments):
-        candidates: List[ResolvedTask] = []
+        candidates: List[Tuple[ResolvedTask, Optional[Tuple[ResolvedTask, str, int]]]] = []
         names: List[str] = []
-        for ex, root_id in level:
+        for ex, root_id, crossing in level:
             tasks = latest_tasks(api.list_tasks(ex["id"]))
             names.extend(n for n in tasks if n not in names)
             if seg in tasks:
-                candidates.append(ResolvedTask(".".join(walked + [seg]), tasks[seg], ex, root_id))
+                candidates.append((ResolvedTask(".".join(walked + [seg]), tasks[seg], ex, root_id), crossing))
         if not candidates:
             where = "at this level" if not walked else "in %s" % ".".join(walked)
             return [], "task %r does not exist (tasks %s: %s)" % (
                 ".".join(walked + [seg]), where, ", ".join(sorted(names)) or "none")
         if depth == len(segments) - 1:
-            errored = [c for c in candidates if c.state == statuses.ERROR]
+            errored = [c for c in candidates if c[0].state == statuses.ERROR]
             chosen = errored or candidates[-1:]
-            return [ResolvedTask(path, c.task, c.execution, c.root_execution_id) for c in chosen], None
+            return [ResolvedTask(path, c.task, c.execution, c.root_execution_id,
+                                 via=x[0] if x else None, via_action_execution_id=x[1] if x else None,
+                                 sub_path=".".join(segments[x[2]:]) if x else "")
+                    for c, x in chosen], None
         walked.append(seg)
-        next_level: List[Tuple[Dict[str, Any], str]] = []
-        for c in candidates:
-            children, own_root = _children_of(api, c.task, resolve_st2_child)
+        next_level: List[Tuple[Dict[str, Any], str, Optional[Tuple[ResolvedTask, str, int]]]] = []
+        for c, crossing in candidates:
+            children, st2_action_ex = _children_of(api, c.task, resolve_st2_child)
             for child in children:
-                next_level.append((child, child["id"] if own_root else c.root_execution_id))
+                if st2_action_ex and crossing is None:
+                    next_level.append((child, child["id"], (c, st2_action_ex, depth + 1)))
+                else:
+                    next_level.append((child, child["id"] if st2_action_ex else c.root_execution_id, crossing))
         if not next_level:
             return [], "task %r started no sub-workflow, so %r does not exist" % (".".join(walked), path)
         level = next_level
@@ -230,6 +246,12 @@ def resolve_and_validate(api: Any, execution_id: str, task_names: Sequence[str],
         if bad:
             offenders[name] = bad[0].state
             reasons.append("task %r is %s" % (name, bad[0].state))
+            continue
+        parents_bad = [r.via for r in found if r.via is not None and r.via.state != statuses.ERROR]
+        if parents_bad:
+            offenders[name] = "parent %s" % parents_bad[0].state
+            reasons.append("task %r (which started the StackStorm workflow holding %r) is %s"
+                           % (parents_bad[0].path, name, parents_bad[0].state))
             continue
         for r in found:
             if r.root_execution_id != root["id"] and r.execution.get("state") not in (None, statuses.ERROR):
@@ -328,19 +350,40 @@ def rerun_tasks(
         raise RerunError(
             "Cannot re-run: --no-reset applies only to with-items tasks; %s."
             % _join("task %r is not a with-items task" % n for n in not_with_items), not_with_items)
-    all_resolved = [r for rs in resolved.values() for r in rs]
-    sent = update_root_envs(api, root["id"], all_resolved, env, extra)
-    done: List[str] = []
+    direct: List[Tuple[ResolvedTask, bool]] = []
+    children: Dict[str, Dict[str, Any]] = {}
+    parents: Dict[str, ResolvedTask] = {}
     for name, reset in resets.items():
         for r in resolved[name]:
-            try:
-                api.rerun_task(r.task_id, reset=reset)
-            except Exception as exc:
-                if done:
-                    raise RerunError("Re-run of %r failed after %s were re-run: %s"
-                                     % (name, _join(done), exc), {name: "refused"}) from exc
-                raise
-            done.append(r.path)
+            if r.via is None:
+                direct.append((r, reset))
+                continue
+            hint = children.setdefault(r.via.task_id, {
+                "action_execution_id": r.via_action_execution_id,
+                "mistral_execution_id": r.root_execution_id,
+                "tasks": [], "reset": [], "context": dict(extra)})
+            hint["tasks"].append(r.sub_path)
+            if reset:
+                hint["reset"].append(r.sub_path)
+            parents[r.via.task_id] = r.via
+    st2_env = copy.deepcopy(env or {})
+    if children:
+        ctx = st2_env.setdefault("__actions", {}).setdefault("st2.action", {}).setdefault("st2_context", {})
+        ctx[RERUN_CHILDREN_KEY] = children
+    update_root_envs(api, root["id"], [r for r, _ in direct] + list(parents.values()), st2_env, extra)
+    done: List[str] = []
+    plan = [(r.task_id, reset, r.path) for r, reset in direct] + \
+           [(tid, True, "%s (re-runs %s in its StackStorm child)" % (p.path, _join(children[tid]["tasks"])))
+            for tid, p in parents.items()]
+    for task_id, reset, label in plan:
+        try:
+            api.rerun_task(task_id, reset=reset)
+        except Exception as exc:
+            if done:
+                raise RerunError("Re-run of %s failed after %s were re-run: %s"
+                                 % (label, _join(done), exc), {label: "refused"}) from exc
+            raise
+        done.append(label)
     LOG.info("Mistral execution %s: re-ran tasks %s", root["id"], _join(done))
     return api.get_execution(root["id"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from typing import Any, Dict, List, Optional, Sequence, Set
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set
 
 import yaml
 
@@ -15,15 +15,8 @@ from mistral_v2.exceptions import (
     MissingRequirementsError,
     RerunError,
 )
-from mistral_v2.rerun import (
-    ResolvedTask,
-    ResolveSt2Child,
-    check_overrides,
-    original_execution_id,
-    resolve_and_validate,
-    skip_task,
-    update_root_envs,
-)
+if TYPE_CHECKING:  # rerun is imported lazily: definitions imports this module for the hooks
+    from mistral_v2.rerun import ResolvedTask, ResolveSt2Child
 
 LOG = logging.getLogger(__name__)
 
@@ -261,7 +254,7 @@ def resume_from_next(
     env: Optional[Dict[str, Any]] = None,
     *,
     overrides: Optional[Dict[str, Any]] = None,
-    resolve_st2_child: Optional[ResolveSt2Child] = None,
+    resolve_st2_child: Optional["ResolveSt2Child"] = None,
 ) -> Dict[str, Any]:
     """Continue the original workflow from the tasks after the failed `task_names`.
 
@@ -272,6 +265,9 @@ def resume_from_next(
     to every uploaded definition (add_resume_hooks), and the workflow follows its on-success path.
     Returns the Mistral execution.  Nothing changes when anything is refused.
     """
+    from mistral_v2.rerun import (check_overrides, original_execution_id, resolve_and_validate,
+                                  skip_task, update_root_envs)
+
     ex_id = original_execution_id(original_context)
     names = list(dict.fromkeys(task_names))
     if not names:
@@ -287,6 +283,11 @@ def resume_from_next(
                          {t: "not in --tasks" for t in stray})
     extra = check_overrides(overrides)
     root, resolved = resolve_and_validate(api, ex_id, names, resolve_st2_child, verb="resume")
+    nested = [n for n, rs in resolved.items() if any(r.via is not None for r in rs)]
+    if nested:
+        raise RerunError("Cannot resume: %s inside a child StackStorm workflow; resuming from the next "
+                         "tasks works within one Mistral workflow tree only (re-run those tasks instead)."
+                         % ", ".join("task %r is" % n for n in nested), {n: "in a StackStorm child" for n in nested})
     reqs = compute_requirements(api, resolved)
 
     missing: Dict[str, List[str]] = {}

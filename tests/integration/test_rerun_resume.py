@@ -16,7 +16,8 @@ from mistral_v2.mistral_api import MistralAPI
 pytestmark = pytest.mark.integration
 
 PACK = os.path.join(os.path.dirname(__file__), "..", "fixtures", "packs", "rerun_examples")
-WORKFLOWS = ["parallel_fail", "nested", "with_items_fail", "pause_paths", "long_running", "sequential_ok"]
+WORKFLOWS = ["parallel_fail", "nested", "with_items_fail", "pause_paths", "long_running", "sequential_ok",
+             "parent_of_child"]
 ST2_ENV = {"st2_execution_id": "new-st2-id", "st2_liveaction_id": "new-st2-id",
            "st2_action_api_url": "http://127.0.0.1:9/api/v1",
            "__actions": {"st2.action": {"st2_context": {"api_url": "http://127.0.0.1:9/api/v1",
@@ -27,11 +28,7 @@ def _prepared_text(name: str) -> definitions.PreparedDefinition:
     path = os.path.join(PACK, "actions", "workflows", name + ".yaml")
     meta = yaml.safe_load(open(os.path.join(PACK, "actions", name + ".yaml")))
     workflow_param = ((meta.get("parameters") or {}).get("workflow") or {}).get("default")
-    prepared = definitions.prepare(path, "rerun_examples." + name, workflow_param)
-    hooked = resume.add_resume_hooks(yaml.safe_load(prepared.text))
-    return definitions.PreparedDefinition(kind=prepared.kind, name=prepared.name,
-                                          workflow_name=prepared.workflow_name,
-                                          text=yaml.safe_dump(hooked, sort_keys=False))
+    return definitions.prepare(path, "rerun_examples." + name, workflow_param)   # adds the resume hooks
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +137,41 @@ def test_with_items_rerun_with_reset_runs_all_five_items(api, workflows, mistral
 def test_with_items_rerun_no_reset_runs_only_the_two_failed_items(api, workflows, mistral_client,
                                                                   wait_for_state):
     assert _with_items_rerun(api, workflows, mistral_client, wait_for_state, no_reset=True) == 2
+
+
+def test_dotted_name_descends_into_a_child_stackstorm_workflow(api, workflows, mistral_client, wait_for_state):
+    child_id = _start(api, workflows, "parallel_fail", dict(ST2_ENV, st2_execution_id="child-st2"))
+    parent_id = _start(api, workflows, "parent_of_child", {})
+    wait_for_state(mistral_client, child_id, "ERROR")
+    wait_for_state(mistral_client, parent_id, "ERROR")
+    call_child = _tasks(api, parent_id)["call_child"]
+    (old_call,) = rerun.list_task_action_executions(api, call_child["id"])
+    children = {old_call["id"]: child_id}       # what the host answers for the st2.action call
+    seen: List[str] = []
+
+    def resolve_st2_child(action_execution_id: str):
+        seen.append(action_execution_id)
+        return children.get(action_execution_id)
+
+    with pytest.raises(RerunError) as err:
+        rerun.rerun_tasks(api, _ctx(parent_id), ["call_child.t1", "call_child.zz"], env=ST2_ENV,
+                          resolve_st2_child=resolve_st2_child)
+    assert str(err.value) == ("Cannot re-run: task 'call_child.t1' is SUCCESS, task 'call_child.zz' does "
+                              "not exist (tasks in call_child: t1, t3, t4).")
+    assert seen == [old_call["id"], old_call["id"]]
+
+    rerun.rerun_tasks(api, _ctx(parent_id), ["call_child.t3", "call_child.t4"], env=ST2_ENV,
+                      no_reset=[], overrides={"child_ok": 1}, resolve_st2_child=resolve_st2_child)
+    wait_for_state(mistral_client, parent_id, "SUCCESS")
+    assert _state_map(api, parent_id) == {"call_child": "SUCCESS", "after": "SUCCESS"}
+    # st2.action is told which child to re-run (and which tasks) instead of starting afresh.
+    st2_ctx = rerun.execution_env(api.get_execution(parent_id))["__actions"]["st2.action"]["st2_context"]
+    assert st2_ctx[rerun.RERUN_CHILDREN_KEY] == {call_child["id"]: {
+        "action_execution_id": old_call["id"], "mistral_execution_id": child_id,
+        "tasks": ["t3", "t4"], "reset": ["t3", "t4"], "context": {"child_ok": 1}}}
+    # The child tree itself is left to that re-run: untouched here.
+    child = api.get_execution(child_id)
+    assert child["state"] == "ERROR" and rerun.execution_env(child)["st2_execution_id"] == "child-st2"
 
 
 # -- refusals ------------------------------------------------------------------------------------------
