@@ -1,8 +1,20 @@
 """st2-mistral: the mistral-v2 StackStorm runner, its local host, CLI additions and Mistral tools."""
+import os
+
 from setuptools import setup
 
 with open("requirements.txt") as fh:
     RUNTIME = [ln.strip() for ln in fh if ln.strip() and not ln.startswith("#")]
+
+# import name -> source dir. A package whose directory is absent (e.g. a checkout of only part of
+# the tree) is left out instead of failing the whole install.
+PACKAGE_DIRS = {
+    "mistral_v2": "runners/mistral_v2",
+    "st2mistral_local": "contrib/st2mistral_local",
+    "st2mistral_server": "contrib/st2mistral_server",
+    "st2client_ext": "st2client_ext",
+}
+PACKAGE_DIRS = {name: path for name, path in PACKAGE_DIRS.items() if os.path.isdir(path)}
 
 setup(
     name="st2-mistral",
@@ -10,13 +22,8 @@ setup(
     description="StackStorm runner (mistral-v2) that drives OpenStack Mistral workflows",
     license="Apache License (2.0)",
     python_requires=">=3.8",
-    package_dir={
-        "mistral_v2": "runners/mistral_v2",
-        "st2mistral_local": "contrib/st2mistral_local",
-        "st2mistral_server": "contrib/st2mistral_server",
-        "st2client_ext": "st2client_ext",
-    },
-    packages=["mistral_v2", "st2mistral_local", "st2mistral_server", "st2client_ext"],
+    package_dir=PACKAGE_DIRS,
+    packages=sorted(PACKAGE_DIRS),
     package_data={
         "mistral_v2": ["runner.yaml"],
         "st2mistral_server": ["launcher.py"],

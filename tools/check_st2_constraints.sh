@@ -20,7 +20,8 @@ LOG="$WORK/pip.log"
 mkdir "$WORK/src"
 tar -C "$ROOT" --exclude=.git --exclude=.venv --exclude=.st2mistral --exclude=build \
     --exclude=dist --exclude='*.egg-info' --exclude=__pycache__ --exclude=.pytest_cache \
-    -cf - setup.py requirements.txt runners contrib st2client_ext | tar -C "$WORK/src" -xf -
+    -cf - $(cd "$ROOT" && ls -d setup.py requirements.txt runners contrib st2client_ext 2>/dev/null) \
+  | tar -C "$WORK/src" -xf -
 
 "$PYTHON" -m venv "$WORK/venv"
 if ! "$WORK/venv/bin/python" -m pip install --disable-pip-version-check -c "$CONSTRAINTS" \

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any, Optional
 
 import requests
 
@@ -23,35 +24,52 @@ def api_ok(url: str, timeout: float = 3.0) -> bool:
         return False
 
 
-def workflow_roundtrip(url: str, deadline: float) -> bool:
-    """Create a one-task probe workflow, run it to SUCCESS, then delete both; False on timeout.
+def _call(method: str, url: str, deadline: float, **kwargs: Any) -> Optional[requests.Response]:
+    """One request with a timeout bounded by `deadline`; None on connection errors or 5xx."""
+    timeout = max(1.0, min(30.0, deadline - time.monotonic()))
+    try:
+        resp = requests.request(method, url, timeout=timeout, **kwargs)
+    except requests.RequestException:
+        return None
+    return None if resp.status_code >= 500 else resp
 
-    Retries the start while services are still connecting to the message bus.
+
+def _retrying(method: str, url: str, deadline: float, **kwargs: Any) -> Optional[requests.Response]:
+    """`_call` repeated with backoff until it gets a non-5xx answer or `deadline` passes."""
+    delay = 0.2
+    while time.monotonic() < deadline:
+        resp = _call(method, url, deadline, **kwargs)
+        if resp is not None:
+            return resp
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+    return None
+
+
+def workflow_roundtrip(url: str, deadline: float) -> bool:
+    """Create a one-task probe workflow, run it to SUCCESS, then delete both; False otherwise.
+
+    Retries (with backoff, until `deadline`) while services are still joining the message bus.
     """
     name = f"st2mistral_probe_{uuid.uuid4().hex[:8]}"
-    resp = requests.post(f"{url}/workflows", data=PROBE_WORKFLOW.format(name=name),
-                         headers={"Content-Type": "text/plain"}, timeout=30)
-    resp.raise_for_status()
+    created = _retrying("POST", f"{url}/workflows", deadline, data=PROBE_WORKFLOW.format(name=name),
+                        headers={"Content-Type": "text/plain"})
+    if created is None or created.status_code >= 300:
+        return False
     try:
         while time.monotonic() < deadline:
-            try:
-                resp = requests.post(f"{url}/executions", json={"workflow_name": name},
-                                     timeout=max(1.0, min(30.0, deadline - time.monotonic())))
-            except requests.RequestException:
-                time.sleep(0.5)
-                continue
-            if resp.status_code >= 300:
-                time.sleep(0.5)
-                continue
-            ex_id = resp.json()["id"]
-            while time.monotonic() < deadline:
-                state = requests.get(f"{url}/executions/{ex_id}", timeout=10).json().get("state")
-                if state in ("SUCCESS", "ERROR"):
-                    requests.delete(f"{url}/executions/{ex_id}", timeout=10)
-                    if state == "SUCCESS":
-                        return True
-                    break
+            started = _retrying("POST", f"{url}/executions", deadline, json={"workflow_name": name})
+            if started is None or started.status_code >= 300:
+                return False
+            ex_url = f"{url}/executions/{started.json()['id']}"
+            state = None
+            while time.monotonic() < deadline and state not in ("SUCCESS", "ERROR"):
                 time.sleep(0.1)
+                got = _call("GET", ex_url, deadline)
+                state = got.json().get("state") if got is not None and got.ok else None
+            _call("DELETE", ex_url, deadline + 10)
+            if state == "SUCCESS":
+                return True
         return False
     finally:
-        requests.delete(f"{url}/workflows/{name}", timeout=10)
+        _call("DELETE", f"{url}/workflows/{name}", time.monotonic() + 10)
