@@ -1,0 +1,109 @@
+"""The `st2.action` Mistral action: starts a StackStorm execution; StackStorm reports back later."""
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any, Dict, Mapping, Optional
+
+from mistral_lib import actions
+
+from mistral_v2.exceptions import (ConfigurationError, InvalidParametersError, St2MistralError,
+                                   describe)
+from st2mistral_plugin import config, mistral_info, st2_api
+
+LOG = logging.getLogger(__name__)
+
+CALLBACK_SOURCE = "mistral_v2"
+
+
+def build_request(ref: str, parameters: Mapping[str, Any], timeout: Optional[float],
+                  st2_context: Mapping[str, Any], execution: Any,
+                  extra_facts: Mapping[str, Any], mistral_url: str) -> Dict[str, Any]:
+    """Body of POST /executions for one child (pure: no I/O)."""
+    parent = copy.deepcopy(dict(st2_context.get("parent") or {}))
+    if not parent.get("execution_id"):
+        raise ConfigurationError("st2.action: st2_context.parent.execution_id is missing from the "
+                                 "workflow env; start the workflow through StackStorm")
+    params = copy.deepcopy(dict(parameters))
+    if timeout is not None and "timeout" not in params:
+        params["timeout"] = timeout
+    mistral_ctx = {
+        "workflow_execution_id": execution.workflow_execution_id,
+        "task_execution_id": execution.task_execution_id,
+        "action_execution_id": execution.action_execution_id,
+        "workflow_name": execution.workflow_name,
+    }
+    mistral_ctx.update({k: v for k, v in extra_facts.items() if v is not None})
+    body: Dict[str, Any] = {
+        "action": ref,
+        "parameters": params,
+        "context": {"parent": parent, "mistral": mistral_ctx},
+        "callback": {
+            "source": CALLBACK_SOURCE,
+            "url": "%s/action_executions/%s" % (mistral_url, execution.action_execution_id),
+        },
+    }
+    notify = st2_context.get("notify") or {}
+    skip = set(st2_context.get("skip_notify_tasks") or [])
+    if notify and mistral_ctx.get("task_name") not in skip:
+        body["notify"] = copy.deepcopy(notify)
+    return body
+
+
+class St2Action(actions.Action):
+    """Runs StackStorm action `ref` as a child of the workflow's StackStorm execution (async)."""
+
+    def __init__(self, ref: str, parameters: Optional[Dict[str, Any]] = None,
+                 timeout: Optional[float] = None,
+                 st2_context: Optional[Dict[str, Any]] = None) -> None:
+        super().__init__()
+        self.ref = ref
+        self.parameters = parameters if parameters is not None else {}
+        self.timeout = timeout
+        self.st2_context = st2_context
+
+    def is_sync(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:  # Mistral logs the action object; keep the token out of it
+        return "St2Action(ref=%r)" % (self.ref,)
+
+    def _validate(self) -> None:
+        if not isinstance(self.ref, str) or "." not in self.ref.strip(".") or " " in self.ref:
+            raise InvalidParametersError("st2.action: 'ref' must be a StackStorm action ref "
+                                         "'<pack>.<action>', got %r" % (self.ref,))
+        if not isinstance(self.parameters, dict):
+            raise InvalidParametersError("st2.action: 'parameters' must be a dict, got %s"
+                                         % type(self.parameters).__name__)
+        if self.timeout is not None and (isinstance(self.timeout, bool)
+                                         or not isinstance(self.timeout, (int, float))
+                                         or self.timeout <= 0):
+            raise InvalidParametersError("st2.action: 'timeout' must be a positive number, got %r"
+                                         % (self.timeout,))
+        if not isinstance(self.st2_context, dict):
+            raise ConfigurationError("st2.action: the workflow env has no "
+                                     "__actions['st2.action'].st2_context; start the workflow "
+                                     "through StackStorm (mistral-v2 runner)")
+
+    def run(self, context: Any) -> Any:
+        """POST the child execution; None means "result arrives later via the Mistral API"."""
+        try:
+            self._validate()
+            mistral_url = config.mistral_api_url()
+            if not mistral_url:
+                raise ConfigurationError("st2.action: set [st2] mistral_api_url (the Mistral API "
+                                         "URL StackStorm calls back)")
+            execution = context.execution
+            body = build_request(self.ref, self.parameters, self.timeout, self.st2_context,
+                                 execution, mistral_info.task_facts(execution.task_execution_id),
+                                 mistral_url)
+            url = "%s/executions" % st2_api.api_url(self.st2_context)
+            resp = st2_api.request("POST", url, headers=st2_api.auth_headers(self.st2_context),
+                                   json_body=body)
+            child = st2_api.check(resp, "st2.action: starting %s" % self.ref)
+            LOG.info("st2.action started %s as StackStorm execution %s for action execution %s",
+                     self.ref, (child or {}).get("id"), execution.action_execution_id)
+        except St2MistralError as exc:
+            LOG.warning("st2.action %s failed: %s", self.ref, exc)
+            return actions.Result(error=describe(exc))
+        return None
