@@ -26,12 +26,12 @@ RESUME_ENV_KEY = "__st2_resume"
 _TRANSITIONS = ("on-success", "on-complete", "on-error", "on-skip")
 _ENGINE_COMMANDS = {"fail", "succeed", "pause", "noop"}
 _VAR_PATTERNS = [
-    re.compile(r"\$\.([A-Za-z_]\w*)"),                                # YAQL $.var
+    re.compile(r"\$\.([A-Za-z_]\w*)\b(?!\s*\()"),                     # YAQL $.var (not $.method())
     re.compile(r"\$\.get\(\s*['\"]([A-Za-z_]\w*)"),                   # YAQL $.get('var')
-    re.compile(r"\bctx\(\s*\)\.([A-Za-z_]\w*)"),                      # ctx().var
+    re.compile(r"\bctx\(\s*\)\.([A-Za-z_]\w*)\b(?!\s*\()"),           # ctx().var
     re.compile(r"\bctx\(\s*\)\.get\(\s*['\"]([A-Za-z_]\w*)"),         # ctx().get('var')
     re.compile(r"\bctx\(\s*['\"]?([A-Za-z_]\w*)"),                    # ctx(var) / ctx('var')
-    re.compile(r"(?<![\w.])_\.([A-Za-z_]\w*)"),                       # Jinja _.var
+    re.compile(r"(?<![\w.])_\.([A-Za-z_]\w*)\b(?!\s*\()"),              # Jinja _.var
 ]
 
 
