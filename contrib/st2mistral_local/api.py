@@ -287,6 +287,7 @@ def create_app(host: Host) -> Flask:
             if status not in transitions.ALL_STATUSES:
                 raise InvalidParametersError('Unknown status "%s"; expected one of: %s' % (
                     status, ", ".join(sorted(transitions.ALL_STATUSES))))
+            status = host.container.settle_status(execution_id, status)
             doc, changed = host.container.update(execution_id, status, result=body.get("result"))
             if not changed:
                 LOG.info("push for %s (%s) ignored; execution is %s", execution_id, status, doc["status"])

@@ -8,8 +8,9 @@ import os
 import threading
 import time
 import types
-from typing import Any, Callable, Dict, Iterable, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from mistral_v2 import cascade
 from mistral_v2.exceptions import (
     InvalidOperationError,
     InvalidParametersError,
@@ -54,6 +55,33 @@ def _error_result(exc: BaseException) -> Dict[str, Any]:
     return {"error": str(exc) or type(exc).__name__, "error_type": type(exc).__name__}
 
 
+class LocalSt2Executions:
+    """mistral_v2.cascade.St2Executions served in-process by the container (no HTTP round trip)."""
+
+    def __init__(self, container: "Container") -> None:
+        self.container = container
+
+    def get_execution(self, execution_id: str) -> Dict[str, Any]:
+        from st2mistral_local import views
+
+        return views.execution(self.container.store, self.container.get(execution_id))
+
+    def list_children(self, execution_id: str) -> List[Dict[str, Any]]:
+        from st2mistral_local import views
+
+        docs, _ = self.container.store.list_executions(parent=execution_id, ascending=True)
+        return [views.execution(self.container.store, d) for d in docs]
+
+    def request_pause(self, execution_id: str) -> None:
+        self.container.pause(execution_id)
+
+    def request_resume(self, execution_id: str) -> None:
+        self.container.resume(execution_id)
+
+    def request_cancel(self, execution_id: str) -> None:
+        self.container.cancel(execution_id)
+
+
 class Container:
     """Creates, runs, pauses, resumes, cancels and re-runs executions; the one writer of statuses."""
 
@@ -66,10 +94,14 @@ class Container:
         self._busy: Dict[str, int] = {}
         self._op_done: Dict[str, float] = {}
         self.on_completed: Callable[[Dict[str, Any]], None] = lambda doc: None
+        self.st2_executions = LocalSt2Executions(self)
+        # Cascade-up requests run outside the request/runner that caused them.
+        self.cascade_pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="st2-cascade")
 
     def shutdown(self) -> None:
         """Stop accepting work; running synchronous actions finish in their threads."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.cascade_pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- creation ------------------------------------------------------------------------
     def schema_for(self, action: Dict[str, Any]) -> Dict[str, Any]:
@@ -191,6 +223,8 @@ class Container:
         doc = self.store.update_execution(execution_id, mutate)
         if doc is None:
             raise NotFoundError('Execution "%s" cannot be found.' % execution_id)
+        if changed["value"] and doc.get("parent") and doc["status"] in (transitions.PAUSING, transitions.PAUSED):
+            self.cascade_pool.submit(self._pause_up, execution_id)
         if changed["value"] and transitions.is_completed(doc["status"]):
             LOG.info("execution %s completed: %s", execution_id, doc["status"])
             try:
@@ -198,6 +232,23 @@ class Container:
             except Exception:  # a hook problem must not undo the stored outcome
                 LOG.exception("completion hook failed for execution %s", execution_id)
         return doc, changed["value"]
+
+    def _pause_up(self, execution_id: str) -> None:
+        try:
+            asked = cascade.pause_up(self.st2_executions, execution_id)
+            if asked:
+                LOG.info("execution %s paused: asked %s to pause too", execution_id, ", ".join(asked))
+        except St2MistralError as exc:
+            LOG.warning("cascading the pause of %s up failed: %s", execution_id, exc)
+        except Exception:  # never lose the cascade thread to a bug
+            LOG.exception("cascading the pause of %s up failed", execution_id)
+
+    def settle_status(self, execution_id: str, status: str) -> str:
+        """The status to store for a workflow: pausing/canceling while a child workflow is active."""
+        if status not in (transitions.PAUSED, transitions.CANCELED):
+            return status
+        docs, _ = self.store.list_executions(parent=execution_id)
+        return cascade.combine_status(status, [d["status"] for d in docs if cascade.is_workflow(d)])
 
     # ---- running -------------------------------------------------------------------------
     def build_runner(self, doc: Dict[str, Any], action: Dict[str, Any]) -> Any:
@@ -228,6 +279,7 @@ class Container:
         runner.context = context
         user = context.get("user") or "stanley"
         runner.auth_token = types.SimpleNamespace(token=self.auth.issue_execution_token(user, doc["id"]), user=user)
+        runner.st2_executions = self.st2_executions
         rerun = context.get("re-run") or {}
         original = self.store.get_execution(rerun["ref"]) if rerun.get("ref") else None
         runner.rerun_ex_ref = _ns(original) if original else None
@@ -292,15 +344,14 @@ class Container:
             raise NotFoundError('Execution "%s" cannot be found.' % execution_id)
         return doc
 
-    def _runner_op(self, execution_id: str, op: str, transitional: str, allowed_from: Iterable[str],
-                   explain: str) -> Dict[str, Any]:
+    def _runner_op(self, execution_id: str, op: str, transitional: str, allowed_from: Iterable[str]) -> Dict[str, Any]:
         doc = self.get(execution_id)
+        previous = doc["status"]
+        if not cascade.check_request(op, previous, execution_id):
+            return doc  # StackStorm's no-op (e.g. pause of a paused execution)
         if doc["runner"]["name"] not in PAUSABLE_RUNNERS:
             raise InvalidOperationError('Runner "%s" of execution %s does not support %s.' % (
                 doc["runner"]["name"], execution_id, op))
-        previous = doc["status"]
-        if previous not in allowed_from:
-            raise InvalidOperationError('Execution %s is "%s"; %s' % (execution_id, previous, explain))
         self._mark_busy(execution_id, True)
         try:
             return self._apply_runner_op(execution_id, op, transitional, allowed_from, previous)
@@ -327,23 +378,19 @@ class Container:
 
     def pause(self, execution_id: str) -> Dict[str, Any]:
         """Ask the runner to pause a running execution."""
-        return self._runner_op(execution_id, "pause", transitions.PAUSING, [transitions.RUNNING],
-                               "only running executions can be paused.")
+        return self._runner_op(execution_id, cascade.PAUSE, transitions.PAUSING, [transitions.RUNNING])
 
     def resume(self, execution_id: str) -> Dict[str, Any]:
         """Ask the runner to resume a paused (or pausing) execution."""
-        return self._runner_op(execution_id, "resume", transitions.RESUMING,
-                               [transitions.PAUSED, transitions.PAUSING],
-                               "only paused or pausing executions can be resumed.")
+        return self._runner_op(execution_id, cascade.RESUME, transitions.RESUMING,
+                               [transitions.PAUSED, transitions.PAUSING])
 
     def cancel(self, execution_id: str) -> Dict[str, Any]:
         """Cancel: before it runs -> canceled; sync runner -> kill; workflow -> runner.cancel()."""
         doc = self.get(execution_id)
         status = doc["status"]
-        if transitions.is_completed(status):
-            raise InvalidOperationError('Execution %s is already "%s" and cannot be canceled.' % (execution_id, status))
-        if status == transitions.CANCELING:
-            return doc
+        if not cascade.check_request(cascade.CANCEL, status, execution_id):
+            return doc  # already canceling
         if status in (transitions.REQUESTED, transitions.SCHEDULED):
             doc, changed = self.update(execution_id, transitions.CANCELED,
                                        only_from=[transitions.REQUESTED, transitions.SCHEDULED])
@@ -351,9 +398,8 @@ class Container:
                 return doc
             status = doc["status"]
         if doc["runner"]["name"] in ASYNC_RUNNERS:
-            return self._runner_op(execution_id, "cancel", transitions.CANCELING,
-                                   [transitions.RUNNING, transitions.PAUSING, transitions.PAUSED, transitions.RESUMING],
-                                   "it cannot be canceled now.")
+            return self._runner_op(execution_id, cascade.CANCEL, transitions.CANCELING,
+                                   [transitions.RUNNING, transitions.PAUSING, transitions.PAUSED, transitions.RESUMING])
         doc, _ = self.update(execution_id, transitions.CANCELING, strict=True)
         with self._live_lock:
             runner = self._live.get(execution_id)

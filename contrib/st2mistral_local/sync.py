@@ -101,6 +101,7 @@ class Reconciler:
                 if self.container.is_busy(ex_id, since=started):
                     continue  # a pause/resume/cancel is being applied; the next round sees its outcome
                 try:
+                    status = self.container.settle_status(ex_id, status)
                     _, changed = self.container.update(ex_id, status, result=result)
                     counts["updated"] += int(changed)
                 except St2MistralError as exc:

@@ -166,7 +166,7 @@ def test_local_command_timeout_and_cancel(client, auth_headers):
     assert resp.status_code == 200
     assert wait_status(client, auth_headers, slow["id"], {"canceled"})["status"] == "canceled"
     again = client.delete("/api/v1/executions/" + slow["id"], headers=auth_headers)
-    assert again.status_code == 400 and "already \"canceled\"" in again.get_json()["faultstring"]
+    assert again.status_code == 400 and "a completed execution cannot be canceled" in again.get_json()["faultstring"]
 
 
 def test_bad_input_is_refused_with_clear_errors_and_creates_nothing(client, auth_headers):
@@ -209,16 +209,49 @@ def test_pause_resume_rules(client, auth_headers):
     ex = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf").get_json()["id"], {"running"})
     url = "/api/v1/executions/" + ex["id"]
     resume = client.put(url, headers=auth_headers, json={"status": "resuming"})
-    assert resume.status_code == 400 and "only paused or pausing" in resume.get_json()["faultstring"]
+    assert resume.status_code == 200 and resume.get_json()["status"] == "running"  # StackStorm's no-op
     assert client.put(url, headers=auth_headers, json={"status": "pausing"}).get_json()["status"] == "paused"
+    calls = len(FakeWorkflowRunner.made)
     pause = client.put(url, headers=auth_headers, json={"status": "pausing"})
-    assert pause.status_code == 400 and "only running executions can be paused" in pause.get_json()["faultstring"]
+    assert pause.status_code == 200 and pause.get_json()["status"] == "paused"
+    assert len(FakeWorkflowRunner.made) == calls  # no runner call for a no-op
     assert client.put(url, headers=auth_headers, json={"status": "resuming"}).get_json()["status"] == "running"
     local = run(client, auth_headers, "core.noop").get_json()
     wait_status(client, auth_headers, local["id"], {"succeeded"})
     resp = client.put("/api/v1/executions/" + local["id"], headers=auth_headers, json={"status": "pausing"})
+    assert resp.status_code == 400 and "only a running execution can be paused" in resp.get_json()["faultstring"]
+    resp = client.put("/api/v1/executions/" + local["id"], headers=auth_headers, json={"status": "resuming"})
+    assert resp.status_code == 400 and "only a paused or pausing execution" in resp.get_json()["faultstring"]
+    shell = run(client, auth_headers, "core.local", {"cmd": "sleep 20"}).get_json()
+    wait_status(client, auth_headers, shell["id"], {"running"})
+    resp = client.put("/api/v1/executions/" + shell["id"], headers=auth_headers, json={"status": "pausing"})
     assert resp.status_code == 400 and "does not support pause" in resp.get_json()["faultstring"]
+    client.delete("/api/v1/executions/" + shell["id"], headers=auth_headers)
     assert client.delete(url, headers=auth_headers).get_json()["status"] == "canceled"
+
+
+def test_paused_parent_stays_pausing_while_a_child_workflow_is_active(host, client, auth_headers):
+    parent = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf").get_json()["id"], {"running"})
+    child = run(client, auth_headers, "tp.wf", context={"parent": {"execution_id": parent["id"]}}).get_json()
+    wait_status(client, auth_headers, child["id"], {"running"})
+    url = "/api/v1/executions/" + parent["id"]
+    pushed = client.put(url, headers=auth_headers, json={"status": "paused", "result": {"tasks": []}})
+    assert pushed.get_json()["status"] == "pausing"
+    client.put("/api/v1/executions/" + child["id"], headers=auth_headers, json={"status": "succeeded", "result": {}})
+    pushed = client.put(url, headers=auth_headers, json={"status": "paused", "result": {"tasks": []}})
+    assert pushed.get_json()["status"] == "paused"
+
+
+def test_child_workflow_pausing_asks_its_running_parent_to_pause(host, client, auth_headers):
+    parent = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf").get_json()["id"], {"running"})
+    child = run(client, auth_headers, "tp.wf", context={"parent": {"execution_id": parent["id"]}}).get_json()
+    wait_status(client, auth_headers, child["id"], {"running"})
+    assert client.put("/api/v1/executions/" + child["id"], headers=auth_headers,
+                      json={"status": "pausing"}).get_json()["status"] == "paused"
+    assert wait_status(client, auth_headers, parent["id"], {"paused"})["status"] == "paused"
+    runner = FakeWorkflowRunner.made[-1]
+    assert runner.st2_executions.get_execution(parent["id"])["status"] == "paused"
+    assert [c["id"] for c in runner.st2_executions.list_children(parent["id"])] == [child["id"]]
 
 
 def test_push_updates_and_ignores_regressions_after_completion(client, auth_headers):
