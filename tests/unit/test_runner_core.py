@@ -258,7 +258,11 @@ def test_rerun_with_tasks_delegates_to_rerun_module(wf_file, monkeypatch):
         seen.update(options)
         return "running", {"tasks": []}, {"mistral": {"execution_id": "old"}}
 
-    monkeypatch.setitem(sys.modules, "mistral_v2.rerun", types.SimpleNamespace(rerun_workflow=rerun_workflow))
+    import mistral_v2 as package
+
+    fake = types.SimpleNamespace(rerun_workflow=rerun_workflow)
+    monkeypatch.setitem(sys.modules, "mistral_v2.rerun", fake)
+    monkeypatch.setattr(package, "rerun", fake, raising=False)  # if the real one was imported
     api = FakeAPI()
     r = make_runner(wf_file, api, context={"re-run": {"ref": "orig", "tasks": ["t1"], "reset": []}})
     r.rerun_ex_ref = types.SimpleNamespace(context={"mistral": {"execution_id": "old"}})
