@@ -1,25 +1,10 @@
 """What a Mistral task saw when it started: workflow input, env (secrets masked) and published variables."""
 from __future__ import annotations
 
-import re
 from typing import Any, Dict, Iterable, List, Optional
 
 from mistral_v2.exceptions import RerunError
-from mistral_v2.rerun import ResolveSt2Child, as_dict, execution_env, resolve_task
-
-MASK = "********"
-_SECRET_KEY = re.compile(r"(token|passw|secret|api_?key|private_?key|credential)", re.I)
-
-
-def mask_secrets(value: Any, secret_names: Iterable[str] = ()) -> Any:
-    """A copy of `value` whose secret-looking keys (and `secret_names`) have masked values."""
-    names = set(secret_names)
-    if isinstance(value, dict):
-        return {k: (MASK if (isinstance(k, str) and (k in names or _SECRET_KEY.search(k)))
-                    else mask_secrets(v, names)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_secrets(v, names) for v in value]
-    return value
+from mistral_v2.rerun import MASK, ResolveSt2Child, as_dict, execution_env, mask_secrets, resolve_task  # noqa: F401
 
 
 def published_before(tasks_by_id: Dict[str, Dict[str, Any]], task: Dict[str, Any]) -> Dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -67,6 +68,31 @@ def as_dict(value: Any) -> Dict[str, Any]:
 def execution_env(execution: Dict[str, Any]) -> Dict[str, Any]:
     """The env stored in a Mistral workflow execution's params."""
     return as_dict(as_dict(execution.get("params")).get("env"))
+
+
+MASK = "********"
+_SECRET_KEY = re.compile(r"(token|passw|secret|api_?key|private_?key|credential)", re.I)
+
+
+def mask_secrets(value: Any, secret_names: Iterable[str] = ()) -> Any:
+    """A copy of `value` whose secret-looking keys (and `secret_names`) have masked values."""
+    names = set(secret_names)
+    if isinstance(value, dict):
+        return {k: (MASK if (isinstance(k, str) and (k in names or _SECRET_KEY.search(k)))
+                    else mask_secrets(v, names)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v, names) for v in value]
+    return value
+
+
+def public_execution(execution: Dict[str, Any]) -> Dict[str, Any]:
+    """The execution with its env's secrets (auth token...) masked, safe to return or log."""
+    out = dict(execution)
+    params = as_dict(out.get("params"))
+    if params.get("env"):
+        params["env"] = mask_secrets(as_dict(params["env"]))
+        out["params"] = json.dumps(params)
+    return out
 
 
 def skip_task(api: Any, task_id: str, env: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
@@ -385,7 +411,7 @@ def rerun_tasks(
             raise
         done.append(label)
     LOG.info("Mistral execution %s: re-ran tasks %s", root["id"], _join(done))
-    return api.get_execution(root["id"])
+    return public_execution(api.get_execution(root["id"]))
 
 
 def rerun_workflow(runner: Any, action_parameters: Dict[str, Any], options: Dict[str, Any]) -> seam.RunnerResult:

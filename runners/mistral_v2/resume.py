@@ -226,7 +226,9 @@ def resume_paused(api: Any, execution_id: str, env: Optional[Dict[str, Any]] = N
     if state != statuses.PAUSED:
         raise InvalidOperationError("Cannot resume: workflow execution %s is %s, not PAUSED."
                                     % (execution_id, state))
-    return api.update_execution(execution_id, statuses.RUNNING, env=env or None)
+    from mistral_v2.rerun import public_execution
+
+    return public_execution(api.update_execution(execution_id, statuses.RUNNING, env=env or None))
 
 
 def compute_requirements(api: Any, resolved: Dict[str, List[ResolvedTask]]) -> Dict[str, Dict[str, Any]]:
@@ -265,8 +267,8 @@ def resume_from_next(
     to every uploaded definition (add_resume_hooks), and the workflow follows its on-success path.
     Returns the Mistral execution.  Nothing changes when anything is refused.
     """
-    from mistral_v2.rerun import (check_overrides, original_execution_id, resolve_and_validate,
-                                  skip_task, update_root_envs)
+    from mistral_v2.rerun import (check_overrides, original_execution_id, public_execution,
+                                  resolve_and_validate, skip_task, update_root_envs)
 
     ex_id = original_execution_id(original_context)
     names = list(dict.fromkeys(task_names))
@@ -331,5 +333,5 @@ def resume_from_next(
         for r in resolved[name]:
             skip_task(api, r.task_id)
     LOG.info("Mistral execution %s: resumed after tasks %s", root["id"], ", ".join(names))
-    return api.get_execution(root["id"])
+    return public_execution(api.get_execution(root["id"]))
 

@@ -385,3 +385,12 @@ def test_inbound_context_masks_secrets():
     assert view["variables"] == {"x": 1, "api_key": "********", "pin": "********", "g": 1}
     with pytest.raises(RerunError, match=r"task 'nope' does not exist"):
         inbound_context.task_inbound_context(api, "ex", "nope")
+
+
+def test_returned_execution_never_carries_the_auth_token():
+    api = parallel_api()
+    api.executions["ex"]["params"] = json.dumps({"env": ENV})
+    ex = rerun.rerun_tasks(api, CTX, ["t3"], env=ENV)
+    env = rerun.execution_env(ex)
+    assert env["__actions"]["st2.action"]["st2_context"]["auth_token"] == "********"
+    assert env["st2_execution_id"] == "new"
