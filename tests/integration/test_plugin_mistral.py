@@ -42,7 +42,7 @@ class FakeSt2:
         self.calls_per_item: Dict[Any, int] = {}
         self.completions: List[Tuple[str, int]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
         self.api_url = "http://127.0.0.1:%d/api/v1" % self.server.server_address[1]
 
