@@ -109,6 +109,12 @@ class Container:
         runner = runner_types()[action["runner_type"]]
         return params.merge_schema(runner.get("runner_parameters") or {}, action.get("parameters") or {})
 
+    def action_parameters(self, ref: str) -> Optional[Dict[str, Any]]:
+        """Merged runner + action parameter metadata of a registered action, or None (the
+        runner's `action_lookup`: tells StackStorm action refs apart in workflow definitions)."""
+        action = self.store.get_action(ref)
+        return self.schema_for(action) if action else None
+
     def create(self, body: Dict[str, Any], requester: str) -> Tuple[Dict[str, Any], bool]:
         """Validate and store a new execution, then schedule it. Returns (execution, created);
         created is False when a child with the same Mistral action execution exists already."""
@@ -280,6 +286,7 @@ class Container:
         user = context.get("user") or "stanley"
         runner.auth_token = types.SimpleNamespace(token=self.auth.issue_execution_token(user, doc["id"]), user=user)
         runner.st2_executions = self.st2_executions
+        runner.action_lookup = self.action_parameters
         rerun = context.get("re-run") or {}
         original = self.store.get_execution(rerun["ref"]) if rerun.get("ref") else None
         runner.rerun_ex_ref = _ns(original) if original else None

@@ -197,6 +197,9 @@ def test_workflow_runner_is_set_up_as_st2_does_and_secrets_are_masked(host, clie
     assert runner.action.ref == "tp.wf" and runner.action.parameters["password"]["secret"] is True
     assert runner.context["user"] == "st2admin" and runner.rerun_ex_ref is None
     assert runner.runner_type.name == "mistral-v2"
+    assert runner.action_lookup("core.local")["cmd"]["required"] is True
+    assert runner.action_lookup("core.local")["timeout"]["default"] == 60
+    assert runner.action_lookup("std.echo") is None
     token_user = host.auth.user_for_request({"X-Auth-Token": runner.auth_token.token}, {})
     assert token_user == "st2admin"
     assert doc["parameters"]["password"] == "********"
