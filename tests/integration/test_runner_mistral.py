@@ -324,7 +324,8 @@ mistral_tests.waiter:
 """
 
 
-def test_callback_completes_the_waiting_task_once(tmp_path, api, querier):
+def _start_waiter(tmp_path, api) -> Tuple[mistral_v2.MistralRunner, Dict[str, Any], str]:
+    """Start a workflow whose only task waits for an external result; return its callback URL."""
     pack = _copy_pack(tmp_path)
     with open(os.path.join(pack, "actions", "workflows", "waiter.yaml"), "w") as fh:
         fh.write(ASYNC)
@@ -341,7 +342,34 @@ def test_callback_completes_the_waiting_task_once(tmp_path, api, querier):
             action_ex_id = ae[0].id if ae else None
         time.sleep(0.1)
     assert action_ex_id, "the async task never got an action execution"
-    url = "%s/action_executions/%s" % (api.url, action_ex_id)
+    return runner, ctx, "%s/action_executions/%s" % (api.url, action_ex_id)
+
+
+def test_failed_child_fails_the_waiting_task_with_its_error(tmp_path, api, querier):
+    runner, ctx, url = _start_waiter(tmp_path, api)
+    assert MistralCallbackHandler.callback(url, {}, "failed", {"stderr": "permission denied"}) is True
+    status, result = wait(querier, runner, ctx, ["succeeded", "failed"])
+    assert status == "failed"
+    assert "permission denied" in result["error"]
+    assert by_name(result)["wait_for_st2"]["state"] == "ERROR"
+
+
+def test_st2_action_refs_reach_mistral_as_st2_action(tmp_path, api):
+    path = str(tmp_path / "wf.yaml")
+    with open(path, "w") as fh:
+        fh.write("version: '2.0'\nmistral_tests.proxy:\n  tasks:\n"
+                 "    run:\n      action: core.local cmd=\"echo hi\"\n"
+                 "    echo:\n      action: std.echo output=ok\n")
+    prepared = definitions.prepare(path, "mistral_tests.proxy", mistral_actions=api.action_names)
+    definitions.sync(api, prepared)
+    stored = yaml.safe_load(api.get_workflow("mistral_tests.proxy")["definition"])
+    tasks = stored["mistral_tests.proxy"]["tasks"]
+    assert tasks["run"] == {"action": "st2.action", "input": {"ref": "core.local", "parameters": {"cmd": "echo hi"}}}
+    assert tasks["echo"] == {"action": "std.echo output=ok"}
+
+
+def test_callback_completes_the_waiting_task_once(tmp_path, api, querier):
+    runner, ctx, url = _start_waiter(tmp_path, api)
     assert MistralCallbackHandler.callback(url, {}, "succeeded", {"stdout": "ok", "code": 0}) is True
     assert MistralCallbackHandler.callback(url, {}, "failed", {"error": "late"}) is False
     status, result = wait(querier, runner, ctx, ["succeeded", "failed"])
