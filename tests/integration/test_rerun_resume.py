@@ -343,3 +343,14 @@ def test_inbound_context_of_nested_task(api, workflows, mistral_client, wait_for
     assert view["workflow_execution_id"] != ex_id
     with pytest.raises(RerunError, match=r"task 'zzz' does not exist \(tasks at this level: task1\)"):
         inbound_context.task_inbound_context(api, ex_id, "zzz")
+
+
+def test_resume_from_next_inside_a_workbook_subworkflow(api, workflows, mistral_client, wait_for_state):
+    ex_id = _start(api, workflows, "nested", {})
+    wait_for_state(mistral_client, ex_id, "ERROR")
+    with pytest.raises(MissingRequirementsError, match=r"task 'task1.subtask1' needs s\."):
+        resume.resume_from_next(api, _ctx(ex_id), ["task1.subtask1"], {})
+    resume.resume_from_next(api, _ctx(ex_id), ["task1.subtask1"], {"task1.subtask1": {"s": "given"}}, ST2_ENV)
+    wait_for_state(mistral_client, ex_id, "SUCCESS")
+    assert _state_map(api, ex_id) == {"task1": "SUCCESS", "task2": "SUCCESS"}
+    assert _output(api, ex_id) == {"sub_out": "given"}
