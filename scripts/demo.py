@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -27,6 +28,14 @@ def st2(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 def st2_json(*args: str) -> Any:
     return json.loads(st2(*args, "--json").stdout)
+
+
+def started_id(proc: subprocess.CompletedProcess) -> str:
+    """The execution id that `st2 run -a` / `st2 execution re-run` print."""
+    found = re.search(r"st2 execution get ([0-9a-f]{24})", proc.stdout)
+    if not found:
+        sys.exit("no execution id in st2's output:\n%s" % proc.stdout)
+    return found.group(1)
 
 
 def get(execution_id: str) -> Dict[str, Any]:
@@ -61,8 +70,7 @@ def main() -> int:
     st2("key", "delete", "demo_ready", check=False)
 
     say("2. Run %s (StackStorm actions inside a Mistral workflow)" % WORKFLOW)
-    started = st2_json("run", "-a", WORKFLOW, "who=demo-user", "sleep_seconds=6")
-    ex_id = started["id"]
+    ex_id = started_id(st2("run", "-a", WORKFLOW, "who=demo-user", "sleep_seconds=6"))
     print("   StackStorm execution: %s" % ex_id)
     watch(ex_id, {"running"})
     time.sleep(2)
@@ -81,8 +89,7 @@ def main() -> int:
 
     say("5. Fix the cause outside the workflow, then re-run only the failed task")
     st2("key", "set", "demo_ready", "yes")
-    rerun = st2_json("execution", "re-run", ex_id, "--tasks", "check_ready")
-    new_id = rerun["id"]
+    new_id = started_id(st2("execution", "re-run", ex_id, "--tasks", "check_ready", "-a"))
     print("   new StackStorm execution %s re-uses Mistral execution %s"
           % (new_id, ex.get("context", {}).get("mistral", {}).get("execution_id")))
     ex = watch(new_id, FINAL)
