@@ -185,7 +185,7 @@ def test_worker_sends_in_order_skips_repeats_and_survives_errors(pub, monkeypatc
 
     monkeypatch.setattr(pub, "plan", fake_plan)
     monkeypatch.setattr(pub, "send", lambda push: sent.append(push.body) or True)
-    worker = pub.Worker()
+    worker = pub.Dispatcher(lanes=3)
     for _ in range(5):
         worker.submit(job(pub, "WORKFLOW_LAUNCHED", {"id": "wf1"}))
     worker.join()
@@ -205,7 +205,7 @@ def test_publish_returns_before_the_push_is_sent(pub, monkeypatch):
     pub.St2Publisher().publish(None, "wf9", {"id": "wf9"}, "WORKFLOW_SUCCEEDED", NOW)
     assert sent == []  # the engine's thread is not held up by StackStorm
     gate.set()
-    pub._WORKER.join()
+    pub.dispatcher().join()
     assert sent == ["s9"]
 
 
@@ -219,8 +219,54 @@ def test_refused_push_is_retried_on_the_next_event(pub, monkeypatch):
 
     monkeypatch.setattr(pub, "plan", lambda _job: pub.Push("s1", {}, {"status": "paused"}))
     monkeypatch.setattr(pub, "send", fake_send)
-    worker = pub.Worker()
-    worker.submit(job(pub, "TASK_SUCCEEDED", {}))
-    worker.submit(job(pub, "TASK_SUCCEEDED", {}))
+    worker = pub.Dispatcher(lanes=1)
+    worker.submit(job(pub, "WORKFLOW_PAUSED", {}))
+    worker.submit(job(pub, "WORKFLOW_PAUSED", {}))
     worker.join()
     assert sent == ["paused", "paused"]
+
+
+def _ids_in_distinct_lanes(lanes: int):
+    import zlib
+
+    seen = {}
+    for i in range(100):
+        ex_id = "wf-%d" % i
+        seen.setdefault(zlib.crc32(ex_id.encode()) % lanes, ex_id)
+        if len(seen) == 2:
+            return list(seen.values())
+    raise AssertionError("no two ids in distinct lanes")
+
+
+def test_a_stuck_root_does_not_hold_up_other_roots(pub, db, monkeypatch):
+    slow_id, fast_id = _ids_in_distinct_lanes(2)
+    gate = threading.Event()
+    sent: List[str] = []
+
+    def fake_plan(j):
+        if j.ex_id == slow_id:
+            gate.wait(10)
+        return pub.Push(j.ex_id, {}, {"status": "succeeded"})
+
+    monkeypatch.setattr(pub, "plan", fake_plan)
+    monkeypatch.setattr(pub, "send", lambda push: sent.append(push.st2_execution_id) or True)
+    worker = pub.Dispatcher(lanes=2)
+    worker.submit(job(pub, "WORKFLOW_SUCCEEDED", {"root_execution_id": None}, slow_id))
+    worker.submit(job(pub, "WORKFLOW_SUCCEEDED", {"root_execution_id": None}, fast_id))
+    for _ in range(200):  # hang guard only: the fast root is sent while the slow one waits
+        if sent:
+            break
+        threading.Event().wait(0.05)
+    assert sent == [fast_id]
+    gate.set()
+    worker.join()
+    assert sent == [fast_id, slow_id]
+
+
+def test_task_events_are_routed_by_their_root(pub, db):
+    db.wf["wf1"] = wf_ex("wf1", "RUNNING")
+    db.wf["sub1"] = wf_ex("sub1", "RUNNING", st2_id=None, root="wf1")
+    assert pub.root_key(job(pub, "TASK_SUCCEEDED", {"workflow_execution_id": "sub1"}, "t9")) == "wf1"
+    assert pub.root_key(job(pub, "TASK_SUCCEEDED", {"workflow_execution_id": "wf1"}, "t8")) == "wf1"
+    assert pub.root_key(job(pub, "WORKFLOW_PAUSED", {"root_execution_id": "wf1"}, "sub1")) == "wf1"
+    assert pub.root_key(job(pub, "WORKFLOW_PAUSED", {"root_execution_id": None}, "wf1")) == "wf1"

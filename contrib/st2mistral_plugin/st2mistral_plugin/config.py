@@ -40,6 +40,9 @@ OPTS = [
                 help="Apply the fix for with-items re-run with reset=False (see "
                 "docs/upstream-with-items-no-reset-bug.md). Env var "
                 "ST2MISTRAL_WITH_ITEMS_FIX=0 also disables it."),
+    cfg.IntOpt("push_lanes", default=4, min=1,
+               help="Background threads pushing workflow status to StackStorm; events of one "
+               "root workflow always use the same thread, so they stay in order."),
     cfg.BoolOpt("cascade_subworkflow_pause", default=True,
                 help="When a Mistral subworkflow pauses while its root runs, ask StackStorm to "
                 "pause the root's execution (PUT {status: pausing})."),

@@ -6,8 +6,9 @@ import json
 import logging
 import queue
 import threading
+import zlib
 from collections import OrderedDict
-from typing import Any, Dict, Mapping, NamedTuple, Optional
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional
 
 from mistral.notifiers import base
 
@@ -101,20 +102,20 @@ def send(push: Push) -> bool:
     return True
 
 
-class Worker:
-    """One background thread that processes jobs in order, so pushes never overtake each other."""
+class _Lane:
+    """A daemon thread running `handle(job)` for its queued jobs, one at a time, in order."""
 
-    def __init__(self) -> None:
-        self._queue: "queue.Queue[Optional[Job]]" = queue.Queue()
-        self._last: "OrderedDict[str, str]" = OrderedDict()
+    def __init__(self, name: str, handle: Callable[[Job], None]) -> None:
+        self._name = name
+        self._handle = handle
+        self._queue: "queue.Queue[Job]" = queue.Queue()
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
 
     def submit(self, job: Job) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="st2-publisher",
-                                                daemon=True)
+                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
                 self._thread.start()
         self._queue.put(job)
 
@@ -122,50 +123,108 @@ class Worker:
         while True:
             job = self._queue.get()
             try:
-                if job is None:
-                    return
-                self.process(job)
+                self._handle(job)
+            except Exception:  # noqa: BLE001 - a bad event must never kill the lane
+                LOG.exception("st2 publisher: failed to process %s event for %s",
+                              job.event, job.ex_id)
             finally:
                 self._queue.task_done()
 
     def join(self) -> None:
-        """Wait until every submitted job is processed (tests, shutdown)."""
         self._queue.join()
 
-    def process(self, job: Job) -> None:
-        from mistral import context as auth_ctx
-        from mistral.db.v2 import api as db_api
 
+def root_key(job: Job) -> str:
+    """The root workflow execution a job is about (read from the DB for task events)."""
+    from mistral.db.v2 import api as db_api
+
+    if job.event.startswith("TASK_"):
+        wf_ex = db_api.get_workflow_execution(job.data["workflow_execution_id"])
+        return wf_ex.root_execution_id or wf_ex.id
+    return job.data.get("root_execution_id") or job.ex_id
+
+
+class Dispatcher:
+    """Routes each job to the lane of its root execution, then plans and sends its push.
+
+    Pushes about one root never overtake each other; a slow or failing StackStorm answer for
+    one root only holds up the roots sharing its lane.
+    """
+
+    def __init__(self, lanes: int) -> None:
+        self._router = _Lane("st2-publisher-router", self._route)
+        self._lanes = [_Lane("st2-publisher-%d" % i, self.process) for i in range(max(1, lanes))]
+        self._last: "OrderedDict[str, str]" = OrderedDict()
+        self._last_lock = threading.Lock()
+
+    def submit(self, job: Job) -> None:
+        self._router.submit(job)
+
+    def join(self) -> None:
+        """Wait until every submitted job is processed (tests, shutdown)."""
+        self._router.join()
+        for lane in self._lanes:
+            lane.join()
+
+    def _route(self, job: Job) -> None:
         try:
-            auth_ctx.set_ctx(job.ctx)
-            with db_api.transaction(read_only=True):
-                push = plan(job)
+            key = _in_db(job, root_key)
+        except Exception as exc:  # noqa: BLE001 - unknown root: the job's own id still orders it
+            LOG.warning("st2 publisher: cannot find the root of %s (%s)", job.ex_id,
+                        type(exc).__name__)
+            key = job.ex_id
+        self._lanes[zlib.crc32(str(key).encode()) % len(self._lanes)].submit(job)
+
+    def process(self, job: Job) -> None:
+        try:
+            push = _in_db(job, plan)
             if push is None or self._unchanged(push):
                 return
             if send(push):
                 self._remember(push)
         except St2MistralError as exc:
             LOG.error("st2 publisher: %s event for %s not delivered: %s", job.event, job.ex_id, exc)
-        except Exception:  # noqa: BLE001 - a bad event must never kill the worker
-            LOG.exception("st2 publisher: failed to process %s event for %s", job.event, job.ex_id)
-        finally:
-            auth_ctx.set_ctx(None)
 
     def _remember(self, push: Push) -> None:
-        self._last[push.st2_execution_id] = _digest(push.body)
-        self._last.move_to_end(push.st2_execution_id)
-        while len(self._last) > _MAX_REMEMBERED:
-            self._last.popitem(last=False)
+        with self._last_lock:
+            self._last[push.st2_execution_id] = _digest(push.body)
+            self._last.move_to_end(push.st2_execution_id)
+            while len(self._last) > _MAX_REMEMBERED:
+                self._last.popitem(last=False)
 
     def _unchanged(self, push: Push) -> bool:
-        return self._last.get(push.st2_execution_id) == _digest(push.body)
+        with self._last_lock:
+            return self._last.get(push.st2_execution_id) == _digest(push.body)
+
+
+def _in_db(job: Job, func: Callable[[Job], Any]) -> Any:
+    """Run `func(job)` in a read-only Mistral DB transaction under the event's security context."""
+    from mistral import context as auth_ctx
+    from mistral.db.v2 import api as db_api
+
+    auth_ctx.set_ctx(job.ctx)
+    try:
+        with db_api.transaction(read_only=True):
+            return func(job)
+    finally:
+        auth_ctx.set_ctx(None)
 
 
 def _digest(body: Dict[str, Any]) -> str:
     return hashlib.sha1(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-_WORKER = Worker()
+_DISPATCHER: Optional[Dispatcher] = None
+_DISPATCHER_LOCK = threading.Lock()
+
+
+def dispatcher() -> Dispatcher:
+    """The process-wide dispatcher, created on first use ([st2] push_lanes lanes)."""
+    global _DISPATCHER
+    with _DISPATCHER_LOCK:
+        if _DISPATCHER is None:
+            _DISPATCHER = Dispatcher(config.get("push_lanes"))
+        return _DISPATCHER
 
 
 class St2Publisher(base.NotificationPublisher):
@@ -173,4 +232,4 @@ class St2Publisher(base.NotificationPublisher):
 
     def publish(self, ctx: Any, ex_id: str, data: Dict[str, Any], event: str, timestamp: Any,
                 **kwargs: Any) -> None:
-        _WORKER.submit(Job(ctx, ex_id, dict(data), event))
+        dispatcher().submit(Job(ctx, ex_id, dict(data), event))
