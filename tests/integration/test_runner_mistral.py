@@ -258,6 +258,39 @@ def test_definition_is_updated_and_kind_swapped(tmp_path, api):
             assert api.get_workflow(name + ".only")
 
 
+REVERSE = """version: '2.0'
+mistral_tests.reverse:
+  type: reverse
+  output:
+    b: <% $.b %>
+  tasks:
+    a:
+      action: std.echo
+      input: {output: first}
+      publish: {a: <% task(a).result %>}
+    b:
+      action: std.echo output="<% $.a %> then second"
+      requires: [a]
+      publish: {b: <% task(b).result %>}
+    unrelated:
+      action: std.fail
+"""
+
+
+def test_reverse_workflow_runs_up_to_the_task_parameter(tmp_path, querier):
+    pack = _copy_pack(tmp_path)
+    with open(os.path.join(pack, "actions", "workflows", "reverse.yaml"), "w") as fh:
+        fh.write(REVERSE)
+    with open(os.path.join(pack, "actions", "reverse.yaml"), "w") as fh:
+        yaml.safe_dump({"name": "reverse", "pack": "mistral_tests", "runner_type": "mistral-v2",
+                        "entry_point": "workflows/reverse.yaml", "parameters": {}}, fh)
+    runner, ctx = start("reverse", {}, pack_dir=pack, runner_params={"task": "b"})
+    status, result = wait(querier, runner, ctx, ["succeeded", "failed"])
+    assert status == "succeeded", result
+    assert result["output"] == {"b": "first then second"}
+    assert sorted(by_name(result)) == ["a", "b"]
+
+
 SLEEPY = """version: '2.0'
 mistral_tests.sleepy:
   tasks:
