@@ -15,7 +15,7 @@ from mistral_v2.exceptions import (
     St2MistralError,
 )
 
-from st2mistral_local import transitions, views
+from st2mistral_local import aliases, extensions, rules, transitions, views
 from st2mistral_local.auth import AuthenticationError
 from st2mistral_local.container import NotFoundError, public_action
 from st2mistral_local.host import Host
@@ -197,7 +197,8 @@ def create_app(host: Host) -> Flask:
         limit, offset = _limit()
         page = actions[offset:(offset + limit) if limit is not None else None]
         include = _list_arg("include_attributes")
-        return _paged([views.filter_attributes(a, include, _list_arg("exclude_attributes")) for a in page], len(actions))
+        exclude = _list_arg("exclude_attributes")
+        return _paged([views.filter_attributes(a, include, exclude) for a in page], len(actions))
 
     @app.get(API + "/actions/views/entry_point/<ref>")
     def action_entry_point(ref: str) -> Response:
@@ -347,5 +348,9 @@ def create_app(host: Host) -> Flask:
             raise NotFoundError('Key "%s" cannot be found.' % name)
         return Response(status=204)
 
+    # ---- rules/webhooks, action aliases, Mistral extension endpoints (their own modules) --
+    rules.register(app, host)
+    aliases.register(app, host)
+    extensions.register(app, host)
     return app
 

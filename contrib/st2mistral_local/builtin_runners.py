@@ -32,9 +32,9 @@ class LocalShellCommandRunner(seam.ActionRunner):
         params = dict(self.runner_parameters or {})
         cmd = params.get("cmd")
         if not cmd:
-            result = {"error": "local-shell-cmd needs a non-empty \"cmd\" parameter", "failed": True,
-                      "succeeded": False, "return_code": None, "stdout": "", "stderr": ""}
-            return seam.LIVEACTION_STATUS_FAILED, result, {}
+            refused = {"error": "local-shell-cmd needs a non-empty \"cmd\" parameter", "failed": True,
+                       "succeeded": False, "return_code": None, "stdout": "", "stderr": ""}
+            return seam.LIVEACTION_STATUS_FAILED, refused, {}
         timeout = params.get("timeout") or 60
         env = dict(os.environ)
         env.update({str(k): str(v) for k, v in (params.get("env") or {}).items()})

@@ -59,7 +59,7 @@ def _read_json(path: str) -> Optional[Dict[str, Any]]:
 def _host_alive(state: Optional[Dict[str, Any]]) -> bool:
     from st2mistral_server import process
 
-    return bool(state) and process.is_ours(int(state["pid"]), "st2mistral_local.cli")
+    return state is not None and process.is_ours(int(state["pid"]), "st2mistral_local.cli")
 
 
 def _serve(args: argparse.Namespace, state_dir: str) -> int:
@@ -130,15 +130,16 @@ def _up(args: argparse.Namespace, home: str, state_dir: str) -> int:
 
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     existing = server.read_state(state_dir)
-    if _host_alive(existing):
-        _say("st2mistral-local: already running at %s (run `st2mistral-local down` first to restart)" % existing["base_url"])
+    if existing is not None and _host_alive(existing):
+        _say("st2mistral-local: already running at %s (run `st2mistral-local down` first to restart)"
+             % existing["base_url"])
         print(_exports(existing["base_url"], _apikey(existing["base_url"], state_dir)))
         return 0
     for pack in args.packs:
         if not os.path.isfile(os.path.join(pack, "pack.yaml")):
             _say("st2mistral-local: %s is not a pack directory (no pack.yaml)" % pack)
             return 2
-    info = st2mistral_server.start(mode=args.mistral, home=home)
+    info = st2mistral_server.start(mode=args.mistral, home=Path(home))
     with open(os.path.join(state_dir, MISTRAL_STATE), "w") as fh:
         json.dump(info.to_dict(), fh, indent=2)
     port = args.port or process.free_port()
@@ -185,8 +186,9 @@ def _status(state_dir: str) -> int:
     import st2mistral_server
 
     state = server.read_state(state_dir)
-    host_up = _host_alive(state)
-    print("host: %s" % ("running at %s (pid %s)" % (state["base_url"], state["pid"]) if host_up else "not running"))
+    host_up = state is not None and _host_alive(state)
+    where = "running at %s (pid %s)" % (state["base_url"], state["pid"]) if state is not None and host_up else ""
+    print("host: %s" % (where or "not running"))
     mistral = _read_json(os.path.join(state_dir, MISTRAL_STATE))
     info = st2mistral_server.ServerInfo.from_dict(mistral) if mistral else None
     print("mistral: %s" % ("%s at %s" % (info.mode, info.url) if info and info.running() else "not running"))

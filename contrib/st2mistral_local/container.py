@@ -428,13 +428,14 @@ class Container:
             raise InvalidParametersError('"tasks" and "reset" must be lists and "parameters" an object.')
         unknown_reset = sorted(set(reset) - set(tasks))
         if unknown_reset:
-            raise InvalidParametersError("Tasks to reset must be among the tasks to re-run: %s" % ", ".join(unknown_reset))
+            raise InvalidParametersError("Tasks to reset must be among the tasks to re-run: %s"
+                                         % ", ".join(unknown_reset))
         if tasks and original["runner"]["name"] not in ASYNC_RUNNERS:
             raise InvalidParametersError('Only workflow executions can be re-run from tasks; %s uses runner "%s".' % (
                 execution_id, original["runner"]["name"]))
         merged = dict(original.get("parameters") or {})
         merged.update(supplied)
-        context = {"re-run": {"ref": execution_id}}
+        context: Dict[str, Any] = {"re-run": {"ref": execution_id}}
         if tasks:
             context["re-run"].update({"tasks": tasks, "reset": reset})
         for key in ("trace_context",):

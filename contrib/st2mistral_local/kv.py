@@ -78,6 +78,10 @@ class KeyValueStore:
             doc["expire_timestamp"] = row["expire_timestamp"]
         return doc
 
+    @staticmethod
+    def _scope(scope: Optional[str]) -> str:
+        return normalize_scope(scope) or SYSTEM
+
     def _live(self, row: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
         if row and row.get("expire_timestamp"):
             if ids.parse_iso(row["expire_timestamp"]) <= ids.parse_iso(ids.now_iso()):
@@ -91,7 +95,7 @@ class KeyValueStore:
             raise InvalidParametersError("A key needs a name.")
         if "value" not in body or not isinstance(body.get("value"), str):
             raise InvalidParametersError('Key "%s" needs a string "value".' % name)
-        scope = normalize_scope(body.get("scope"))
+        scope = self._scope(body.get("scope"))
         secret = bool(body.get("secret"))
         encrypted = bool(body.get("encrypted"))
         if encrypted and not secret:
@@ -110,11 +114,12 @@ class KeyValueStore:
         self.store.put_key(row)
         return self._doc(self.store.get_key(scope, username, name) or row, decrypt=False)
 
-    def get(self, name: str, scope: Optional[str], user: Optional[str], decrypt: bool, requester: str) -> Optional[Dict[str, Any]]:
+    def get(self, name: str, scope: Optional[str], user: Optional[str], decrypt: bool,
+            requester: str) -> Optional[Dict[str, Any]]:
         """One key doc or None."""
-        scope = normalize_scope(scope)
-        username = (user or requester) if scope == USER else ""
-        return self._maybe(self._live(self.store.get_key(scope, username, name)), decrypt)
+        norm = self._scope(scope)
+        username = (user or requester) if norm == USER else ""
+        return self._maybe(self._live(self.store.get_key(norm, username, name)), decrypt)
 
     def _maybe(self, row: Optional[Dict[str, Any]], decrypt: bool) -> Optional[Dict[str, Any]]:
         return self._doc(row, decrypt) if row else None
@@ -132,6 +137,6 @@ class KeyValueStore:
 
     def delete(self, name: str, scope: Optional[str], user: Optional[str], requester: str) -> bool:
         """Delete a key; False when there was none."""
-        scope = normalize_scope(scope)
-        username = (user or requester) if scope == USER else ""
-        return self.store.delete_key(scope, username, name)
+        norm = self._scope(scope)
+        username = (user or requester) if norm == USER else ""
+        return self.store.delete_key(norm, username, name)

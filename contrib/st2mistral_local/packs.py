@@ -121,7 +121,8 @@ def read_pack(pack_dir: str) -> List[Dict[str, Any]]:
     if not isinstance(pack, str) or not pack:
         raise ConfigurationError('%s needs a "ref" or "name"' % pack_file)
     docs, problems = [], []
-    files = sorted(glob.glob(os.path.join(pack_dir, "actions", "*.yaml")) + glob.glob(os.path.join(pack_dir, "actions", "*.yml")))
+    actions_dir = os.path.join(pack_dir, "actions")
+    files = sorted(glob.glob(os.path.join(actions_dir, "*.yaml")) + glob.glob(os.path.join(actions_dir, "*.yml")))
     for path in files:
         try:
             with open(path) as fh:

@@ -73,7 +73,8 @@ def finalize(ref: str, schema: Dict[str, Any], supplied: Optional[Dict[str, Any]
     """
     supplied = supplied or {}
     if not isinstance(supplied, dict):
-        raise InvalidParametersError("Parameters for action %s must be an object, got %s" % (ref, type(supplied).__name__))
+        raise InvalidParametersError("Parameters for action %s must be an object, got %s"
+                                     % (ref, type(supplied).__name__))
     problems: List[str] = []
     unknown = sorted(set(supplied) - set(schema))
     if unknown:

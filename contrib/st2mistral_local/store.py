@@ -54,7 +54,8 @@ class DuplicateError(StoreError):
 
 def _row_columns(doc: Dict[str, Any]) -> Dict[str, Any]:
     ctx = doc.get("context") or {}
-    mistral_ctx = ctx.get("mistral") if isinstance(ctx.get("mistral"), dict) else {}
+    raw = ctx.get("mistral")
+    mistral_ctx: Dict[str, Any] = raw if isinstance(raw, dict) else {}
     return {
         "action_ref": doc["action"]["ref"],
         "runner_type": doc["runner"]["name"],

@@ -43,11 +43,13 @@ def execution(store: Store, doc: Dict[str, Any], include: Optional[List[str]] = 
     if not out.get("end_timestamp"):
         out.pop("end_timestamp", None)
     else:
-        out["elapsed_seconds"] = round((ids.parse_iso(out["end_timestamp"]) - ids.parse_iso(out["start_timestamp"])).total_seconds(), 6)
+        elapsed = ids.parse_iso(out["end_timestamp"]) - ids.parse_iso(out["start_timestamp"])
+        out["elapsed_seconds"] = round(elapsed.total_seconds(), 6)
     return filter_attributes(out, include, exclude)
 
 
-def filter_attributes(doc: Dict[str, Any], include: Optional[List[str]], exclude: Optional[List[str]]) -> Dict[str, Any]:
+def filter_attributes(doc: Dict[str, Any], include: Optional[List[str]],
+                      exclude: Optional[List[str]]) -> Dict[str, Any]:
     """Keep only top-level keys named (first dotted part) in `include`; drop those in `exclude`."""
     if include:
         keep = {name.split(".", 1)[0] for name in include} | {"id"}
