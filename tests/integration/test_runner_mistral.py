@@ -180,6 +180,15 @@ def test_query_many_answers_several_executions(querier):
         ["Hello, w0", "Hello, w1", "Hello, w2"]
 
 
+def test_execution_deleted_in_mistral_is_reported_failed(api, querier):
+    runner, ctx = start("sequential", {"who": "gone"})
+    wait(querier, runner, ctx, ["succeeded"])
+    api.client.executions.delete(ctx["mistral"]["execution_id"])
+    status, result = querier.query(runner.execution_id, ctx["mistral"])
+    assert status == "failed"
+    assert "no longer exists" in result["error"] and ctx["mistral"]["execution_id"] in result["error"]
+
+
 def _copy_pack(tmp_path) -> str:
     dst = str(tmp_path / "mistral_tests")
     shutil.copytree(PACK_DIR, dst)
