@@ -198,6 +198,46 @@ def resolve_task(api: Any, root: Dict[str, Any], path: str,
     return [], "task name %r is malformed" % path  # pragma: no cover - loop always returns
 
 
+_CALLBACK_AE = re.compile(r"/action_executions/([^/?#]+)/?$")
+
+
+def _st2_child_link(child: Dict[str, Any]) -> Tuple[Optional[str], Optional[str]]:
+    """(st2.action action execution id that started `child`, child's own Mistral execution id)."""
+    url = (child.get("callback") or {}).get("url") or ""
+    m = _CALLBACK_AE.search(url)
+    mctx = (child.get("context") or {}).get("mistral") or {}
+    ae_id = m.group(1) if m else mctx.get("action_execution_id")
+    return ae_id, mctx.get("execution_id")
+
+
+def st2_child_resolver(list_children: Callable[[str], Iterable[Dict[str, Any]]], st2_execution_id: str) -> ResolveSt2Child:
+    """A ResolveSt2Child over StackStorm executions (GET /api/v1/executions?parent=<id>).
+
+    Children of `st2_execution_id` (then their children, lazily, level by level) are matched to
+    the st2.action call that started them by their callback URL (.../action_executions/<id>);
+    the answer is the child's own `context.mistral.execution_id` (a mistral-v2 workflow) or None.
+    """
+    index: Dict[str, Optional[str]] = {}
+    pending: List[str] = [st2_execution_id]
+    seen: set = set()
+
+    def resolve(action_execution_id: str) -> Optional[str]:
+        while action_execution_id not in index and pending:
+            parent = pending.pop(0)
+            if parent in seen:
+                continue
+            seen.add(parent)
+            for child in list_children(parent) or []:
+                ae_id, mistral_id = _st2_child_link(child)
+                if ae_id:
+                    index.setdefault(ae_id, mistral_id)
+                if child.get("id") and mistral_id:
+                    pending.append(child["id"])
+        return index.get(action_execution_id)
+
+    return resolve
+
+
 # -- validation -------------------------------------------------------------------------------------
 
 
@@ -437,6 +477,10 @@ def rerun_workflow(runner: Any, action_parameters: Dict[str, Any], options: Dict
         skip_notify_tasks=(runner.runner_parameters or {}).get("skip_notify") or [],
     )
     resolver = getattr(runner, "resolve_st2_child", None)
+    original_id = getattr(runner.rerun_ex_ref, "id", None) or options.get("ref")
+    st2 = runner._st2() if resolver is None and hasattr(runner, "_st2") else None
+    if resolver is None and st2 is not None and original_id:
+        resolver = st2_child_resolver(st2.list_children, original_id)
     if options.get("next"):
         from mistral_v2 import resume
 

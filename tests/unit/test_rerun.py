@@ -394,3 +394,24 @@ def test_returned_execution_never_carries_the_auth_token():
     env = rerun.execution_env(ex)
     assert env["__actions"]["st2.action"]["st2_context"]["auth_token"] == "********"
     assert env["st2_execution_id"] == "new"
+
+
+def test_st2_child_resolver_matches_callback_urls_level_by_level():
+    children = {
+        "orig": [{"id": "c1", "callback": {"url": "http://m/v2/action_executions/ae1"},
+                  "context": {"mistral": {"execution_id": "m1"}}},
+                 {"id": "c2", "callback": {"url": "http://m/v2/action_executions/ae2"},
+                  "context": {"mistral": {"action_execution_id": "ae2"}}}],   # not a workflow
+        "c1": [{"id": "g1", "context": {"mistral": {"action_execution_id": "ae3", "execution_id": "m3"}}}],
+    }
+    asked: List[str] = []
+
+    def list_children(st2_id: str):
+        asked.append(st2_id)
+        return children.get(st2_id, [])
+
+    resolve = rerun.st2_child_resolver(list_children, "orig")
+    assert resolve("ae1") == "m1" and asked == ["orig"]
+    assert resolve("ae2") is None
+    assert resolve("ae3") == "m3" and asked == ["orig", "c1"]
+    assert resolve("nope") is None
