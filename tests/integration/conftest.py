@@ -41,6 +41,16 @@ HOST_PACK = {
         "        parameters:\n          cmd: echo child-<% $.word %>\n"
         "      publish:\n        child: <% task().result %>\n"
         "  output:\n    child: <% $.child %>\n"),
+    "actions/needs_key.yaml": (
+        "name: needs_key\nrunner_type: mistral-v2\nentry_point: workflows/needs_key.yaml\n"
+        "parameters:\n  who:\n    type: string\n    default: you\n"),
+    "actions/workflows/needs_key.yaml": (
+        "version: '2.0'\nhosttest.needs_key:\n  input:\n    - who\n  tasks:\n"
+        "    hello:\n      action: core.echo message=\"hello <% $.who %>\"\n"
+        "      publish:\n        hello: <% task().result.stdout %>\n      on-success: check\n"
+        "    check:\n      action: std.echo output=<% st2kv('system.hosttest_ready') %>\n"
+        "      publish:\n        ready: <% task().result %>\n"
+        "  output:\n    hello: <% $.hello %>\n    ready: <% $.ready %>\n"),
 }
 
 FINAL = ("succeeded", "failed", "canceled", "timeout", "abandoned")

@@ -1,6 +1,8 @@
 """Pause, resume and cancel of a real Mistral workflow with a slow task, through the `st2` CLI."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -50,3 +52,21 @@ def test_cancel_paused_workflow(st2_host):
     st2_host.st2("execution", "cancel", ex_id)
     assert st2_host.wait(ex_id, ["canceled", "canceling"])["status"] in ("canceled", "canceling")
     assert st2_host.wait(ex_id, ["canceled"])["status"] == "canceled"
+
+
+def test_failed_workflow_rerun_from_the_failed_task_after_fixing_the_cause(st2_host):
+    st2_host.st2("key", "delete", "hosttest_ready", check=False)
+    proc = st2_host.st2("run", "hosttest.needs_key", "who=ops", "--json", check=False)
+    assert proc.returncode != 0  # the CLI exits non-zero for a failed execution
+    failed = json.loads(proc.stdout)
+    assert failed["status"] == "failed" and "hosttest_ready" in failed["result"]["error"]
+    assert _tasks(st2_host.get(failed["id"])) == {"hello": "SUCCESS", "check": "ERROR"}
+    st2_host.st2("key", "set", "hosttest_ready", "yes")
+    rerun = st2_host.st2_json("execution", "re-run", failed["id"], "--tasks", "check")
+    assert rerun["id"] != failed["id"]
+    doc = st2_host.wait(rerun["id"], ["succeeded", "failed"])
+    assert doc["status"] == "succeeded", doc["result"]
+    assert doc["result"]["output"] == {"hello": "hello ops", "ready": "yes"}
+    assert doc["context"]["re-run"] == {"ref": failed["id"], "tasks": ["check"], "reset": ["check"]}
+    assert st2_host.get(failed["id"])["status"] == "failed"  # the original stays as it was
+    st2_host.st2("key", "delete", "hosttest_ready")
