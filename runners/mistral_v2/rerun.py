@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import re
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mistral_v2 import seam, statuses
-from mistral_v2.exceptions import InvalidOperationError, RerunError
+from mistral_v2.exceptions import InvalidOperationError, MistralAPIError, RerunError
 
 LOG = logging.getLogger(__name__)
 
@@ -108,6 +109,24 @@ def skip_task(api: Any, task_id: str, env: Optional[Dict[str, Any]] = None) -> D
         return manager._update("/tasks/%s" % task_id, body).to_dict()
 
     return api.call("skip task %s" % task_id, _put)
+
+
+def apply_to_task(api: Any, task_id: str, what: str, fn: Callable[[], Any]) -> None:
+    """Run a re-run/skip call; a refusal after the task already left ERROR counts as done.
+
+    A retried PUT whose first attempt reached Mistral is answered 400 ("must be in ERROR"):
+    the task's current state tells whether our change happened.
+    """
+    try:
+        fn()
+    except MistralAPIError as exc:
+        if exc.status_code is None or exc.status_code >= 500:
+            raise
+        state = (api.get_task(task_id) or {}).get("state")
+        if state in (None, statuses.ERROR):
+            raise
+        LOG.warning("Mistral refused to %s task %s but it is already %s; treating it as done.",
+                    what, task_id, state)
 
 
 def list_task_action_executions(api: Any, task_id: str) -> List[Dict[str, Any]]:
@@ -443,7 +462,7 @@ def rerun_tasks(
             for tid, p in parents.items()]
     for task_id, reset, label in plan:
         try:
-            api.rerun_task(task_id, reset=reset)
+            apply_to_task(api, task_id, "re-run", functools.partial(api.rerun_task, task_id, reset=reset))
         except Exception as exc:
             if done:
                 raise RerunError("Re-run of %s failed after %s were re-run: %s"

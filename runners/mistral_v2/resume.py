@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import re
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set
@@ -267,8 +268,8 @@ def resume_from_next(
     to every uploaded definition (add_resume_hooks), and the workflow follows its on-success path.
     Returns the Mistral execution.  Nothing changes when anything is refused.
     """
-    from mistral_v2.rerun import (check_overrides, original_execution_id, public_execution,
-                                  resolve_and_validate, skip_task, update_root_envs)
+    from mistral_v2.rerun import (apply_to_task, check_overrides, original_execution_id,
+                                  public_execution, resolve_and_validate, skip_task, update_root_envs)
 
     ex_id = original_execution_id(original_context)
     names = list(dict.fromkeys(task_names))
@@ -331,7 +332,7 @@ def resume_from_next(
     sent = update_root_envs(api, root["id"], all_resolved, env, extra)
     for name in names:
         for r in resolved[name]:
-            skip_task(api, r.task_id)
+            apply_to_task(api, r.task_id, "skip", functools.partial(skip_task, api, r.task_id))
     LOG.info("Mistral execution %s: resumed after tasks %s", root["id"], ", ".join(names))
     return public_execution(api.get_execution(root["id"]))
 

@@ -415,3 +415,57 @@ def test_st2_child_resolver_matches_callback_urls_level_by_level():
     assert resolve("ae2") is None
     assert resolve("ae3") == "m3" and asked == ["orig", "c1"]
     assert resolve("nope") is None
+
+
+def test_a_retried_rerun_refused_because_it_already_happened_counts_as_done():
+    from mistral_v2.exceptions import MistralAPIError
+
+    api = parallel_api()
+    states = {"ex-t3": "RUNNING", "ex-t4": "ERROR"}
+    api.get_task = lambda task_id: {"id": task_id, "state": states[task_id]}
+
+    def refuse(task_id, reset=True, env=None):
+        raise MistralAPIError("must be in ERROR", 400)
+
+    api.rerun_task = refuse
+    rerun.rerun_tasks(api, CTX, ["t3"])            # t3 already RUNNING: our first attempt got through
+    with pytest.raises(MistralAPIError):
+        rerun.rerun_tasks(api, CTX, ["t4"])        # still ERROR: a real refusal
+
+
+class FakeRunner:
+    def __init__(self, api: FakeAPI, options: Dict[str, Any]) -> None:
+        import types
+
+        self.api = api
+        self.execution_id = self.liveaction_id = "st2-new"
+        self.context = {"user": "u", "re-run": options}
+        self.liveaction = types.SimpleNamespace(context=self.context, notify={})
+        self.runner_parameters = {}
+        self.rerun_ex_ref = types.SimpleNamespace(id="st2-old", context={"mistral": {"execution_id": "ex",
+                                                                                   "workflow_name": "wf"}})
+
+    def _api_urls(self):
+        return "http://127.0.0.1:9/api/v1", "http://127.0.0.1:9/api/v1"
+
+    def _auth_token(self):
+        return "tok-new"
+
+
+def test_runner_adapter_maps_options_and_keeps_the_original_mistral_execution():
+    api = parallel_api()
+    runner = FakeRunner(api, {"ref": "st2-old", "tasks": ["wi"], "reset": [], "context": {"fix": 1}})
+    status, result, ctx = rerun.rerun_workflow(runner, {}, runner.context["re-run"])
+    assert (status, result) == ("running", {"tasks": []})
+    assert ctx["mistral"] == {"execution_id": "ex", "workflow_name": "wf"} and ctx["user"] == "u"
+    update, again = api.calls
+    assert update[3]["st2_execution_id"] == "st2-new" and update[3]["fix"] == 1
+    assert update[3]["__actions"]["st2.action"]["st2_context"]["parent"]["execution_id"] == "st2-new"
+    assert again == ("rerun_task", "ex-wi", False)
+
+
+def test_runner_adapter_resumes_from_next_when_asked():
+    api = hooked_parallel_api()
+    runner = FakeRunner(api, {"ref": "st2-old", "tasks": ["t4"], "next": True, "published": {"t4": {"r4": 1}}})
+    rerun.rerun_workflow(runner, {}, runner.context["re-run"])
+    assert api.calls[-1] == ("skip_task", "ex-t4")
