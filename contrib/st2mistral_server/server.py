@@ -52,6 +52,31 @@ class ServerInfo:
         return bool(self.pids) and all(process.is_ours(p, self.config_file) for p in self.pids)
 
 
+KEEP_RUN_DIRS = 20
+RUN_INFO = "server.json"
+
+
+def prune_run_dirs(home: Optional[os.PathLike] = None, keep: int = KEEP_RUN_DIRS) -> List[Path]:
+    """Delete all but the newest `keep` run dirs of stopped servers (kept logs); returns removed."""
+    stopped = []
+    young = time.time() - START_TIMEOUT - 60  # may be a server still starting in another process
+    for run in paths.runs_dir(home).iterdir():
+        if not run.is_dir() or run.stat().st_mtime > young:
+            continue
+        try:
+            info = ServerInfo.from_dict(json.loads((run / RUN_INFO).read_text()))
+            if info.running():
+                continue
+        except (OSError, ValueError, TypeError):
+            pass  # no readable info: a dir from a failed start or another tool version
+        stopped.append(run)
+    stopped.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    removed = stopped[keep:]
+    for run in removed:
+        shutil.rmtree(run, ignore_errors=True)
+    return removed
+
+
 def _new_run_dir(home: Path, mode: str) -> Path:
     run = paths.runs_dir(home) / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     run.mkdir(parents=True)
@@ -139,6 +164,7 @@ def start(mode: str = "embedded", home: Optional[os.PathLike] = None,
     info = ServerInfo(url="", mode=mode, port=int(port or process.free_port()), pids=[], logs={},
                       run_dir=str(run), config_file=str(run / "mistral.conf"), venv=str(venv_path))
     info.url = f"http://127.0.0.1:{info.port}/v2"
+    prune_run_dirs(home_path)
     began = time.monotonic()
     try:
         if mode == "embedded":
@@ -154,6 +180,7 @@ def start(mode: str = "embedded", home: Optional[os.PathLike] = None,
         stop(info, keep_run_dir=True)
         raise
     info.startup_seconds = round(time.monotonic() - began, 2)
+    (run / RUN_INFO).write_text(json.dumps(info.to_dict(), indent=2))
     say(f"Mistral ({mode}) ready at {info.url} in {info.startup_seconds:.1f} s; logs in {run}")
     return info
 

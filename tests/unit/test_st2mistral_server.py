@@ -209,3 +209,27 @@ def test_cli_status_reports_stale_state(tmp_path, capsys):
     assert "NOT healthy" in capsys.readouterr().out
     assert cli.main(["--home", str(tmp_path), "down"]) == 0
     assert server.read_state(tmp_path) is None
+
+
+def test_prune_keeps_newest_stopped_runs_and_running_ones(tmp_path, monkeypatch):
+    import os
+    import time as _time
+
+    runs = paths.runs_dir(tmp_path)
+    old = _time.time() - 3600
+    for i in range(5):
+        run = runs / f"embedded-{i}"
+        run.mkdir()
+        os.utime(run, (old + i, old + i))
+    live = runs / "embedded-live"
+    live.mkdir()
+    info = server.ServerInfo(url="u", mode="embedded", port=1, pids=[os.getpid()], logs={},
+                             run_dir=str(live), config_file="pytest", venv="v")
+    (live / server.RUN_INFO).write_text(json.dumps(info.to_dict()))
+    os.utime(live, (old - 100, old - 100))
+    fresh = runs / "embedded-starting"
+    fresh.mkdir()
+    removed = server.prune_run_dirs(tmp_path, keep=2)
+    assert sorted(p.name for p in removed) == ["embedded-0", "embedded-1", "embedded-2"]
+    assert sorted(p.name for p in runs.iterdir()) == [
+        "embedded-3", "embedded-4", "embedded-live", "embedded-starting"]
