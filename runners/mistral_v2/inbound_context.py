@@ -3,20 +3,46 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional
 
-from mistral_v2.exceptions import RerunError
-from mistral_v2.rerun import MASK, ResolveSt2Child, as_dict, execution_env, mask_secrets, resolve_task  # noqa: F401
+from mistral_v2.exceptions import RerunError, St2MistralError
+from mistral_v2.rerun import (MASK, ResolveSt2Child, as_dict, execution_env, latest_tasks,  # noqa: F401
+                              mask_secrets, resolve_task)
 
 
-def published_before(tasks_by_id: Dict[str, Dict[str, Any]], task: Dict[str, Any]) -> Dict[str, Any]:
-    """Variables published by the tasks that (transitively) triggered `task`, as Mistral merges them."""
+def triggers_from_definition(body: Dict[str, Any], tasks: List[Dict[str, Any]]) -> Dict[str, List[str]]:
+    """task name -> ids of completed task executions whose definition transitions lead to it.
+
+    Used for tasks whose `runtime_context.triggered_by` Mistral cleared (a re-run does that).
+    """
+    from mistral_v2 import resume
+
+    latest = latest_tasks(tasks)
+    out: Dict[str, List[str]] = {}
+    for name, spec in (body.get("tasks") or {}).items():
+        src = latest.get(name)
+        if src is None or src.get("state") not in ("SUCCESS", "ERROR", "SKIPPED"):
+            continue
+        for target in resume.next_task_names(spec or {}, ("on-success", "on-error", "on-complete", "on-skip")):
+            out.setdefault(target, []).append(src["id"])
+    return out
+
+
+def published_before(tasks_by_id: Dict[str, Dict[str, Any]], task: Dict[str, Any],
+                     fallback: Optional[Dict[str, List[str]]] = None) -> Dict[str, Any]:
+    """Variables published by the tasks that (transitively) triggered `task`, as Mistral merges them.
+
+    `fallback` (task name -> triggering task ids) is used for tasks without `triggered_by`.
+    """
     memo: Dict[str, Dict[str, Any]] = {}
 
     def inbound(t: Dict[str, Any], visiting: frozenset) -> Dict[str, Any]:
         if t["id"] in memo:
             return memo[t["id"]]
         ctx: Dict[str, Any] = {}
-        for trig in as_dict(t.get("runtime_context")).get("triggered_by") or []:
-            parent = tasks_by_id.get(trig.get("task_id"))
+        triggers = [trig.get("task_id") for trig in as_dict(t.get("runtime_context")).get("triggered_by") or []]
+        if not triggers and fallback:
+            triggers = fallback.get(t.get("name"), [])
+        for trig_id in triggers:
+            parent = tasks_by_id.get(trig_id)
             if parent is None or parent["id"] in visiting:
                 continue
             ctx.update(inbound(parent, visiting | {parent["id"]}))
@@ -50,7 +76,17 @@ def task_inbound_context(
     ex = r.execution if "input" in r.execution else api.get_execution(r.execution["id"])
     env_holder = root if r.root_execution_id == root["id"] else api.get_execution(r.root_execution_id)
     all_tasks: List[Dict[str, Any]] = api.list_tasks(ex["id"])
-    published = published_before({t["id"]: t for t in all_tasks}, r.task)
+    fallback = None
+    if not as_dict(r.task.get("runtime_context")).get("triggered_by"):
+        from mistral_v2 import resume
+
+        try:
+            body = resume.workflow_body(api, r.task.get("workflow_id") or r.task.get("workflow_name"),
+                                        r.task.get("workflow_name") or "")
+            fallback = triggers_from_definition(body, all_tasks)
+        except St2MistralError:
+            fallback = None  # no definition: only the recorded triggers are used
+    published = published_before({t["id"]: t for t in all_tasks}, r.task, fallback)
     wf_input = as_dict(ex.get("input"))
     variables: Dict[str, Any] = dict(wf_input)
     variables.update(as_dict(ex.get("published_global")))

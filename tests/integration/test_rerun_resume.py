@@ -354,3 +354,13 @@ def test_resume_from_next_inside_a_workbook_subworkflow(api, workflows, mistral_
     wait_for_state(mistral_client, ex_id, "SUCCESS")
     assert _state_map(api, ex_id) == {"task1": "SUCCESS", "task2": "SUCCESS"}
     assert _output(api, ex_id) == {"sub_out": "given"}
+
+
+def test_inbound_context_after_a_rerun_that_failed_again(api, workflows, mistral_client, wait_for_state):
+    ex_id = _start(api, workflows, "parallel_fail", {})
+    wait_for_state(mistral_client, ex_id, "ERROR")
+    rerun.rerun_tasks(api, _ctx(ex_id), ["t3"], env=ST2_ENV)       # not fixed: fails again
+    wait_for_state(mistral_client, ex_id, "ERROR")
+    assert _state_map(api, ex_id)["t3"] == "ERROR"
+    view = inbound_context.task_inbound_context(api, ex_id, "t3")
+    assert view["published"] == {"g": "hello"} and view["env"]["st2_execution_id"] == "new-st2-id"

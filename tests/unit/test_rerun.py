@@ -469,3 +469,12 @@ def test_runner_adapter_resumes_from_next_when_asked():
     runner = FakeRunner(api, {"ref": "st2-old", "tasks": ["t4"], "next": True, "published": {"t4": {"r4": 1}}})
     rerun.rerun_workflow(runner, {}, runner.context["re-run"])
     assert api.calls[-1] == ("skip_task", "ex-t4")
+
+
+def test_inbound_context_of_a_rerun_task_uses_the_definition_when_triggers_were_cleared():
+    api = parallel_api()
+    t3 = next(t for t in api.tasks["ex"] if t["name"] == "t3")
+    t3["runtime_context"] = "{}"                     # what Mistral leaves after a re-run
+    view = inbound_context.task_inbound_context(api, "ex", "t3")
+    assert view["published"] == {"g": 1}
+    assert inbound_context.task_inbound_context(api, "ex", "t1")["published"] == {}
