@@ -8,11 +8,10 @@ import threading
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
-from mistral_v2 import cascade, config, context, definitions, seam, statuses
+from mistral_v2 import cascade, config, context, definitions, seam
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidOperationError,
-    MistralAPIError,
     St2MistralError,
     WorkflowNotFoundError,
     describe,
@@ -216,17 +215,6 @@ class MistralRunner(seam.AsyncActionRunner):
             return self.api.create_execution(workflow_name, inputs, description, ex_id, **params)
 
     # -- pause / resume / cancel ------------------------------------------------------------------------
-
-    def _set_state(self, verb: str, state: str) -> str:
-        ex_id = self._mistral_context()["execution_id"]
-        try:
-            execution = self.api.update_execution(ex_id, state)
-        except WorkflowNotFoundError:
-            raise InvalidOperationError("Cannot %s: Mistral execution %s no longer exists." % (verb, ex_id))
-        except MistralAPIError as exc:
-            raise InvalidOperationError("Cannot %s execution %s: %s" % (verb, self.execution_id, exc)) from None
-        task_states: List[str] = [t.get("state") for t in self.api.list_tasks(ex_id)]
-        return statuses.to_st2_status(execution.get("state"), task_states)
 
     def _current(self) -> Tuple[Any, Any]:
         return getattr(self.liveaction, "result", None), self._context()

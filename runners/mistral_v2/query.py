@@ -85,8 +85,8 @@ class MistralResultsQuerier:
 
     def _roots(self, items: List[Tuple[str, Dict[str, Any]]]) -> Dict[str, Dict[str, Any]]:
         """{mistral execution id: execution} for the items' root executions."""
-        wanted = {ctx.get("execution_id") for _, ctx in items if ctx.get("execution_id")}
-        descriptions = sorted({ctx.get("description") or description_for(st2_id) for st2_id, ctx in items})
+        wanted = {str(ctx["execution_id"]) for _, ctx in items if ctx.get("execution_id")}
+        descriptions = sorted({str(ctx.get("description") or description_for(st2_id)) for st2_id, ctx in items})
         found: Dict[str, Dict[str, Any]] = {}
         for chunk in _chunks(descriptions, self.opts.query_batch_size):
             for ex in self.api.find_executions_by_description(chunk):
@@ -108,7 +108,7 @@ class MistralResultsQuerier:
             since = min(ex.get("created_at") or "" for ex in roots.values())
             subs = [e for e in self.api.list_subexecutions(since) if e.get("root_execution_id") in roots]
             ex_ids = set(roots) | {e["id"] for e in subs}
-            names = {e.get("workflow_name") for e in list(roots.values()) + subs if e.get("workflow_name")}
+            names = {str(e["workflow_name"]) for e in list(roots.values()) + subs if e.get("workflow_name")}
             tasks = [t for t in self.api.list_tasks_of_workflows(names, since)
                      if t.get("workflow_execution_id") in ex_ids]
             task_ids = {t["id"] for t in tasks}
@@ -116,6 +116,7 @@ class MistralResultsQuerier:
                           if a.get("task_execution_id") in task_ids]
         root_of = {ex_id: ex_id for ex_id in roots}
         root_of.update({e["id"]: e.get("root_execution_id") for e in subs})
+        # root execution id -> (its tasks, their action executions, its sub-workflow executions)
         grouped: Dict[str, Tuple[list, list, list]] = {ex_id: ([], [], []) for ex_id in roots}
         for t in tasks:
             grouped[root_of[t["workflow_execution_id"]]][0].append(t)
@@ -137,8 +138,8 @@ class MistralResultsQuerier:
                     "error": "Mistral execution %s no longer exists (deleted outside StackStorm)." % ex_id,
                     "tasks": []})
             else:
-                t, a, s = grouped[ex_id]
-                entries = results.build_tasks(t, a, s)
+                root_tasks, root_actions, root_subs = grouped[ex_id]
+                entries = results.build_tasks(root_tasks, root_actions, root_subs)
                 answer[st2_id] = results.summarize(roots[ex_id], entries, self.opts.max_result_size,
                                                    ctx.get("secret_parameters") or ())
         return answer

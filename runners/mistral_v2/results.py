@@ -75,11 +75,11 @@ def build_tasks(tasks: Iterable[Dict[str, Any]], action_exs: Iterable[Dict[str, 
     """result["tasks"] for every task of a workflow execution and its sub-workflows."""
     by_task_actions: Dict[str, List[Dict[str, Any]]] = {}
     for a in action_exs:
-        by_task_actions.setdefault(a.get("task_execution_id"), []).append(a)
+        by_task_actions.setdefault(str(a.get("task_execution_id")), []).append(a)
     by_task_subs: Dict[str, List[Dict[str, Any]]] = {}
     for e in sub_exs:
-        by_task_subs.setdefault(e.get("task_execution_id"), []).append(e)
-    entries = [task_entry(t, by_task_actions.get(t.get("id"), []), by_task_subs.get(t.get("id"), []))
+        by_task_subs.setdefault(str(e.get("task_execution_id")), []).append(e)
+    entries = [task_entry(t, by_task_actions.get(str(t.get("id")), []), by_task_subs.get(str(t.get("id")), []))
                for t in tasks]
     return sorted(entries, key=lambda e: e["created_at"] or "")  # stable: ties keep Mistral's order
 
@@ -147,7 +147,7 @@ def cap_result(result: Dict[str, Any], max_size: int) -> Dict[str, Any]:
 
 def st2_status(execution: Dict[str, Any], tasks: Iterable[Dict[str, Any]]) -> str:
     """StackStorm status of a root execution given every task (incl. sub-workflow tasks)."""
-    return statuses.to_st2_status(execution.get("state"), [t.get("state") for t in tasks])
+    return statuses.to_st2_status(str(execution.get("state")), [str(t.get("state")) for t in tasks])
 
 
 def mask(value: Any, secret_names: Iterable[str] = ()) -> Any:
