@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from mistral_v2.exceptions import St2MistralError
+from mistral_v2.exceptions import MistralAPIError, St2MistralError
 
 from st2mistral_local import transitions
 from st2mistral_local.container import Container
@@ -149,7 +149,11 @@ class Reconciler:
         try:
             handler = _callback_handler()
             handler.callback(callback["url"], fresh.get("context") or {}, fresh["status"], fresh.get("result"))
-        except Exception as exc:  # retried on the next round
+        except MistralAPIError as exc:  # Mistral refused (4xx): retrying cannot help
+            LOG.warning("callback of execution %s refused by Mistral (not retried): %s", doc["id"], exc)
+            self.store.set_callback_state(doc["id"], "rejected")
+            return False
+        except Exception as exc:  # unreachable or unexpected: retried on the next round
             LOG.warning("callback of execution %s to Mistral failed (will retry): %s", doc["id"], exc)
             self.store.set_callback_state(doc["id"], "failed")
             return False

@@ -9,7 +9,7 @@ from typing import Any, Dict, List
 import pytest
 
 from mistral_v2 import seam
-from mistral_v2.exceptions import MistralAPIError
+from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError
 from st2mistral_local import container as container_mod
 from st2mistral_local import runners, sync
 from st2mistral_local.api import PrefixMiddleware, create_app
@@ -285,7 +285,7 @@ def test_children_are_deduplicated_and_called_back_exactly_once(host, client, au
             calls.append((url, status, result))
             if cls.fail:
                 cls.fail = False
-                raise MistralAPIError("temporarily broken")
+                raise MistralUnreachableError("temporarily unreachable")
             return True
 
     monkeypatch.setattr(sync, "_callback_handler", lambda: Handler)
@@ -330,6 +330,7 @@ def test_rerun_from_tasks_and_from_start(host, client, auth_headers):
     fresh = client.post("/api/v1/executions/%s/re_run" % orig["id"], headers=auth_headers,
                         json={"parameters": {"who": "b"}}).get_json()
     assert fresh["parameters"] == {"who": "b"} and fresh["context"]["re-run"] == {"ref": orig["id"]}
+    assert wait_status(client, auth_headers, fresh["id"], {"running"})["context"]["mistral"]
     bad = client.post("/api/v1/executions/%s/re_run" % orig["id"], headers=auth_headers,
                       json={"tasks": ["t1"], "reset": ["t9"]})
     assert bad.status_code == 400 and "t9" in bad.get_json()["faultstring"]
@@ -351,6 +352,7 @@ def test_restart_requeues_abandons_and_keeps_tracking(tmp_path, host, client, au
     assert gone["status"] == "abandoned" and "outcome is unknown" in gone["result"]["error"]
     assert c2.get("/api/v1/executions/" + wf["id"], headers=auth_headers).get_json()["status"] == "running"
     again.stop()
+    host.container._live[local["id"]].cancel()  # the "crashed" host's shell command
 
 
 def test_keys_api(client, auth_headers):
@@ -371,3 +373,25 @@ def test_reconciler_applies_queried_status_of_unfinished_workflows(host, client,
     doc = client.get("/api/v1/executions/" + ex["id"], headers=auth_headers).get_json()
     assert doc["status"] == "succeeded" and doc["result"]["output"] == {"done": True}
     assert host.reconciler.run_once()["queried"] == 0
+
+
+def test_callback_refused_by_mistral_is_not_retried(host, client, auth_headers, monkeypatch):
+    calls = []
+
+    class Handler:
+        @classmethod
+        def callback(cls, url, context, status, result):
+            calls.append(url)
+            raise MistralAPIError("Action execution not found", 404)
+
+    monkeypatch.setattr(sync, "_callback_handler", lambda: Handler)
+    parent = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf").get_json()["id"], {"running"})
+    child = run(client, auth_headers, "core.noop", context={"parent": {"execution_id": parent["id"]}},
+                callback={"source": "mistral_v2", "url": "http://127.0.0.1:1/v2/action_executions/gone"}).get_json()
+    wait_status(client, auth_headers, child["id"], {"succeeded"})
+    deadline = time.monotonic() + 10
+    while host.store.get_execution(child["id"])["callback_state"] != "rejected" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    host.reconciler.run_once()
+    assert calls == ["http://127.0.0.1:1/v2/action_executions/gone"]
+    assert host.store.get_execution(child["id"])["callback_state"] == "rejected"
