@@ -40,7 +40,7 @@ def published_before(tasks_by_id: Dict[str, Dict[str, Any]], task: Dict[str, Any
         ctx: Dict[str, Any] = {}
         triggers = [trig.get("task_id") for trig in as_dict(t.get("runtime_context")).get("triggered_by") or []]
         if not triggers and fallback:
-            triggers = fallback.get(t.get("name"), [])
+            triggers = fallback.get(str(t.get("name")), [])
         for trig_id in triggers:
             parent = tasks_by_id.get(trig_id)
             if parent is None or parent["id"] in visiting:
@@ -81,8 +81,8 @@ def task_inbound_context(
         from mistral_v2 import resume
 
         try:
-            body = resume.workflow_body(api, r.task.get("workflow_id") or r.task.get("workflow_name"),
-                                        r.task.get("workflow_name") or "")
+            body = resume.workflow_body(api, str(r.task.get("workflow_id") or r.task.get("workflow_name")),
+                                        str(r.task.get("workflow_name") or ""))
             fallback = triggers_from_definition(body, all_tasks)
         except St2MistralError:
             fallback = None  # no definition: only the recorded triggers are used

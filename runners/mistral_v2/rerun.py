@@ -142,7 +142,7 @@ def latest_tasks(tasks: Iterable[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
     """name -> the most recent task execution of that name, in first-seen order of names."""
     out: Dict[str, Dict[str, Any]] = {}
     for t in tasks:
-        name = t.get("name")
+        name = str(t.get("name"))
         prev = out.get(name)
         if prev is None or (t.get("created_at") or "") >= (prev.get("created_at") or ""):
             out[name] = t
@@ -229,7 +229,8 @@ def _st2_child_link(child: Dict[str, Any]) -> Tuple[Optional[str], Optional[str]
     return ae_id, mctx.get("execution_id")
 
 
-def st2_child_resolver(list_children: Callable[[str], Iterable[Dict[str, Any]]], st2_execution_id: str) -> ResolveSt2Child:
+def st2_child_resolver(list_children: Callable[[str], Iterable[Dict[str, Any]]],
+                       st2_execution_id: str) -> ResolveSt2Child:
     """A ResolveSt2Child over StackStorm executions (GET /api/v1/executions?parent=<id>).
 
     Children of `st2_execution_id` (then their children, lazily, level by level) are matched to
@@ -359,8 +360,9 @@ def task_spec_of(api: Any, resolved: ResolvedTask) -> Dict[str, Any]:
     """The task's definition (dict) from the workflow definition Mistral holds."""
     from mistral_v2 import resume  # local import: resume imports this module
 
-    body = resume.workflow_body(api, resolved.task.get("workflow_id") or resolved.task.get("workflow_name"),
-                                resolved.task.get("workflow_name") or "")
+    task = resolved.task
+    body = resume.workflow_body(api, str(task.get("workflow_id") or task.get("workflow_name")),
+                                str(task.get("workflow_name") or ""))
     return (body.get("tasks") or {}).get(resolved.task["name"]) or {}
 
 

@@ -196,7 +196,7 @@ def add_resume_hooks(spec: Dict[str, Any]) -> Dict[str, Any]:
     """
     out = copy.deepcopy(spec)
     if isinstance(out.get("workflows"), dict):
-        prefix = (out.get("name") + ".") if out.get("name") else ""
+        prefix = "%s." % out["name"] if out.get("name") else ""
         for wf_name, body in list(out["workflows"].items()):
             if isinstance(body, dict):
                 out["workflows"][wf_name] = add_resume_hooks_to_workflow(body, prefix + wf_name)
@@ -329,7 +329,7 @@ def resume_from_next(
         extra = dict(extra)
         extra[RESUME_ENV_KEY] = values
     all_resolved = [r for rs in resolved.values() for r in rs]
-    sent = update_root_envs(api, root["id"], all_resolved, env, extra)
+    update_root_envs(api, root["id"], all_resolved, env, extra)
     for name in names:
         for r in resolved[name]:
             apply_to_task(api, r.task_id, "skip", functools.partial(skip_task, api, r.task_id))
