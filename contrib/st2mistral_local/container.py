@@ -17,7 +17,7 @@ from mistral_v2.exceptions import (
     St2MistralError,
 )
 
-from st2mistral_local import ids, params, transitions
+from st2mistral_local import builtin_runners, ids, params, transitions
 from st2mistral_local.auth import Authenticator
 from st2mistral_local.runners import ASYNC_RUNNERS, get_runner, runner_types
 from st2mistral_local.store import Store
@@ -93,15 +93,22 @@ class Container:
         self._live_lock = threading.Lock()
         self._busy: Dict[str, int] = {}
         self._op_done: Dict[str, float] = {}
+        self._stopping = threading.Event()
         self.on_completed: Callable[[Dict[str, Any]], None] = lambda doc: None
         self.st2_executions = LocalSt2Executions(self)
         # Cascade-up requests run outside the request/runner that caused them.
         self.cascade_pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="st2-cascade")
 
     def shutdown(self) -> None:
-        """Stop accepting work; running synchronous actions finish in their threads."""
+        """Stop accepting work and kill running shell commands (they end abandoned: a restarted
+        host could not know their outcome anyway); workflows keep running in Mistral."""
+        self._stopping.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.cascade_pool.shutdown(wait=False, cancel_futures=True)
+        with self._live_lock:
+            live = [r for r in self._live.values() if isinstance(r, builtin_runners.LocalShellCommandRunner)]
+        for runner in live:
+            runner.cancel()
 
     # ---- creation ------------------------------------------------------------------------
     def schema_for(self, action: Dict[str, Any]) -> Dict[str, Any]:
@@ -307,12 +314,20 @@ class Container:
             runner, action_params = self.build_runner(doc, action)
             with self._live_lock:
                 self._live[execution_id] = runner
+            current = self.store.get_execution(execution_id) or {}
+            late_cancel = self._stopping.is_set() or current.get("status") in (transitions.CANCELING,
+                                                                                transitions.CANCELED)
+            if late_cancel and isinstance(runner, builtin_runners.LocalShellCommandRunner):
+                runner.cancel()  # canceled (or host stopping) between "running" and registration
             try:
                 runner.pre_run()
                 status, result, context = runner.run(action_params)
             finally:
                 with self._live_lock:
                     self._live.pop(execution_id, None)
+            if self._stopping.is_set() and status == transitions.CANCELED:
+                status = transitions.ABANDONED
+                result = dict(result or {}, error="The host stopped while this action was running.")
             self.update(execution_id, status, result=result if result is not None else {}, context=context or {})
         except Exception as exc:  # every runner failure ends as a failed execution, never a traceback
             if isinstance(exc, St2MistralError):

@@ -395,3 +395,11 @@ def test_callback_refused_by_mistral_is_not_retried(host, client, auth_headers, 
     host.reconciler.run_once()
     assert calls == ["http://127.0.0.1:1/v2/action_executions/gone"]
     assert host.store.get_execution(child["id"])["callback_state"] == "rejected"
+
+
+def test_stopping_the_host_kills_running_shell_commands_as_abandoned(tmp_path, host, client, auth_headers):
+    slow = run(client, auth_headers, "core.local", {"cmd": "sleep 60"}).get_json()
+    wait_status(client, auth_headers, slow["id"], {"running"})
+    host.container.shutdown()
+    doc = wait_status(client, auth_headers, slow["id"], {"abandoned"})
+    assert doc["status"] == "abandoned" and "host stopped" in doc["result"]["error"]
