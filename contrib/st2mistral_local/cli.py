@@ -160,6 +160,8 @@ def _up(args: argparse.Namespace, home: str, state_dir: str) -> int:
         st2mistral_server.stop(info)
         return 1
     _say("st2mistral-local: Mistral %s at %s; host at %s (log %s)" % (args.mistral, info.url, state["base_url"], log))
+    _say("st2mistral-local: `st2 auth st2admin` works too; its password is in %s"
+         % os.path.join(state_dir, "st2admin.password"))
     print(_exports(state["base_url"], key))
     return 0
 
