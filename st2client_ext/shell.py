@@ -1,0 +1,147 @@
+"""`st2-mistral` command line: tree, context, resume-next, rerun-check and reply, with the st2 CLI's config."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+from mistral_v2.exceptions import InvalidParametersError, St2MistralError
+
+from st2client_ext import formatting
+from st2client_ext.api_client import ApiFailure, StackStormHTTP
+
+EXT = "mistral/executions"
+
+
+def parse_assignments(items: Optional[Sequence[str]], what: str = "-p") -> Dict[str, Any]:
+    """["a=1", "t.b=x"] -> {"a": 1, "t.b": "x"}; values that parse as JSON are used as such."""
+    out: Dict[str, Any] = {}
+    for item in items or []:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise InvalidParametersError('%s expects name=value, got "%s".' % (what, item))
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        out[name.strip()] = value
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (st2's connection options plus the subcommands)."""
+    parser = argparse.ArgumentParser(prog="st2-mistral", description=__doc__)
+    parser.add_argument("--url", dest="base_url", help="StackStorm base URL (default $ST2_BASE_URL / config)")
+    parser.add_argument("--api-url", dest="api_url", help="API URL incl. /api/v1 (default $ST2_API_URL / config)")
+    parser.add_argument("--auth-url", dest="auth_url", help="auth URL (default $ST2_AUTH_URL / config)")
+    parser.add_argument("--cacert", help="CA bundle for TLS, or false to skip verification")
+    parser.add_argument("--config-file", help="st2 CLI config (default $ST2_CONFIG_FILE or ~/.st2/config)")
+    parser.add_argument("--skip-config", action="store_true", default=False, help="ignore the st2 CLI config file")
+    parser.add_argument("-t", "--token", help="auth token (default $ST2_AUTH_TOKEN)")
+    parser.add_argument("--api-key", help="API key (default $ST2_API_KEY)")
+    parser.add_argument("-j", "--json", action="store_true", help="print the API answer as JSON")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    tree = sub.add_parser("tree", help="the task tree of a workflow execution (subworkflows, child actions)")
+    tree.add_argument("execution_id")
+
+    ctx = sub.add_parser("context", help="the inbound context of a task (dotted names for nested tasks)")
+    ctx.add_argument("execution_id")
+    ctx.add_argument("task")
+
+    resume = sub.add_parser("resume-next", help="continue after failed tasks from their next tasks")
+    resume.add_argument("execution_id")
+    resume.add_argument("--tasks", nargs="+", required=True, help="the failed tasks to continue after")
+    resume.add_argument("-p", "--param", dest="params", action="append", default=[], metavar="VAR=VALUE",
+                        help="a variable a failed task would have published: var=value (all tasks) or task.var=value")
+    resume.add_argument("-c", "--context", dest="context", action="append", default=[], metavar="NAME=VALUE",
+                        help="an env() variable for the resumed tasks")
+
+    check = sub.add_parser("rerun-check", help="what `st2 execution re-run --tasks` would do, changing nothing")
+    check.add_argument("execution_id")
+    check.add_argument("--tasks", nargs="+", required=True)
+    check.add_argument("--no-reset", nargs="+", default=None, help="with-items tasks to re-run without reset")
+
+    reply = sub.add_parser("reply", help="the chat reply of an action-alias execution")
+    reply.add_argument("execution_id")
+    reply.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                       help="wait up to SECONDS for the execution to complete")
+    return parser
+
+
+def make_http(args: argparse.Namespace) -> StackStormHTTP:
+    """An HTTP client configured exactly as the stock `st2` CLI would be (its config parser and Client)."""
+    from st2client.base import BaseCLIApp
+
+    class _App(BaseCLIApp):
+        pass
+
+    args.func = None
+    client = _App().get_client(args)
+    token = client.token or os.environ.get("ST2_AUTH_TOKEN")
+    api_key = getattr(client, "api_key", None) or os.environ.get("ST2_API_KEY")
+    verify: Any = client.cacert if client.cacert not in (None, "") else True
+    return StackStormHTTP(client.endpoints["api"], token=token, api_key=api_key, verify=verify)
+
+
+def _print(args: argparse.Namespace, value: Any, text: str) -> None:
+    print(formatting.format_json(value) if args.json else text)
+
+
+def run(args: argparse.Namespace, http: StackStormHTTP) -> int:
+    """Execute one parsed command; returns the exit code."""
+    ex = args.execution_id
+    if args.command == "tree":
+        tree = http.get("%s/%s/tree" % (EXT, ex))
+        _print(args, tree, formatting.format_tree(tree))
+        return 0
+    if args.command == "context":
+        view = http.get("%s/%s/tasks/%s/context" % (EXT, ex, args.task))
+        _print(args, view, formatting.format_context(view))
+        return 0
+    if args.command == "resume-next":
+        body = {"tasks": args.tasks, "variables": parse_assignments(args.params),
+                "context": parse_assignments(args.context, "-c")}
+        try:
+            new = http.post("%s/%s/resume_next" % (EXT, ex), body)
+        except ApiFailure as exc:
+            if exc.status_code == 400 and isinstance(exc.body, dict):
+                _print(args, exc.body, formatting.format_missing(exc.body))
+                return 1
+            raise
+        _print(args, new, "Resumed: execution %s (%s) continues %s after %s.\nTo follow it: st2 execution get %s" % (
+            new["id"], new["status"], ex, ", ".join(args.tasks), new["id"]))
+        return 0
+    if args.command == "rerun-check":
+        check = http.post("%s/%s/rerun_check" % (EXT, ex), {"tasks": args.tasks, "no_reset": args.no_reset})
+        _print(args, check, formatting.format_rerun_check(check))
+        return 0 if check.get("ok") else 1
+    if args.command == "reply":
+        deadline = time.monotonic() + max(0.0, args.wait)
+        reply = http.get("aliasexecution/%s/reply" % ex)
+        while not reply.get("completed") and time.monotonic() < deadline:
+            time.sleep(0.5)
+            reply = http.get("aliasexecution/%s/reply" % ex)
+        _print(args, reply, formatting.format_reply(reply))
+        return 0 if reply.get("completed") else 1
+    raise InvalidParametersError("Unknown command %s" % args.command)  # pragma: no cover - argparse refuses
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Console script entry point."""
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args, make_http(args))
+    except ApiFailure as exc:
+        print("ERROR: %s (HTTP %d)" % (exc, exc.status_code), file=sys.stderr)
+        return 1
+    except (St2MistralError, ValueError) as exc:
+        print("ERROR: %s" % exc, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
