@@ -35,7 +35,9 @@ def render(*, port: int, db_url: str, transport_url: str, log_file: Optional[Pat
         default["control_exchange"] = namespace
         for section in ("engine", "executor", "notifier", "event_engine"):
             sections.setdefault(section, {})["topic"] = f"{namespace}_{section}"
-        sections["oslo_messaging_rabbit"] = {"amqp_auto_delete": "true"}
+        # Queues go when their consumers do; fanout/reply queues of a killed run expire in 5 min.
+        sections["oslo_messaging_rabbit"] = {"amqp_auto_delete": "true",
+                                             "rabbit_transient_queues_ttl": "300"}
     for name, values in sections.items():
         if name == "DEFAULT":
             conf["DEFAULT"] = values
