@@ -433,6 +433,7 @@ version: '2.0'
   tasks:
     each:
       with-items: x in <%% [1, 2, 3, 4, 5] %%>
+      concurrency: %s
       action: st2.action
       input:
         ref: core.flaky
@@ -447,9 +448,10 @@ def _flaky(params, attempt):
     return "SUCCESS", {"item": params["x"]}
 
 
-def _run_with_items_then_rerun(client, fake):
+def _run_with_items_then_rerun(client, fake, concurrency: int = 0):
     fake.outcomes["core.flaky"] = _flaky
-    ex = start(client, WITH_ITEMS % unique("st2_items"), st2_env(fake, "st2-" + uuid.uuid4().hex[:8]))
+    definition = WITH_ITEMS % (unique("st2_items"), concurrency)
+    ex = start(client, definition, st2_env(fake, "st2-" + uuid.uuid4().hex[:8]))
     wait_until("first run to fail",
                lambda: client.executions.get(ex.id).state == "ERROR")
     task = tasks_of(client, ex.id)["each"]
@@ -469,8 +471,9 @@ def _all_actions_settled(client, task_id: str, expected: int):
     return None
 
 
-def test_with_items_rerun_without_reset_reruns_only_failed_items(client, fake_st2):
-    ex, task = _run_with_items_then_rerun(client, fake_st2)
+@pytest.mark.parametrize("concurrency", [0, 1])
+def test_with_items_rerun_without_reset_reruns_only_failed_items(client, fake_st2, concurrency):
+    ex, task = _run_with_items_then_rerun(client, fake_st2, concurrency)
     final = wait_until("rerun to finish",
                        lambda: (lambda e: e if e.state in DONE else None)(client.executions.get(ex.id)))
     assert final.state == "SUCCESS", final.state_info
