@@ -43,6 +43,13 @@ def _action_result(action_ex: Dict[str, Any]) -> Any:
     return output
 
 
+def _public_input(value: Any) -> Any:
+    """An action input without `st2_context` (Mistral merges it from the env; it holds the token)."""
+    if isinstance(value, dict) and "st2_context" in value:
+        return {k: v for k, v in value.items() if k != "st2_context"}
+    return value
+
+
 def task_entry(task: Dict[str, Any], action_exs: List[Dict[str, Any]],
                sub_exs: List[Dict[str, Any]]) -> Dict[str, Any]:
     """One element of result["tasks"] from a Mistral task and its action/sub-workflow executions."""
@@ -53,7 +60,7 @@ def task_entry(task: Dict[str, Any], action_exs: List[Dict[str, Any]],
     else:
         children = sorted(action_exs, key=_index)
         results = [_action_result(a) for a in children]
-        inputs = [parse_json(a.get("input")) for a in children]
+        inputs = [_public_input(parse_json(a.get("input"))) for a in children]
     many = _runtime_has_items(task) or len(children) > 1
     return {
         "id": task.get("id"),

@@ -270,3 +270,14 @@ def test_task_events_are_routed_by_their_root(pub, db):
     assert pub.root_key(job(pub, "TASK_SUCCEEDED", {"workflow_execution_id": "wf1"}, "t8")) == "wf1"
     assert pub.root_key(job(pub, "WORKFLOW_PAUSED", {"root_execution_id": "wf1"}, "sub1")) == "wf1"
     assert pub.root_key(job(pub, "WORKFLOW_PAUSED", {"root_execution_id": None}, "wf1")) == "wf1"
+
+
+def test_poll_and_push_results_both_drop_st2_context_from_action_inputs():
+    """The reconciler's results (REST API records) must not carry the token either."""
+    from mistral_v2 import results
+
+    action = {"input": json.dumps({"ref": "a.b", "st2_context": {"auth_token": TOKEN}}),
+              "output": json.dumps({"result": 1})}
+    entry = results.task_entry({"id": "t", "name": "n"}, [action], [])
+    assert entry["input"] == {"ref": "a.b"}
+    assert TOKEN not in json.dumps(entry)
