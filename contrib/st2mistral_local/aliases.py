@@ -205,11 +205,8 @@ def load_aliases(dirs: List[str]) -> List[Alias]:
         if not os.path.isdir(os.path.join(pack_dir, "aliases")):
             continue
         pack = pack_name(pack_dir)
-        try:
-            files = read_pack_files(pack_dir, "aliases")
-        except St2MistralError as exc:
-            problems.append(str(exc))
-            continue
+        files, unreadable = read_pack_files(pack_dir, "aliases")
+        problems += unreadable
         for rel, meta in files:
             try:
                 aliases.append(check_alias(pack, meta, "%s:%s" % (pack, rel)))

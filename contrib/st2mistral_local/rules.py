@@ -230,19 +230,19 @@ def pack_name(pack_dir: str) -> str:
     return name
 
 
-def read_pack_files(pack_dir: str, subdir: str) -> List[Tuple[str, Any]]:
-    """(relative path, parsed YAML) of every <pack>/<subdir>/*.yaml|yml; YAML errors raise."""
+def read_pack_files(pack_dir: str, subdir: str) -> Tuple[List[Tuple[str, Any]], List[str]]:
+    """((relative path, parsed YAML) of every <pack>/<subdir>/*.yaml|yml, problems of unreadable files)."""
     found = sorted(glob.glob(os.path.join(pack_dir, subdir, "*.yaml")) +
                    glob.glob(os.path.join(pack_dir, subdir, "*.yml")))
-    out = []
+    out, problems = [], []
     for path in found:
         rel = os.path.relpath(path, pack_dir)
         try:
             with open(path) as fh:
                 out.append((rel, yaml.safe_load(fh)))
-        except yaml.YAMLError as exc:
-            raise ConfigurationError("%s is not valid YAML: %s" % (path, exc)) from None
-    return out
+        except (OSError, yaml.YAMLError) as exc:
+            problems.append("%s is not valid YAML: %s" % (path, exc))
+    return out, problems
 
 
 # ---- rules -----------------------------------------------------------------------------------
@@ -333,11 +333,8 @@ def load_rules(dirs: List[str]) -> List[Rule]:
         if not os.path.isdir(os.path.join(pack_dir, "rules")):
             continue
         pack = pack_name(pack_dir)
-        try:
-            files = read_pack_files(pack_dir, "rules")
-        except St2MistralError as exc:
-            problems.append(str(exc))
-            continue
+        files, unreadable = read_pack_files(pack_dir, "rules")
+        problems += unreadable
         for rel, meta in files:
             try:
                 rules.append(check_rule(pack, meta, "%s:%s" % (pack, rel)))
