@@ -1,0 +1,82 @@
+"""MistralRunner.pause/resume/cancel go through mistral_v2.cascade (fake Mistral and StackStorm)."""
+import types
+
+import pytest
+from oslo_config import cfg
+
+from mistral_v2 import config, mistral_v2
+from mistral_v2.exceptions import InvalidOperationError
+from test_cascade import FakeMistral, FakeSt2
+
+CALLBACK = {"source": "mistral_v2", "url": "http://127.0.0.1:8989/v2/action_executions/ae-parent"}
+
+
+@pytest.fixture(autouse=True)
+def conf():
+    config.register_opts()
+    yield cfg.CONF.mistral
+
+
+def runner_for(api, st2, context, callback=None):
+    r = mistral_v2.get_runner()
+    r.api = api
+    r.st2_executions = st2
+    r.execution_id = r.liveaction_id = "st2-child"
+    r.liveaction = types.SimpleNamespace(id="st2-child", status="pausing", context=context,
+                                         result={"tasks": []}, callback=callback or {})
+    r.context = context
+    return r
+
+
+def child_setup(parent_status="running"):
+    m = FakeMistral()
+    m.add("mex-child", tasks=["RUNNING"])
+    m.action_executions["ae-parent"] = {"state": "RUNNING"}
+    s = FakeSt2()
+    s.add("st2-parent", status=parent_status)
+    s.add("st2-child", parent="st2-parent", status="pausing")
+    s.add("st2-grandchild", parent="st2-child")
+    ctx = {"parent": {"execution_id": "st2-parent"}, "mistral": {"execution_id": "mex-child"}}
+    return m, s, runner_for(m, s, ctx, CALLBACK)
+
+
+def test_runner_pause_cascades_down_and_marks_parent_task_paused():
+    m, s, r = child_setup()
+    status, result, ctx = r.pause()
+    assert status == "pausing"
+    assert m.executions["mex-child"]["state"] == "PAUSED"
+    assert s.requests == [("pause", "st2-grandchild")]
+    assert m.action_updates == [("ae-parent", "PAUSED")]
+    assert ctx["mistral"]["execution_id"] == "mex-child" and result == {"tasks": []}
+
+
+def test_runner_resume_of_child_alone_keeps_parent_task_paused():
+    m, s, r = child_setup(parent_status="paused")
+    r.pause()
+    s.executions["st2-grandchild"]["status"] = "paused"
+    status, _, _ = r.resume()
+    assert status == "running"
+    assert ("resume", "st2-grandchild") in s.requests
+    assert m.action_updates == [("ae-parent", "PAUSED")]
+
+
+def test_runner_cancel_cascades_to_child_workflows():
+    m, s, r = child_setup()
+    status, _, _ = r.cancel()
+    assert status == "canceling"
+    assert m.executions["mex-child"]["state"] == "CANCELLED"
+    assert s.requests == [("cancel", "st2-grandchild")]
+
+
+def test_runner_without_st2_api_still_pauses_mistral_tree():
+    m, _, r = child_setup()
+    r.st2_executions = None
+    status, _, _ = r.pause()
+    assert status == "pausing" and m.executions["mex-child"]["state"] == "PAUSED"
+
+
+def test_runner_error_names_the_execution():
+    m, s, r = child_setup()
+    r.liveaction.context = r.context = {"mistral": {"execution_id": "gone"}}
+    with pytest.raises(InvalidOperationError, match="Cannot pause execution st2-child: Mistral execution gone"):
+        r.pause()
