@@ -57,13 +57,18 @@ def is_ours(pid: int, token: str) -> bool:
 
     Guards against killing an unrelated process that reused a pid from a stale state file.
     """
-    if not alive(pid):
-        return False
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return token.encode() in fh.read()
-    except OSError:
-        return False
+    for _ in range(50):  # an empty cmdline means the child is still inside execve(): re-read
+        if not alive(pid):
+            return False
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmdline = fh.read()
+        except OSError:
+            return False
+        if cmdline:
+            return token.encode() in cmdline
+        time.sleep(0.02)
+    return False
 
 
 def _reap(pid: int) -> None:

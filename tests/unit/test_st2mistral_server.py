@@ -233,3 +233,11 @@ def test_prune_keeps_newest_stopped_runs_and_running_ones(tmp_path, monkeypatch)
     assert sorted(p.name for p in removed) == ["embedded-0", "embedded-1", "embedded-2"]
     assert sorted(p.name for p in runs.iterdir()) == [
         "embedded-3", "embedded-4", "embedded-live", "embedded-starting"]
+
+
+def test_distributed_refuses_with_reason_when_postgres_unreachable(tmp_path, monkeypatch):
+    monkeypatch.setattr(infra, "PG_PORT", process.free_port())  # nothing listens there
+    reason = infra.distributed_unavailable_reason()
+    assert reason and "PostgreSQL at 127.0.0.1" in reason and "not reachable" in reason
+    with pytest.raises(ConfigurationError, match="PostgreSQL at 127.0.0.1"):
+        server.start(mode="distributed", home=tmp_path, venv=tmp_path / "venv")
