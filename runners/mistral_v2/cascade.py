@@ -429,7 +429,7 @@ def pause_up(st2: St2Executions, execution_id: str) -> List[str]:
             return asked
         seen.add(parent_id)
         parent = st2.get_execution(parent_id)
-        if should_pause_parent(current.get("status") or PAUSING, parent.get("status")):
+        if should_pause_parent(current.get("status") or PAUSING, parent.get("status") or ""):
             st2.request_pause(parent_id)
             asked.append(parent_id)
             return asked  # the parent's own pause continues the cascade up
@@ -458,7 +458,7 @@ def pause(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_exe
     children = workflow_children(st2, execution_id)
     cascade_down(st2, execution_id, PAUSE, children)
     set_parent_task_state(api, parent_action_execution_id(context, callback), statuses.PAUSED)
-    return combine_status(status, [c.get("status") for c in children])
+    return combine_status(status, [c.get("status") or "" for c in children])
 
 
 def resume(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_execution_id: str,
@@ -495,4 +495,4 @@ def cancel(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_ex
     cascade_down(st2, execution_id, CANCEL, children)
     if statuses.is_completed(status) and status != CANCELED:
         return status
-    return combine_status(status, [c.get("status") for c in children])
+    return combine_status(status, [c.get("status") or "" for c in children])
