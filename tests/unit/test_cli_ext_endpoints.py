@@ -1,0 +1,172 @@
+"""Unit tests of the /api/v1/mistral extension endpoints' logic (tree, re-run check, resume needs) on fakes."""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List
+
+import pytest
+
+from mistral_v2.exceptions import InvalidOperationError, InvalidParametersError, RerunError
+from st2mistral_local import extensions
+
+WF = """version: '2.0'
+wf:
+  tasks:
+    t1:
+      action: std.echo output=a
+      publish:
+        g: <% task().result %>
+      on-success: [t2]
+    t2:
+      action: std.fail
+      publish:
+        r2: <% task().result %>
+      on-success: [t3]
+    t3:
+      action: std.echo
+      input:
+        output: <% $.r2 %> <% $.g %>
+    items:
+      with-items: x in [1, 2]
+      action: std.echo output=<% $.x %>
+"""
+
+
+class FakeAPI:
+    """Read-only Mistral facade; any mutating call fails the test."""
+
+    def __init__(self) -> None:
+        self.executions: Dict[str, Dict[str, Any]] = {}
+        self.tasks: Dict[str, List[Dict[str, Any]]] = {}
+        self.subs: Dict[str, List[Dict[str, Any]]] = {}
+
+    def add(self, ex_id: str, state: str, name: str = "wf") -> None:
+        self.executions[ex_id] = {"id": ex_id, "state": state, "workflow_name": name, "params": json.dumps({"env": {}})}
+
+    def task(self, ex_id: str, name: str, state: str, kind: str = "ACTION", **kw: Any) -> Dict[str, Any]:
+        t = {"id": "%s-%s" % (ex_id, name), "name": name, "state": state, "type": kind, "workflow_name": "wf",
+             "workflow_id": "wf", "workflow_execution_id": ex_id, "created_at": "2026-01-01 00:00:%02d"
+             % len(self.tasks.get(ex_id, [])), "state_info": kw.pop("info", None), **kw}
+        self.tasks.setdefault(ex_id, []).append(t)
+        return t
+
+    def get_execution(self, ex_id: str) -> Dict[str, Any]:
+        return dict(self.executions[ex_id])
+
+    def list_tasks(self, ex_id: str) -> List[Dict[str, Any]]:
+        return list(self.tasks.get(ex_id, []))
+
+    def list_executions(self, task: str) -> List[Dict[str, Any]]:
+        return list(self.subs.get(task, []))
+
+    def list_task_action_executions(self, task_id: str) -> List[Dict[str, Any]]:
+        return []
+
+    def get_workflow(self, ref: str) -> Dict[str, Any]:
+        return {"name": "wf", "definition": WF}
+
+    def __getattr__(self, name: str) -> Any:  # update_execution, rerun_task, ... must never be called
+        raise AssertionError("unexpected Mistral call %s" % name)
+
+
+class FakeStore:
+    def __init__(self, docs: List[Dict[str, Any]]) -> None:
+        self.docs = {d["id"]: d for d in docs}
+
+    def get_execution(self, ex_id: str) -> Dict[str, Any]:
+        return self.docs.get(ex_id)
+
+    def child_ids(self, ex_id: str) -> List[str]:
+        return [d["id"] for d in self.docs.values() if d.get("parent") == ex_id]
+
+
+def _doc(ex_id, ref, status, runner="mistral-v2", parent=None, mistral=None):
+    return {"id": ex_id, "action": {"ref": ref}, "status": status, "runner": {"name": runner}, "parent": parent,
+            "context": {"mistral": mistral or {}}}
+
+
+def failed_api() -> FakeAPI:
+    api = FakeAPI()
+    api.add("m1", "ERROR")
+    api.task("m1", "t1", "SUCCESS")
+    api.task("m1", "t2", "ERROR", info="boom")
+    api.task("m1", "items", "ERROR")
+    return api
+
+
+def test_tree_nests_subworkflows_and_st2_children_with_their_own_workflows():
+    api = FakeAPI()
+    api.add("m1", "SUCCESS", "p.wb.main")
+    sub_task = api.task("m1", "outer", "SUCCESS", kind="WORKFLOW")
+    call = api.task("m1", "call", "SUCCESS")
+    api.add("m2", "SUCCESS", "p.wb.inner")
+    api.subs[sub_task["id"]] = [api.executions["m2"]]
+    api.task("m2", "deep", "SUCCESS")
+    api.add("m3", "SUCCESS", "p.child")
+    api.task("m3", "noop", "SUCCESS")
+    store = FakeStore([
+        _doc("e1", "p.wb", "succeeded", mistral={"execution_id": "m1"}),
+        _doc("e2", "p.child", "succeeded", parent="e1", mistral={"task_execution_id": call["id"], "execution_id": "m3"}),
+        _doc("e3", "core.local", "succeeded", runner="local-shell-cmd", parent="e2",
+             mistral={"task_execution_id": "m3-noop"}),
+    ])
+    tree = extensions.execution_tree(api, store, store.docs["e1"])
+    assert tree["id"] == "e1" and tree["workflow"]["workflow_name"] == "p.wb.main"
+    outer, call_node = tree["workflow"]["tasks"]
+    assert [w["workflow_name"] for w in outer["workflows"]] == ["p.wb.inner"]
+    assert outer["workflows"][0]["tasks"][0]["name"] == "deep" and outer["executions"] == []
+    child = call_node["executions"][0]
+    assert child["id"] == "e2" and child["workflow"]["id"] == "m3"
+    assert child["workflow"]["tasks"][0]["executions"][0]["id"] == "e3"
+
+
+def test_tree_and_endpoints_refuse_non_workflow_or_unstarted_executions():
+    with pytest.raises(InvalidOperationError, match="not a Mistral workflow"):
+        extensions.mistral_execution_id(_doc("e", "core.local", "succeeded", runner="local-shell-cmd"))
+    with pytest.raises(InvalidOperationError, match="has no Mistral workflow execution"):
+        extensions.mistral_execution_id(_doc("e", "p.wf", "failed"))
+
+
+def test_st2_child_resolver_maps_action_executions_at_any_depth():
+    store = FakeStore([
+        _doc("e1", "p.a", "failed", mistral={"execution_id": "m1"}),
+        _doc("e2", "p.b", "failed", parent="e1", mistral={"action_execution_id": "a2", "execution_id": "m2"}),
+        _doc("e3", "p.c", "failed", parent="e2", mistral={"action_execution_id": "a3", "execution_id": "m3"}),
+    ])
+    resolve = extensions.st2_child_resolver(store, "e1")
+    assert (resolve("a2"), resolve("a3"), resolve("zz")) == ("m2", "m3", None)
+
+
+def test_rerun_check_ok_and_refusals_change_nothing():
+    api = failed_api()
+    ok = extensions.rerun_check(api, "m1", ["t2"], None, None, None)
+    assert ok["ok"] and ok["workflow_state"] == "ERROR" and ok["message"] == "Would re-run t2 (reset)."
+    assert ok["tasks"][0]["task_ids"] == ["m1-t2"] and ok["tasks"][0]["with_items"] is False
+    bad = extensions.rerun_check(api, "m1", ["t1", "nope"], None, None, None)
+    assert not bad["ok"] and bad["problems"] == {"t1": "SUCCESS", "nope": "does not exist"}
+    assert [t["state"] for t in bad["tasks"]] == ["SUCCESS", None]
+    no_reset = extensions.rerun_check(api, "m1", ["t2"], None, ["t2"], None)
+    assert not no_reset["ok"] and no_reset["problems"] == {"t2": "not with-items"}
+    items = extensions.rerun_check(api, "m1", ["items"], None, ["items"], None)
+    assert items["ok"] and items["tasks"][0]["with_items"] and "failed items only" in items["message"]
+    stray = extensions.rerun_check(api, "m1", ["t2"], None, ["t9"], None)
+    assert not stray["ok"] and stray["problems"] == {"t9": "not in --tasks"}
+    api.executions["m1"]["state"] = "SUCCESS"
+    done = extensions.rerun_check(api, "m1", ["t2"], None, None, None)
+    assert not done["ok"] and done["problems"]["<workflow>"] == "SUCCESS"
+
+
+def test_resume_requirements_lists_missing_variables_per_task():
+    api = failed_api()
+    assert extensions.resume_requirements(api, "m1", ["t2"], {}, None) == {"t2": ["r2"]}
+    assert extensions.resume_requirements(api, "m1", ["t2"], {"t2": {"r2": 1}}, None) == {}
+    with pytest.raises(RerunError, match="task 't1' is SUCCESS"):
+        extensions.resume_requirements(api, "m1", ["t1"], {}, None)
+    with pytest.raises(RerunError, match="no task names"):
+        extensions.resume_requirements(api, "m1", [], {}, None)
+
+
+def test_parse_published_spreads_bare_names_and_checks_task_names():
+    assert extensions.parse_published(["a", "b"], {"x": 1, "b.y": 2}) == {"a": {"x": 1}, "b": {"x": 1, "y": 2}}
+    with pytest.raises(InvalidParametersError, match='names task "c" which is not among --tasks'):
+        extensions.parse_published(["a"], {"c.y": 1})
