@@ -116,7 +116,8 @@ def extract(fmt: str, command: str) -> Optional[Dict[str, str]]:
         out: Dict[str, str] = {}
         for name in pattern.names:
             g = _safe_group(name)
-            found = next((match.group(g + s) for s in ("_dq", "_sq", "_js", "_raw") if match.group(g + s) is not None), None)
+            groups = [match.group(g + s) for s in ("_dq", "_sq", "_js", "_raw")]
+            found = next((v for v in groups if v is not None), None)
             if found is not None:
                 out[name] = found
             elif name in pattern.defaults:
@@ -170,7 +171,7 @@ def check_alias(pack: str, meta: Any, source: str) -> Alias:
     if not isinstance(meta, dict):
         raise ConfigurationError("%s: alias metadata must be a mapping" % source)
     problems = []
-    name = meta.get("name")
+    name: Any = meta.get("name")
     if not isinstance(name, str) or not name or "." in name:
         problems.append('"name" must be a non-empty string without dots')
     if meta.get("pack") not in (None, pack):
@@ -314,7 +315,7 @@ class AliasRegistry:
         doc, _ = self.host.container.create({"action": alias.action_ref, "parameters": params, "context": context},
                                             requester)
         LOG.info("alias %s ran %s as execution %s for %s", alias.ref, alias.action_ref, doc["id"], requester)
-        out = {"execution": views.execution(self.host.store, doc), "actionalias": alias.api()}
+        out: Dict[str, Any] = {"execution": views.execution(self.host.store, doc), "actionalias": alias.api()}
         if alias.ack.get("enabled", True) is not False:
             out["message"] = render_message(alias.ack.get("format") or DEFAULT_ACK, out)
         return out
@@ -347,7 +348,7 @@ def register(app: Any, host: Any) -> AliasRegistry:
 
     @app.post(API + "/actionalias/match")
     def match_alias() -> Response:
-        alias, display, rep = match_command(registry.aliases, body().get("command"))
+        alias, display, rep = match_command(registry.aliases, str(body().get("command") or ""))
         return jsonify({"actionalias": alias.api(), "display": display, "representation": rep})
 
     @app.get(API + "/actionalias/<ref_or_id>")

@@ -76,13 +76,13 @@ def workflow_node(api: Any, execution: Dict[str, Any], st2_children: Dict[str, L
         raise InvalidOperationError("The workflow tree is deeper than 50 levels.")
     tasks = []
     for task in _by_created(api.list_tasks(execution["id"])):
-        node = {"name": task.get("name"), "id": task.get("id"), "state": task.get("state"),
+        node: Dict[str, Any] = {"name": task.get("name"), "id": task.get("id"), "state": task.get("state"),
                 "state_info": task.get("state_info"), "type": task.get("type"),
                 "workflows": [], "executions": []}
         if task.get("type") == "WORKFLOW":
             for sub in _by_created(api.list_executions(task=task["id"])):
                 node["workflows"].append(workflow_node(api, sub, st2_children, st2_node, depth + 1))
-        for child in st2_children.get(task.get("id"), []):
+        for child in st2_children.get(task.get("id") or "", []):
             node["executions"].append(st2_node(child))
         tasks.append(node)
     return {"id": execution["id"], "workflow_name": execution.get("workflow_name"), "state": execution.get("state"),
@@ -253,7 +253,7 @@ def register(app: Any, host: Any) -> None:
     def check_rerun(execution_id: str) -> Response:
         data = body()
         doc = host.container.get(execution_id)
-        result = rerun_check(_mistral_api(), mistral_execution_id(doc), _string_list(data, "tasks", True),
+        result = rerun_check(_mistral_api(), mistral_execution_id(doc), _string_list(data, "tasks", True) or [],
                              _string_list(data, "reset"), _string_list(data, "no_reset"),
                              st2_child_resolver(host.store, execution_id))
         result["execution_id"] = execution_id

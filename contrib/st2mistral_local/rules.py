@@ -274,8 +274,8 @@ class Rule:
         """The RuleAPI shape st2 shows."""
         return {"id": self.id, "uid": "rule:%s:%s" % (self.pack, self.name), "ref": self.ref, "pack": self.pack,
                 "name": self.name, "description": self.description, "enabled": self.enabled,
-                "trigger": {"type": self.trigger["type"], "parameters": copy.deepcopy(self.trigger.get("parameters") or {}),
-                            "ref": self.trigger["type"]},
+                "trigger": {"type": self.trigger["type"], "ref": self.trigger["type"],
+                            "parameters": copy.deepcopy(self.trigger.get("parameters") or {})},
                 "criteria": copy.deepcopy(self.criteria), "action": copy.deepcopy(self.action),
                 "context": copy.deepcopy(self.context), "metadata_file": self.metadata_file, "tags": []}
 
@@ -285,12 +285,12 @@ def check_rule(pack: str, meta: Any, source: str) -> Rule:
     if not isinstance(meta, dict):
         raise ConfigurationError("%s: rule metadata must be a mapping" % source)
     problems = []
-    name = meta.get("name")
+    name: Any = meta.get("name")
     if not isinstance(name, str) or not name or "." in name:
         problems.append('"name" must be a non-empty string without dots')
     if meta.get("pack") not in (None, pack):
         problems.append('"pack" is "%s" but the pack is "%s"' % (meta.get("pack"), pack))
-    trigger = meta.get("trigger")
+    trigger: Any = meta.get("trigger")
     if not isinstance(trigger, dict) or trigger.get("type") != WEBHOOK_TRIGGER:
         problems.append('"trigger.type" must be %s (the only trigger this host dispatches)' % WEBHOOK_TRIGGER)
     elif not isinstance(trigger.get("parameters"), dict) or not str(trigger["parameters"].get("url") or "").strip("/"):
@@ -304,13 +304,13 @@ def check_rule(pack: str, meta: Any, source: str) -> Rule:
             problems.append('criteria key "%s" must start with "trigger."' % key)
         if not isinstance(crit, dict) or operator_name(crit.get("type")) is None:
             problems.append('criteria "%s" needs a "type" among: %s' % (key, ", ".join(sorted(OPERATORS))))
-        elif operator_name(crit.get("type")) in ("regex", "iregex", "matchregex") and isinstance(crit.get("pattern"), str) \
-                and "{{" not in crit["pattern"]:
+        elif (operator_name(crit.get("type")) in ("regex", "iregex", "matchregex")
+              and isinstance(crit.get("pattern"), str) and "{{" not in crit["pattern"]):
             try:
                 re.compile(crit["pattern"])
             except re.error as exc:
                 problems.append('criteria "%s" has an invalid regex "%s": %s' % (key, crit["pattern"], exc))
-    action = meta.get("action")
+    action: Any = meta.get("action")
     if not isinstance(action, dict) or not isinstance(action.get("ref"), str) or "." not in action.get("ref", ""):
         problems.append('"action.ref" (e.g. mistral_examples.sequential) is required')
     elif not isinstance(action.get("parameters") or {}, dict):
@@ -412,7 +412,8 @@ class RuleEngine:
         try:
             action = self.host.store.get_action(rule.action["ref"])
             if action is None:
-                raise InvalidParametersError('Action "%s" of rule %s is not registered.' % (rule.action["ref"], rule.ref))
+                raise InvalidParametersError('Action "%s" of rule %s is not registered.'
+                                             % (rule.action["ref"], rule.ref))
             params = render(rule.action.get("parameters") or {}, {"trigger": instance["payload"]})
             params = cast_params(self.host.container.schema_for(action), params)
             doc, _ = self.host.container.create(

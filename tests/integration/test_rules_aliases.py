@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any, Dict
 
 import pytest
@@ -45,7 +44,8 @@ PACK = {
         "name: failing\nrunner_type: mistral-v2\nentry_point: workflows/failing.yaml\nparameters: {}\n"),
     "actions/workflows/failing.yaml": (
         "version: '2.0'\nrulestest.failing:\n  output:\n    tail: <% $.tail %>\n  tasks:\n"
-        "    t1:\n      action: std.echo\n      input:\n        output: hello\n      publish:\n        g: <% task().result %>\n"
+        "    t1:\n      action: std.echo\n      input:\n        output: hello\n"
+        "      publish:\n        g: <% task().result %>\n"
         "      on-success: [t2]\n"
         "    t2:\n      action: std.test_dict\n      input:\n        size: broken\n        key_prefix: a\n"
         "        val: <% $.g %>\n      publish:\n        r2: <% task().result %>\n      on-success: [t3]\n"
@@ -176,8 +176,9 @@ def test_st2_mistral_tree_of_workbook_with_nested_st2_child(host):
     lines = proc.stdout.splitlines()
     assert lines[0] == "rulestest.nested succeeded (%s)" % ex_id
     text = proc.stdout
-    for shown in ("workflow rulestest.nested.main [SUCCESS]", "outer [SUCCESS]", "workflow rulestest.nested.inner [SUCCESS]",
-                  "deep [SUCCESS]", "call_st2 [SUCCESS]", "core.local succeeded", "child_wf [SUCCESS]",
+    for shown in ("workflow rulestest.nested.main [SUCCESS]", "outer [SUCCESS]",
+                  "workflow rulestest.nested.inner [SUCCESS]", "deep [SUCCESS]", "call_st2 [SUCCESS]",
+                  "core.local succeeded", "child_wf [SUCCESS]",
                   "rulestest.context succeeded", "workflow rulestest.context [SUCCESS]", "noop [SUCCESS]"):
         assert shown in text, text
     # indentation follows nesting
@@ -185,7 +186,8 @@ def test_st2_mistral_tree_of_workbook_with_nested_st2_child(host):
         line = next(ln for ln in lines if part in ln)
         return len(line) - len(line.lstrip("│├└─ "))
     assert depth("outer [") < depth("workflow rulestest.nested.inner") < depth("deep [")
-    assert depth("child_wf [") < depth("rulestest.context succeeded") < depth("workflow rulestest.context") < depth("noop [")
+    assert depth("child_wf [") < depth("rulestest.context succeeded") < depth("workflow rulestest.context") \
+        < depth("noop [")
     tree = json.loads(_st2_mistral(host, "--json", "tree", ex_id).stdout)
     tasks = {t["name"]: t for t in tree["workflow"]["tasks"]}
     assert tasks["outer"]["workflows"][0]["tasks"][0]["name"] == "deep"

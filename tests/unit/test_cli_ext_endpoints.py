@@ -106,7 +106,8 @@ def test_tree_nests_subworkflows_and_st2_children_with_their_own_workflows():
     api.task("m3", "noop", "SUCCESS")
     store = FakeStore([
         _doc("e1", "p.wb", "succeeded", mistral={"execution_id": "m1"}),
-        _doc("e2", "p.child", "succeeded", parent="e1", mistral={"task_execution_id": call["id"], "execution_id": "m3"}),
+        _doc("e2", "p.child", "succeeded", parent="e1",
+             mistral={"task_execution_id": call["id"], "execution_id": "m3"}),
         _doc("e3", "core.local", "succeeded", runner="local-shell-cmd", parent="e2",
              mistral={"task_execution_id": "m3-noop"}),
     ])

@@ -21,10 +21,11 @@ PACK = {
                        "criteria:\n  trigger.body.kind:\n    type: iequals\n    pattern: GO\n"
                        "action:\n  ref: rp.say\n  parameters:\n    word: '{{ trigger.body.word }}'\n"
                        "    n: '{{ trigger.body.n }}'\n    flag: 'true'\n"),
-    "rules/off.yaml": ("name: disabled\nenabled: false\ntrigger:\n  type: core.st2.webhook\n  parameters:\n    url: hook\n"
-                       "action:\n  ref: rp.say\n"),
-    "rules/bad_template.yaml": ("name: bad_template\ntrigger:\n  type: core.st2.webhook\n  parameters:\n    url: other\n"
-                                "action:\n  ref: rp.say\n  parameters:\n    word: '{{ trigger.body.missing.deeper }}'\n"),
+    "rules/off.yaml": ("name: disabled\nenabled: false\ntrigger:\n  type: core.st2.webhook\n"
+                       "  parameters:\n    url: hook\naction:\n  ref: rp.say\n"),
+    "rules/bad_template.yaml": ("name: bad_template\ntrigger:\n  type: core.st2.webhook\n"
+                                "  parameters:\n    url: other\naction:\n  ref: rp.say\n"
+                                "  parameters:\n    word: '{{ trigger.body.missing.deeper }}'\n"),
 }
 
 
@@ -61,8 +62,8 @@ def test_lookup_dotted_paths_lists_and_missing():
 
 def test_render_templates_and_strict_undefined():
     ctx = {"trigger": {"body": {"name": "Ada", "things": [1, 2]}}}
-    assert rules.render({"a": "hi {{ trigger.body.name }}", "b": ["{{ trigger.body.things | length }}"], "c": 5}, ctx) == \
-        {"a": "hi Ada", "b": ["2"], "c": 5}
+    value = {"a": "hi {{ trigger.body.name }}", "b": ["{{ trigger.body.things | length }}"], "c": 5}
+    assert rules.render(value, ctx) == {"a": "hi Ada", "b": ["2"], "c": 5}
     assert rules.render("{{ trigger.body.things | to_json_string }}", ctx) == "[1, 2]"
     with pytest.raises(InvalidParametersError, match="Cannot render"):
         rules.render("{{ trigger.body.nope.deeper }}", ctx)
