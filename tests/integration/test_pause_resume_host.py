@@ -144,8 +144,8 @@ def test_cancel_of_parent_ends_canceled_and_later_requests_are_refused(st2, mist
     for resp in (st2.set_status(parent, "pausing"), st2.set_status(parent, "resuming"),
                  st2.call("DELETE", "/executions/" + parent)):
         assert resp.status_code == 400 and "canceled" in resp.json()["faultstring"]
-    # not wired to cascade: the child runs to its end and reports to a canceled parent
-    st2.wait_status(child, ["canceled", "succeeded", "failed"])
+    # the child is canceled by the host's cascade if wired, else runs to its end: never stuck
+    assert st2.wait_status(child, ["canceled", "succeeded", "failed"]) in ("canceled", "succeeded")
 
 
 @pytest.fixture
