@@ -221,3 +221,30 @@ def test_st2_mistral_context_rerun_check_and_resume_next(host):
     doc = host.wait(new_id, ["succeeded", "failed"])
     assert doc["status"] == "succeeded", doc["result"]
     assert doc["result"]["output"]["tail"] == "supplied"
+
+
+def test_st2_cli_lists_rules_aliases_and_trigger_instances(host):
+    rules = {r["ref"]: r for r in host.st2_json("rule", "list")}
+    assert {"rulestest.on_ctx", "rulestest.never", "mistral_examples.greet_on_webhook"} <= set(rules)
+    assert rules["rulestest.on_ctx"]["enabled"] is True
+    one = host.st2_json("rule", "get", "rulestest.on_ctx")
+    assert one["action"]["ref"] == "rulestest.context" and one["trigger"]["parameters"] == {"url": "ctx"}
+    aliases = {a["ref"] for a in host.st2_json("action-alias", "list")}
+    assert {"rulestest.ctx", "mistral_examples.greet", "mistral_examples.double"} <= aliases
+    resp = _post(host, "webhooks/ctx", {"kind": "listing"})
+    instances = host.st2_json("trigger-instance", "list")
+    assert resp.headers["St2-Trigger-Instance-Id"] in [i["id"] for i in instances]
+
+
+def test_example_pack_rule_and_alias_on_mistral_examples(host):
+    resp = _post(host, "webhooks/greet", {"event": "DEPLOY", "name": "Ada"})
+    enf = requests.get(host.base_url + "/api/v1/ruleenforcements?trigger_instance=" +
+                       resp.headers["St2-Trigger-Instance-Id"], headers=_headers(host), timeout=10).json()
+    assert [e["rule"]["ref"] for e in enf] == ["mistral_examples.greet_on_webhook"]
+    doc = host.wait(enf[0]["execution_id"], ["succeeded", "failed"])
+    assert doc["status"] == "succeeded" and doc["result"]["output"]["greeting"] == "Hello, Ada!"
+    out = host.st2("action-alias", "execute", "double 21").stdout
+    ex_id = out.split("st2 execution get ")[1].split()[0]
+    host.wait(ex_id, ["succeeded", "failed"])
+    reply = _st2_mistral(host, "reply", ex_id)
+    assert reply.stdout.strip() == "21 doubled is 42", reply.stdout + reply.stderr
