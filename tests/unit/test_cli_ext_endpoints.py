@@ -1,13 +1,20 @@
 """Unit tests of the /api/v1/mistral extension endpoints' logic (tree, re-run check, resume needs) on fakes."""
 from __future__ import annotations
 
+import base64
 import json
+import os
+import time
 from typing import Any, Dict, List
 
 import pytest
 
+from mistral_v2 import seam
 from mistral_v2.exceptions import InvalidOperationError, InvalidParametersError, RerunError
-from st2mistral_local import extensions
+from st2mistral_local import container as container_mod
+from st2mistral_local import extensions, runners
+from st2mistral_local.api import create_app
+from st2mistral_local.host import Host, HostSettings
 
 WF = """version: '2.0'
 wf:
@@ -171,3 +178,92 @@ def test_parse_published_spreads_bare_names_and_checks_task_names():
     assert extensions.parse_published(["a", "b"], {"x": 1, "b.y": 2}) == {"a": {"x": 1}, "b": {"x": 1, "y": 2}}
     with pytest.raises(InvalidParametersError, match='names task "c" which is not among --tasks'):
         extensions.parse_published(["a"], {"c.y": 1})
+
+
+# ---- the routes (Flask test client, fake Mistral API and a fake mistral-v2 runner) ----------------------
+
+class FakeRunner(seam.AsyncActionRunner):
+    """Stands in for mistral-v2: a start records Mistral execution m1; a re-run returns `rerun_answer`."""
+
+    rerun_answer: Any = ("running", {"tasks": []}, {})
+    contexts: List[Dict[str, Any]] = []
+
+    def __init__(self) -> None:
+        super().__init__("fake")
+
+    def run(self, action_parameters):
+        FakeRunner.contexts.append(self.context)
+        if (self.context or {}).get("re-run"):
+            return FakeRunner.rerun_answer
+        return "running", {"tasks": []}, {"mistral": {"execution_id": "m1", "workflow_name": "wf"}}
+
+
+@pytest.fixture
+def app_client(tmp_path, monkeypatch):
+    FakeRunner.contexts = []
+    FakeRunner.rerun_answer = ("running", {"tasks": []}, {})
+    real = runners.get_runner
+    monkeypatch.setattr(container_mod, "get_runner", lambda n: FakeRunner() if n == "mistral-v2" else real(n))
+    api = failed_api()
+    monkeypatch.setattr(extensions, "_mistral_api", lambda: api)
+    pack = tmp_path / "pack"
+    (pack / "actions/workflows").mkdir(parents=True)
+    (pack / "pack.yaml").write_text("ref: xp\n")
+    (pack / "actions/wf.yaml").write_text("name: wf\nrunner_type: mistral-v2\nentry_point: workflows/wf.yaml\n"
+                                          "parameters:\n  pw:\n    type: string\n    secret: true\n")
+    (pack / "actions/workflows/wf.yaml").write_text(WF)
+    h = Host(HostSettings(state_dir=str(tmp_path / "state"), api_url="http://127.0.0.1:9/api/v1",
+                          pack_dirs=[str(pack)], query_interval=3600))
+    h.register_packs()
+    c = create_app(h).test_client()
+    password = open(os.path.join(h.settings.state_dir, "st2admin.password")).read().strip()
+    basic = base64.b64encode(("st2admin:%s" % password).encode()).decode()
+    c.auth = {"X-Auth-Token": c.post("/auth/v1/tokens", headers={"Authorization": "Basic " + basic},
+                                     json={}).get_json()["token"]}
+    ex = c.post("/api/v1/executions", headers=c.auth, json={"action": "xp.wf", "parameters": {"pw": "s3"}}).get_json()
+    deadline = time.monotonic() + 10
+    while "mistral" not in c.get("/api/v1/executions/" + ex["id"], headers=c.auth).get_json()["context"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    c.ex_id = ex["id"]
+    yield c
+    h.stop()
+
+
+def test_resume_next_route_refuses_with_missing_then_starts_a_rerun_execution(app_client):
+    c = app_client
+    url = "/api/v1/mistral/executions/%s/resume_next" % c.ex_id
+    resp = c.post(url, headers=c.auth, json={"tasks": ["t2"]})
+    assert resp.status_code == 400
+    assert resp.get_json()["missing"] == {"t2": ["r2"]} and "task 't2' needs r2" in resp.get_json()["faultstring"]
+    assert len(FakeRunner.contexts) == 1  # nothing started
+    resp = c.post(url, headers=c.auth, json={"tasks": ["t1"]})
+    assert resp.status_code == 400 and resp.get_json()["offenders"] == {"t1": "SUCCESS"}
+    resp = c.post(url, headers=c.auth, json={"tasks": ["t2"], "variables": {"r2": "v"}, "context": {"k": 1}})
+    assert resp.status_code == 201, resp.get_json()
+    new = resp.get_json()
+    assert new["id"] != c.ex_id and new["status"] == "running"
+    assert FakeRunner.contexts[-1]["re-run"] == {"ref": c.ex_id, "tasks": ["t2"], "reset": [], "next": True,
+                                                 "published": {"t2": {"r2": "v"}}, "context": {"k": 1}}
+    assert new["parameters"]["pw"] == "********"
+    FakeRunner.rerun_answer = ("failed", {"error": "Cannot resume: hook missing"}, {})
+    resp = c.post(url, headers=c.auth, json={"tasks": ["t2"], "variables": {"t2.r2": "v"}})
+    assert resp.status_code == 400 and resp.get_json()["faultstring"] == "Cannot resume: hook missing"
+    assert c.post(url, headers=c.auth, json={}).status_code == 400
+
+
+def test_rerun_check_and_context_routes(app_client):
+    c = app_client
+    check = c.post("/api/v1/mistral/executions/%s/rerun_check" % c.ex_id, headers=c.auth,
+                   json={"tasks": ["t2", "t1"]}).get_json()
+    assert check["ok"] is False and check["problems"] == {"t1": "SUCCESS"} and check["execution_id"] == c.ex_id
+    view = c.get("/api/v1/mistral/executions/%s/tasks/t2/context" % c.ex_id, headers=c.auth)
+    assert view.status_code == 200 and view.get_json()["state"] == "ERROR"
+    missing = c.get("/api/v1/mistral/executions/%s/tasks/zz/context" % c.ex_id, headers=c.auth)
+    assert missing.status_code == 404 and "does not exist" in missing.get_json()["faultstring"]
+    nope = c.get("/api/v1/mistral/executions/000000000000000000000000/tree", headers=c.auth)
+    assert nope.status_code == 404
+    noop = c.post("/api/v1/executions", headers=c.auth, json={"action": "core.noop"}).get_json()
+    resp = c.get("/api/v1/mistral/executions/%s/tree" % noop["id"], headers=c.auth)
+    assert resp.status_code == 400 and "not a Mistral workflow" in resp.get_json()["faultstring"]
+    assert c.get("/api/v1/mistral/executions/%s/tree" % c.ex_id).status_code == 401
