@@ -5,6 +5,7 @@ import datetime
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mistral_v2 import config, results, seam
@@ -40,6 +41,10 @@ class UnreachableTracker:
 
 TRACKER = UnreachableTracker()
 
+# Task states after which a with-items task's ordered result no longer changes.
+_TASK_DONE = frozenset({"SUCCESS", "ERROR", "CANCELLED", "SKIPPED"})
+_ITEM_RESULTS_KEPT = 5000
+
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
@@ -54,6 +59,7 @@ class MistralResultsQuerier:
         self.opts = conf if conf is not None else config.get()
         self.api = api or MistralAPI(conf=self.opts)
         self.tracker = tracker or TRACKER
+        self._item_results: "OrderedDict[Tuple[str, str], Any]" = OrderedDict()
 
     def query(self, execution_id: str, query_context: Dict[str, Any]) -> QueryResult:
         """(status, result) of one StackStorm execution; see query_many for the error contract."""
@@ -139,10 +145,62 @@ class MistralResultsQuerier:
                     "tasks": []})
             else:
                 root_tasks, root_actions, root_subs = grouped[ex_id]
-                entries = results.build_tasks(root_tasks, root_actions, root_subs)
+                entries = self._order_items(results.build_tasks(root_tasks, root_actions, root_subs),
+                                            root_tasks)
                 answer[st2_id] = results.summarize(roots[ex_id], entries, self.opts.max_result_size,
                                                    ctx.get("secret_parameters") or ())
         return answer
+
+    # -- with-items order -----------------------------------------------------------------------
+
+    def _order_items(self, entries: List[Dict[str, Any]], tasks: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """Put finished with-items results (and inputs) in item order.
+
+        Mistral's listings do not expose an action execution's item index, so only a task GET
+        has the ordered result; it is fetched once per finished with-items task (cached by id
+        and updated_at), keeping a poll cycle's calls constant in the number of executions.
+        """
+        with_items = {t["id"]: t for t in tasks if results._runtime_has_items(t)  # noqa: SLF001
+                      and t.get("state") in _TASK_DONE}
+        for entry in entries:
+            task = with_items.get(entry["id"])
+            if task is None or not isinstance(entry.get("result"), list):
+                continue
+            ordered = self._ordered_result(task)
+            if isinstance(ordered, list):
+                reorder_items(entry, ordered)
+        return entries
+
+    def _ordered_result(self, task: Dict[str, Any]) -> Any:
+        key = (task["id"], task.get("updated_at") or "")
+        if key not in self._item_results:
+            try:
+                found = self.api.get_task(task["id"])
+            except WorkflowNotFoundError:
+                return None
+            self._item_results[key] = results.parse_json(found.get("result"))
+            while len(self._item_results) > _ITEM_RESULTS_KEPT:
+                self._item_results.popitem(last=False)
+        self._item_results.move_to_end(key)
+        return self._item_results[key]
+
+
+def reorder_items(entry: Dict[str, Any], ordered: List[Any]) -> None:
+    """Set a with-items task entry's result to Mistral's `ordered` one and move its inputs along
+    (each result is matched to an unused action execution with an equal result)."""
+    old_results, old_inputs = entry["result"], entry.get("input")
+    entry["result"] = ordered
+    if not isinstance(old_inputs, list) or len(old_inputs) != len(old_results):
+        return
+    unused = list(range(len(old_results)))
+    inputs = []
+    for value in ordered:
+        match = next((i for i in unused if old_results[i] == value), None)
+        if match is None:
+            return
+        unused.remove(match)
+        inputs.append(old_inputs[match])
+    entry["input"] = inputs
 
 
 def get_instance() -> MistralResultsQuerier:
