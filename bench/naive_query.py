@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
 
-from mistral_v2 import results, seam
+from mistral_v2 import query, results, seam
 from mistral_v2.exceptions import WorkflowNotFoundError
 from mistral_v2.mistral_api import MistralAPI
 
@@ -17,7 +17,8 @@ def _order(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def query_one(api: MistralAPI, st2_id: str, ctx: Dict[str, Any]) -> QueryResult:
     """(status, result) of one execution from per-execution calls only: GET the root, list its
-    sub-workflow executions, the tasks of each execution and the action executions of each task."""
+    sub-workflow executions, the tasks of each execution and the action executions of each task
+    (and GET each finished with-items task for its result in item order)."""
     ex_id = ctx.get("execution_id")
     try:
         root = api.get_execution(ex_id)
@@ -35,6 +36,12 @@ def query_one(api: MistralAPI, st2_id: str, ctx: Dict[str, Any]) -> QueryResult:
         action_exs += api._list_all("list action executions",  # noqa: SLF001 - same paging
                                     lambda tid=task["id"], **kw: lister(tid, **kw), include_output=True)
     entries = results.build_tasks(_order(tasks), _order(action_exs), _order(subs))
+    for entry, task in zip(entries, _order(tasks)):  # both in (created_at, id) order
+        if task["id"] == entry["id"] and results._runtime_has_items(task) \
+                and task.get("state") in query._TASK_DONE:  # noqa: SLF001
+            ordered = results.parse_json(api.get_task(task["id"]).get("result"))
+            if isinstance(ordered, list) and isinstance(entry.get("result"), list):
+                query.reorder_items(entry, ordered)
     return results.summarize(root, entries, api.opts.max_result_size,
                              ctx.get("secret_parameters") or ())
 
