@@ -48,3 +48,12 @@ def test_login_with_the_generated_password_gives_a_working_token(st2_host):
     env["ST2_AUTH_TOKEN"] = token
     refs = [a["ref"] for a in json.loads(st2_host.st2("action", "list", "--json", env=env).stdout)]
     assert "core.local" in refs
+
+
+def test_host_log_holds_no_credentials(st2_host):
+    token = st2_host.token()
+    st2_host.st2("key", "list", "--decrypt", env=st2_host.env(ST2_API_KEY=None, ST2_AUTH_TOKEN=token))
+    st2_host.st2("run", "hosttest.slow", "seconds=0", "password=do-not-log-me")
+    log = st2_host.log.read_text()
+    for secret in (st2_host.api_key, st2_host.password(), token, "do-not-log-me"):
+        assert secret not in log

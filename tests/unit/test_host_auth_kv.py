@@ -133,3 +133,20 @@ def test_scopes_list_delete_and_ttl(kvs):
         store.list("bogus", None, None, False, "u")
     with pytest.raises(InvalidParametersError, match="string \"value\""):
         store.set("n", {"value": 3}, "u")
+
+
+def test_access_log_lines_never_carry_tokens_or_api_keys():
+    import logging
+
+    from st2mistral_local.server import _SecretFilter
+
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1,
+                               '127.0.0.1 - - "GET /api/v1/keys?x-auth-token=%s&decrypt=true HTTP/1.1" 200 -',
+                               ("abc123secret",), None)
+    assert _SecretFilter().filter(record) is True
+    line = record.getMessage()
+    assert "abc123secret" not in line and "x-auth-token=********&decrypt=true" in line
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, "GET /x?St2-Api-Key=KEY123 HTTP/1.1",
+                               (), None)
+    _SecretFilter().filter(record)
+    assert "KEY123" not in record.getMessage()
