@@ -15,6 +15,7 @@ from mistral_v2 import resume
 from mistral_v2.exceptions import (
     DefinitionError,
     InvalidParametersError,
+    MistralAPIError,
     WorkflowNotFoundError,
 )
 
@@ -324,6 +325,7 @@ def prepare(path: str, action_ref: str, workflow_param: Optional[str] = None,
 
 _uploaded: Dict[Tuple[str, str], str] = {}
 _uploaded_lock = threading.Lock()
+_sync_locks: Dict[Tuple[str, str], threading.Lock] = {}
 
 
 def _digest(text: str) -> str:
@@ -343,9 +345,14 @@ def sync(api: Any, prepared: PreparedDefinition) -> bool:
     with _uploaded_lock:
         if _uploaded.get(key) == digest:
             return False
-    changed = _sync_workbook(api, prepared) if prepared.kind == "workbook" else _sync_workflow(api, prepared)
-    with _uploaded_lock:
-        _uploaded[key] = digest
+        name_lock = _sync_locks.setdefault(key, threading.Lock())
+    with name_lock:  # concurrent starts of one workflow: one upload, never a 409 "Duplicate entry"
+        with _uploaded_lock:
+            if _uploaded.get(key) == digest:
+                return False
+        changed = _sync_workbook(api, prepared) if prepared.kind == "workbook" else _sync_workflow(api, prepared)
+        with _uploaded_lock:
+            _uploaded[key] = digest
     return changed
 
 
@@ -354,7 +361,12 @@ def _sync_workflow(api: Any, p: PreparedDefinition) -> bool:
         current = api.get_workflow(p.name)
     except WorkflowNotFoundError:
         _delete_quietly(api.delete_workbook, p.name)  # it may have been a workbook before
-        api.create_workflow(p.text)
+        try:
+            api.create_workflow(p.text)
+        except MistralAPIError as exc:
+            if exc.status_code != 409:
+                raise
+            api.update_workflow(p.text)  # another process created it meanwhile
         return True
     if current.get("definition") == p.text:
         return False
@@ -367,7 +379,12 @@ def _sync_workbook(api: Any, p: PreparedDefinition) -> bool:
         current = api.get_workbook(p.name)
     except WorkflowNotFoundError:
         _delete_quietly(api.delete_workflow, p.name)  # it may have been a single workflow before
-        api.create_workbook(p.text)
+        try:
+            api.create_workbook(p.text)
+        except MistralAPIError as exc:
+            if exc.status_code != 409:
+                raise
+            api.update_workbook(p.text)  # another process created it meanwhile
         return True
     if current.get("definition") == p.text:
         return False
