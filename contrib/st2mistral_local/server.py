@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import threading
 from typing import Any, Dict, Optional
@@ -18,21 +19,17 @@ LOG = logging.getLogger(__name__)
 HOST_STATE = "host.json"
 
 
+_SECRET_QUERY = re.compile(r"(?i)((?:x-auth-token|st2-api-key)=)[^&\s\"']*")
+
+
 class _SecretFilter(logging.Filter):
     """Drop tokens/API keys from werkzeug's request lines (they may sit in query strings)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
-        for marker in ("x-auth-token=", "st2-api-key="):
-            lowered = msg.lower()
-            while marker in lowered:
-                start = lowered.index(marker) + len(marker)
-                end = start
-                while end < len(msg) and msg[end] not in "& \"'":
-                    end += 1
-                msg = msg[:start] + "********" + msg[end:]
-                lowered = msg.lower()
-        record.msg, record.args = msg, ()
+        masked = _SECRET_QUERY.sub(r"\1********", msg)
+        if masked != msg:
+            record.msg, record.args = masked, ()
         return True
 
 
@@ -59,6 +56,9 @@ class RunningHost:
     """A host serving HTTP on a background thread (used by `serve` and by tests)."""
 
     def __init__(self, settings: HostSettings, bind: str = "127.0.0.1", port: int = 0) -> None:
+        werkzeug_log = logging.getLogger("werkzeug")
+        if not any(isinstance(f, _SecretFilter) for f in werkzeug_log.filters):
+            werkzeug_log.addFilter(_SecretFilter())
         self.host = Host(settings)
         self.host.register_packs()
         self.httpd = make_server(bind, port, create_app(self.host), threaded=True)
@@ -87,7 +87,6 @@ class RunningHost:
 
 def serve(settings: HostSettings, bind: str, port: int) -> int:
     """Serve until SIGTERM/SIGINT; the listening port is recorded in the state dir."""
-    logging.getLogger("werkzeug").addFilter(_SecretFilter())
     running = RunningHost(settings, bind=bind, port=port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
