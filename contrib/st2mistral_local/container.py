@@ -17,7 +17,7 @@ from mistral_v2.exceptions import (
     St2MistralError,
 )
 
-from st2mistral_local import builtin_runners, ids, params, transitions
+from st2mistral_local import builtin_runners, ids, params, rerun_request, transitions
 from st2mistral_local.auth import Authenticator
 from st2mistral_local.runners import ASYNC_RUNNERS, get_runner, runner_types
 from st2mistral_local.store import Store
@@ -154,6 +154,10 @@ class Container:
         if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
             raise InvalidParametersError('"delay" must be a non-negative integer of milliseconds.')
         context = dict(context)
+        if isinstance(context.get("re-run"), dict) and not context["re-run"].get("ref"):
+            # st2.action re-running a child workflow of a re-run parent (rerun_children hint)
+            context["re-run"] = rerun_request.child_rerun_options(
+                context["re-run"], ref, parent_id, self.store.get_execution, self._children)
         context["user"] = body.get("user") or context.get("user") or requester
         context.setdefault("pack", action["pack"])
         doc = self._new_doc(action, supplied, context, parent_id, callback, delay)
@@ -165,6 +169,10 @@ class Container:
         LOG.info("execution %s of %s requested by %s", doc["id"], ref, requester)
         self.schedule(doc["id"], delay)
         return stored, True
+
+    def _children(self, execution_id: str) -> List[Dict[str, Any]]:
+        docs, _ = self.store.list_executions(parent=execution_id, ascending=True)
+        return docs
 
     def _new_doc(self, action: Dict[str, Any], supplied: Dict[str, Any], context: Dict[str, Any],
                  parent: Optional[str], callback: Dict[str, Any], delay: int) -> Dict[str, Any]:
@@ -207,7 +215,7 @@ class Container:
         Returns (execution, changed). Not allowed changes are ignored, or raise
         InvalidOperationError when `strict`. A completed execution never changes.
         """
-        changed = {"value": False}
+        changed = {"value": False, "status": False}
         allowed_from = set(only_from) if only_from is not None else None
 
         def mutate(doc: Dict[str, Any]) -> Optional[Dict[str, Any]]:
@@ -224,6 +232,7 @@ class Container:
             if current != status:
                 doc["status"] = status
                 doc["log"].append({"timestamp": ids.now_iso(), "status": status})
+                changed["status"] = True
             if result is not None:
                 doc["result"] = result
             if context:
@@ -236,8 +245,11 @@ class Container:
         doc = self.store.update_execution(execution_id, mutate)
         if doc is None:
             raise NotFoundError('Execution "%s" cannot be found.' % execution_id)
-        if changed["value"] and doc.get("parent") and doc["status"] in (transitions.PAUSING, transitions.PAUSED):
-            self.cascade_pool.submit(self._pause_up, execution_id)
+        if changed["status"] and doc.get("parent") and doc["status"] in (transitions.PAUSING, transitions.PAUSED):
+            try:
+                self.cascade_pool.submit(self._pause_up, execution_id)
+            except RuntimeError:  # shutting down
+                LOG.info("host stopping: pause of %s not cascaded up", execution_id)
         if changed["value"] and transitions.is_completed(doc["status"]):
             LOG.info("execution %s completed: %s", execution_id, doc["status"])
             try:
@@ -432,27 +444,15 @@ class Container:
         return doc
 
     def rerun(self, execution_id: str, body: Dict[str, Any], requester: str) -> Dict[str, Any]:
-        """A new execution re-running `execution_id` (from the start, or from `tasks`)."""
+        """A new execution re-running `execution_id` (from the start, or from `tasks`); the
+        runner validates the tasks and fails the new execution with the reason (as StackStorm)."""
         original = self.get(execution_id)
         if not isinstance(body, dict):
             raise InvalidParametersError("The request body must be a JSON object.")
-        tasks = body.get("tasks") or []
-        reset = body.get("reset") or []
-        supplied = body.get("parameters") or {}
-        if not isinstance(tasks, list) or not isinstance(reset, list) or not isinstance(supplied, dict):
-            raise InvalidParametersError('"tasks" and "reset" must be lists and "parameters" an object.')
-        unknown_reset = sorted(set(reset) - set(tasks))
-        if unknown_reset:
-            raise InvalidParametersError("Tasks to reset must be among the tasks to re-run: %s"
-                                         % ", ".join(unknown_reset))
-        if tasks and original["runner"]["name"] not in ASYNC_RUNNERS:
-            raise InvalidParametersError('Only workflow executions can be re-run from tasks; %s uses runner "%s".' % (
-                execution_id, original["runner"]["name"]))
+        options = rerun_request.rerun_options(execution_id, body, original["runner"]["name"] in ASYNC_RUNNERS)
         merged = dict(original.get("parameters") or {})
-        merged.update(supplied)
-        context: Dict[str, Any] = {"re-run": {"ref": execution_id}}
-        if tasks:
-            context["re-run"].update({"tasks": tasks, "reset": reset})
+        merged.update(body.get("parameters") or {})
+        context: Dict[str, Any] = {"re-run": options}
         for key in ("trace_context",):
             if key in (original.get("context") or {}):
                 context[key] = original["context"][key]
