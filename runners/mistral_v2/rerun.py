@@ -21,7 +21,8 @@ ResolveSt2Child = Callable[[str], Optional[str]]
 # Env keys the runner owns; user-supplied overrides may not replace them.
 # Key of __actions["st2.action"].st2_context telling st2.action which re-run StackStorm child
 # workflows to re-run instead of starting afresh: {parent task execution id: {"action_execution_id"
-# (the old st2.action call), "mistral_execution_id", "tasks", "reset", "context"}}.
+# (the old st2.action call), "mistral_execution_id", "tasks", "reset", "context",
+# "parent_execution_id" (the new StackStorm execution; st2.action ignores hints of other ones)}}.
 RERUN_CHILDREN_KEY = "rerun_children"
 
 RESERVED_ENV_KEYS = frozenset({"st2_execution_id", "st2_liveaction_id", "st2_action_api_url",
@@ -448,7 +449,9 @@ def rerun_tasks(
             hint = children.setdefault(r.via.task_id, {
                 "action_execution_id": r.via_action_execution_id,
                 "mistral_execution_id": r.root_execution_id,
-                "tasks": [], "reset": [], "context": dict(extra)})
+                "tasks": [], "reset": [], "context": dict(extra),
+                # the re-run this hint belongs to: Mistral merges env, so older hints linger
+                "parent_execution_id": (env or {}).get("st2_execution_id")})
             hint["tasks"].append(r.sub_path)
             if reset:
                 hint["reset"].append(r.sub_path)

@@ -233,7 +233,8 @@ def test_child_stackstorm_workflow_is_rerun_through_its_st2_action_task():
     assert update[:3] == ("update_execution", "root", None)
     hint = update[3]["__actions"]["st2.action"]["st2_context"][rerun.RERUN_CHILDREN_KEY]
     assert hint == {"root-call": {"action_execution_id": "ae-new", "mistral_execution_id": "child",
-                                  "tasks": ["c1"], "reset": ["c1"], "context": {"k": 1}}}
+                                  "tasks": ["c1"], "reset": ["c1"], "context": {"k": 1},
+                                  "parent_execution_id": ENV.get("st2_execution_id")}}
     assert update[3]["k"] == 1 and "child" not in [c[1] for c in api.calls]
     assert ENV["__actions"]["st2.action"]["st2_context"] == {"auth_token": "tok"}   # caller's env not mutated
 
