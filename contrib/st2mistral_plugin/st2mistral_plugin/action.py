@@ -16,6 +16,28 @@ LOG = logging.getLogger(__name__)
 CALLBACK_SOURCE = "mistral_v2"
 
 
+def child_rerun(st2_context: Mapping[str, Any], task_execution_id: Optional[str],
+                parent_execution_id: str) -> Optional[Dict[str, Any]]:
+    """context["re-run"] asking StackStorm to re-run the old child workflow of this task, when the
+    re-run of the parent left a hint for it (st2_context.rerun_children, see mistral_v2.rerun)
+    for this very parent execution; None for a fresh child."""
+    hints = st2_context.get("rerun_children") or {}
+    hint = hints.get(task_execution_id) if isinstance(hints, dict) and task_execution_id else None
+    if not isinstance(hint, dict) or not hint.get("tasks"):
+        return None
+    if hint.get("parent_execution_id") not in (None, parent_execution_id):
+        return None  # left in the env by an earlier re-run (Mistral merges env updates)
+    rerun: Dict[str, Any] = {
+        "tasks": list(hint["tasks"]),
+        "reset": list(hint.get("reset") or []),
+        "mistral": {"action_execution_id": hint.get("action_execution_id"),
+                    "execution_id": hint.get("mistral_execution_id")},
+    }
+    if hint.get("context"):
+        rerun["context"] = copy.deepcopy(hint["context"])
+    return rerun
+
+
 def build_request(ref: str, parameters: Mapping[str, Any], timeout: Optional[float],
                   st2_context: Mapping[str, Any], execution: Any,
                   extra_facts: Mapping[str, Any], mistral_url: str) -> Dict[str, Any]:
@@ -43,6 +65,9 @@ def build_request(ref: str, parameters: Mapping[str, Any], timeout: Optional[flo
             "url": "%s/action_executions/%s" % (mistral_url, execution.action_execution_id),
         },
     }
+    rerun = child_rerun(st2_context, execution.task_execution_id, parent["execution_id"])
+    if rerun:
+        body["context"]["re-run"] = rerun
     notify = st2_context.get("notify") or {}
     skip = set(st2_context.get("skip_notify_tasks") or [])
     if notify and mistral_ctx.get("task_name") not in skip:
