@@ -136,7 +136,10 @@ class Reconciler:
     def completed(self, doc: Dict[str, Any]) -> None:
         """Hook run when an execution completes: report a Mistral child back (on a worker)."""
         if (doc.get("callback") or {}).get("source") == CALLBACK_SOURCE:
-            self.callback_pool.submit(self.apply_callback, doc)
+            try:
+                self.callback_pool.submit(self.apply_callback, doc)
+            except RuntimeError:  # shutting down: still pending, applied after the restart
+                LOG.info("host stopping: callback of %s left for the next start", doc["id"])
 
     def apply_callback(self, doc: Dict[str, Any]) -> bool:
         """Call MistralCallbackHandler.callback once for a completed child; True when applied now."""
