@@ -27,6 +27,18 @@ API = "/api/v1"
 AUTH = "/auth/v1"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
+# Largest request body accepted (bytes); ST2MISTRAL_MAX_BODY_BYTES overrides. Mistral's pushes carry
+# results truncated to [mistral] max_result_size (1 MiB by default), hence the headroom.
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+def max_body_bytes() -> int:
+    """The request body limit: $ST2MISTRAL_MAX_BODY_BYTES or DEFAULT_MAX_BODY_BYTES."""
+    raw = os.environ.get("ST2MISTRAL_MAX_BODY_BYTES")
+    try:
+        return int(raw) if raw else DEFAULT_MAX_BODY_BYTES
+    except ValueError:
+        raise ConfigurationError("ST2MISTRAL_MAX_BODY_BYTES must be an integer, got %r" % raw) from None
 
 
 class PrefixMiddleware:
@@ -124,6 +136,8 @@ def create_app(host: Host) -> Flask:
     """The Flask application serving `host`."""
     app = Flask("st2mistral_local")
     app.url_map.strict_slashes = False
+    limit = max_body_bytes()
+    app.config["MAX_CONTENT_LENGTH"] = limit
     app.wsgi_app = PrefixMiddleware(app.wsgi_app)  # type: ignore[method-assign]
 
     @app.errorhandler(St2MistralError)
@@ -138,6 +152,12 @@ def create_app(host: Host) -> Flask:
     def _not_allowed(exc: Exception) -> Response:
         return _fault("Method %s is not allowed on %s." % (request.method, request.path), 405)
 
+    @app.errorhandler(413)
+    def _too_large(exc: Exception) -> Response:
+        size = request.content_length
+        return _fault("Request body too large: %s bytes; the limit is %d bytes (ST2MISTRAL_MAX_BODY_BYTES)."
+                      % (size if size is not None else "more than %d" % limit, limit), 413)
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         LOG.exception("unexpected error serving %s %s", request.method, request.path)
@@ -145,6 +165,8 @@ def create_app(host: Host) -> Flask:
 
     @app.before_request
     def _authenticate() -> Optional[Response]:
+        if request.content_length is not None and request.content_length > limit:
+            return _too_large(Exception())
         if request.path in ("/", AUTH + "/tokens"):
             return None
         g.user = host.auth.user_for_request(request.headers, request.args)
