@@ -44,6 +44,27 @@ FAULT_PACK = {
         "    last:\n      action: std.echo output=\"done-<% $.opened %>\"\n"
         "      publish:\n        done: <% task().result %>\n"
         "  output:\n    done: <% $.done %>\n"),
+    # Bad input material: broken YAML, StackStorm actions called with bad parameters, with-items.
+    "actions/broken.yaml": (
+        "name: broken\nrunner_type: mistral-v2\nentry_point: workflows/broken.yaml\n"),
+    "actions/workflows/broken.yaml": "version: '2.0'\nfaulttest.broken:\n  tasks:\n    t1: [unclosed\n",
+    "actions/bad_param.yaml": (
+        "name: bad_param\nrunner_type: mistral-v2\nentry_point: workflows/bad_param.yaml\n"),
+    "actions/workflows/bad_param.yaml": (
+        "version: '2.0'\nfaulttest.bad_param:\n  tasks:\n"
+        "    t1:\n      action: core.local cmd=\"echo hi\" bogus_option=1\n"),
+    "actions/missing_param.yaml": (
+        "name: missing_param\nrunner_type: mistral-v2\nentry_point: workflows/missing_param.yaml\n"),
+    "actions/workflows/missing_param.yaml": (
+        "version: '2.0'\nfaulttest.missing_param:\n  tasks:\n"
+        "    t1:\n      action: core.local\n"),
+    "actions/good_param.yaml": (
+        "name: good_param\nrunner_type: mistral-v2\nentry_point: workflows/good_param.yaml\n"),
+    "actions/workflows/good_param.yaml": (
+        "version: '2.0'\nfaulttest.good_param:\n  tasks:\n"
+        "    t1:\n      action: core.local cmd=\"echo hi\"\n"
+        "      publish:\n        out: <% task().result.stdout %>\n"
+        "  output:\n    out: <% $.out %>\n"),
 }
 
 
