@@ -146,7 +146,7 @@ def _rerun(host, ex_id: str, *args: str) -> Tuple[int, Dict[str, Any]]:
     try:
         doc = json.loads(proc.stdout)
     except ValueError:
-        raise AssertionError("no JSON from st2 (%d):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
+        raise AssertionError("no JSON from st2 (%d):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr)) from None
     return proc.returncode, doc
 
 
