@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from flask import Flask, Response, g, jsonify, request
 
+from mistral_v2 import results
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidParametersError,
@@ -311,7 +312,12 @@ def create_app(host: Host) -> Flask:
                 raise InvalidParametersError('Unknown status "%s"; expected one of: %s' % (
                     status, ", ".join(sorted(transitions.ALL_STATUSES))))
             status = host.container.settle_status(execution_id, status)
-            doc, changed = host.container.update(execution_id, status, result=body.get("result"))
+            result = body.get("result")
+            mistral_ctx = (host.container.get(execution_id).get("context") or {}).get("mistral") or {}
+            if result is not None and mistral_ctx.get("secret_parameters"):
+                # Mistral's push does not know which parameters are secret; never store them in clear.
+                result = results.mask(result, mistral_ctx["secret_parameters"])
+            doc, changed = host.container.update(execution_id, status, result=result)
             if not changed:
                 LOG.info("push for %s (%s) ignored; execution is %s", execution_id, status, doc["status"])
         return jsonify(_view(doc))
