@@ -65,6 +65,17 @@ FAULT_PACK = {
         "    t1:\n      action: core.local cmd=\"echo hi\"\n"
         "      publish:\n        out: <% task().result.stdout %>\n"
         "  output:\n    out: <% $.out %>\n"),
+    # A secret parameter that flows into task inputs, published variables and the output.
+    "actions/secretive.yaml": (
+        "name: secretive\nrunner_type: mistral-v2\nentry_point: workflows/secretive.yaml\n"
+        "parameters:\n  api_password:\n    type: string\n    secret: true\n    required: true\n"
+        "  seconds:\n    type: integer\n    default: 0\n"),
+    "actions/workflows/secretive.yaml": (
+        "version: '2.0'\nfaulttest.secretive:\n  input:\n    - api_password\n    - seconds\n  tasks:\n"
+        "    use:\n      action: std.echo\n      input:\n        output:\n          api_password: <% $.api_password %>\n"
+        "      publish:\n        api_password: <% task().result.api_password %>\n      on-success: hold\n"
+        "    hold:\n      action: std.sleep seconds=<% $.seconds %>\n"
+        "  output:\n    api_password: <% $.api_password %>\n    fine: visible\n"),
 }
 
 
