@@ -356,7 +356,7 @@ def rule_matches(rule: Rule, payload: Any) -> Tuple[bool, str]:
         if isinstance(pattern, str) and "{{" in pattern:
             pattern = render(pattern, data)
         if not criterion_matches(crit["type"], value, pattern):
-            return False, "%s %s %r is false (value %r)" % (key, crit["type"], pattern, value)
+            return False, "%s %s %r is false" % (key, crit["type"], pattern)
     return True, ""
 
 
