@@ -89,13 +89,34 @@ def workflow_node(api: Any, execution: Dict[str, Any], st2_children: Dict[str, L
             "state_info": execution.get("state_info"), "tasks": tasks}
 
 
+def _mistral_id_of(doc: Dict[str, Any]) -> Optional[str]:
+    return ((doc.get("context") or {}).get("mistral") or {}).get("execution_id")
+
+
+def _child_ids_of_tree(store: Any, ex: Dict[str, Any]) -> List[str]:
+    """Children of `ex` plus those of the executions it re-runs on the same Mistral execution
+    (a re-run continues the original Mistral workflow, whose earlier children belong to the original)."""
+    out: List[str] = []
+    seen = set()
+    current: Optional[Dict[str, Any]] = ex
+    mistral_id = _mistral_id_of(ex)
+    while current is not None and current["id"] not in seen:
+        seen.add(current["id"])
+        out += [c for c in store.child_ids(current["id"]) if c not in out]
+        ref = ((current.get("context") or {}).get("re-run") or {}).get("ref")
+        current = store.get_execution(ref) if ref else None
+        if current is not None and _mistral_id_of(current) != mistral_id:
+            break
+    return out
+
+
 def execution_tree(api: Any, store: Any, doc: Dict[str, Any]) -> Dict[str, Any]:
     """The StackStorm execution `doc` with its Mistral workflow tree, nested StackStorm children included."""
     def st2_node(ex: Dict[str, Any]) -> Dict[str, Any]:
         node = {"id": ex["id"], "action": ex["action"]["ref"], "status": ex["status"],
                 "runner": (ex.get("runner") or {}).get("name"), "workflow": None}
         children: Dict[str, List[Dict[str, Any]]] = {}
-        for child_id in store.child_ids(ex["id"]):
+        for child_id in _child_ids_of_tree(store, ex):
             child = store.get_execution(child_id)
             task_id = (((child or {}).get("context") or {}).get("mistral") or {}).get("task_execution_id")
             if child is not None and task_id:

@@ -221,6 +221,8 @@ def test_st2_mistral_context_rerun_check_and_resume_next(host):
     doc = host.wait(new_id, ["succeeded", "failed"])
     assert doc["status"] == "succeeded", doc["result"]
     assert doc["result"]["output"]["tail"] == "supplied"
+    tree = _st2_mistral(host, "tree", new_id).stdout
+    assert "t1 [SUCCESS]" in tree and "t2 [SKIPPED]" in tree and "t3 [SUCCESS]" in tree, tree
 
 
 def test_st2_cli_lists_rules_aliases_and_trigger_instances(host):

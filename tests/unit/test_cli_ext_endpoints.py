@@ -267,3 +267,21 @@ def test_rerun_check_and_context_routes(app_client):
     resp = c.get("/api/v1/mistral/executions/%s/tree" % noop["id"], headers=c.auth)
     assert resp.status_code == 400 and "not a Mistral workflow" in resp.get_json()["faultstring"]
     assert c.get("/api/v1/mistral/executions/%s/tree" % c.ex_id).status_code == 401
+
+
+def test_tree_of_a_rerun_execution_includes_children_of_the_original():
+    api = FakeAPI()
+    api.add("m1", "SUCCESS")
+    first = api.task("m1", "call", "SUCCESS")
+    again = api.task("m1", "call2", "SUCCESS")
+    old = _doc("e1", "p.wf", "failed", mistral={"execution_id": "m1"})
+    new = _doc("e5", "p.wf", "succeeded", mistral={"execution_id": "m1"})
+    new["context"]["re-run"] = {"ref": "e1", "tasks": ["x"]}
+    store = FakeStore([old, new,
+                       _doc("c1", "core.local", "succeeded", runner="local-shell-cmd", parent="e1",
+                            mistral={"task_execution_id": first["id"]}),
+                       _doc("c2", "core.local", "succeeded", runner="local-shell-cmd", parent="e5",
+                            mistral={"task_execution_id": again["id"]})])
+    tree = extensions.execution_tree(api, store, new)
+    assert [[e["id"] for e in t["executions"]] for t in tree["workflow"]["tasks"]] == [["c1"], ["c2"]]
+    assert [t["executions"] for t in extensions.execution_tree(api, store, old)["workflow"]["tasks"]][1] == []
