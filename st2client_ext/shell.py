@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
+
+import requests
 
 from mistral_v2.exceptions import InvalidParametersError, St2MistralError
 
@@ -75,12 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
 def make_http(args: argparse.Namespace) -> StackStormHTTP:
     """An HTTP client configured exactly as the stock `st2` CLI would be (its config parser and Client)."""
     from st2client.base import BaseCLIApp
+    from st2client.config import set_config
 
     class _App(BaseCLIApp):
         pass
 
+    app = _App()
     args.func = None
-    client = _App().get_client(args)
+    if not args.skip_config:  # as the st2 shell does before get_client (credentials login reads it)
+        set_config(config=app._parse_config_file(args=args, validate_config_permissions=False))
+    client = app.get_client(args)
     token = client.token or os.environ.get("ST2_AUTH_TOKEN")
     api_key = getattr(client, "api_key", None) or os.environ.get("ST2_API_KEY")
     verify: Any = client.cacert if client.cacert not in (None, "") else True
@@ -133,8 +140,18 @@ def run(args: argparse.Namespace, http: StackStormHTTP) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     """Console script entry point."""
     args = build_parser().parse_args(argv)
+    # st2client logs its own login failures with tracebacks; our message below says what failed.
+    logging.getLogger("st2client").setLevel(logging.CRITICAL)
     try:
-        return run(args, make_http(args))
+        http = make_http(args)
+    except requests.RequestException as exc:
+        print("ERROR: cannot log in with the credentials of the st2 CLI config: %s" % exc, file=sys.stderr)
+        return 1
+    except (St2MistralError, ValueError) as exc:
+        print("ERROR: %s" % exc, file=sys.stderr)
+        return 1
+    try:
+        return run(args, http)
     except ApiFailure as exc:
         print("ERROR: %s (HTTP %d)" % (exc, exc.status_code), file=sys.stderr)
         return 1

@@ -202,6 +202,7 @@ def test_st2_mistral_context_rerun_check_and_resume_next(host):
     ctx = _st2_mistral(host, "context", ex_id, "t2")
     assert ctx.returncode == 0, ctx.stderr
     assert "task t2 [ERROR]" in ctx.stdout and "g: hello" in ctx.stdout
+    assert "auth_token: '********'" in ctx.stdout
     assert _st2_mistral(host, "context", ex_id, "zzz").returncode == 1
 
     check = _st2_mistral(host, "rerun-check", ex_id, "--tasks", "t1", "t2")
@@ -250,3 +251,21 @@ def test_example_pack_rule_and_alias_on_mistral_examples(host):
     host.wait(ex_id, ["succeeded", "failed"])
     reply = _st2_mistral(host, "reply", ex_id)
     assert reply.stdout.strip() == "21 doubled is 42", reply.stdout + reply.stderr
+
+
+def test_st2_mistral_logs_in_with_st2_config_credentials(host, tmp_path):
+    ex_id = host.run_async("rulestest.context", "word=cfg")
+    host.wait(ex_id, ["succeeded"])
+    conf = tmp_path / "st2.conf"
+    conf.write_text("[credentials]\nusername = st2admin\npassword = %s\n[cli]\ncache_token = False\n"
+                    % host.password())
+    exe = os.path.join(os.path.dirname(sys.executable), "st2-mistral")
+    env = host.env(ST2_API_KEY=None, ST2_CONFIG_FILE=str(conf))
+    proc = subprocess.run([exe, "tree", ex_id], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("rulestest.context succeeded (%s)" % ex_id)
+    conf.write_text("[credentials]\nusername = st2admin\npassword = wrong\n[cli]\ncache_token = False\n")
+    proc = subprocess.run([exe, "tree", ex_id], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1 and "cannot log in with the credentials of the st2 CLI config" in proc.stderr
+    assert "Unauthorized" in proc.stderr and "Traceback" not in proc.stderr
+    assert "wrong" not in proc.stdout + proc.stderr
