@@ -305,13 +305,9 @@ def register(app: Any, host: Any) -> None:
                 "Cannot resume from the next tasks: missing published variables: %s." % "; ".join(
                     "task %r needs %s" % (t, ", ".join(v)) for t, v in missing.items()), missing))
         published = {t: v for t, v in published.items() if v}
-        rerun_ctx: Dict[str, Any] = {"ref": execution_id, "tasks": tasks, "reset": [], "next": True,
-                                     "published": published}
-        if overrides:
-            rerun_ctx["context"] = overrides
-        new_doc, _ = host.container.create({"action": original["action"]["ref"],
-                                            "parameters": original.get("parameters") or {},
-                                            "context": {"re-run": rerun_ctx}, "user": g.user}, g.user)
+        rerun_body: Dict[str, Any] = {"tasks": tasks, "reset": [], "next": True, "published": published,
+                                      "context": overrides, "user": g.user}
+        new_doc = host.container.rerun(execution_id, rerun_body, g.user)  # the host's re_run mapping
         deadline = time.monotonic() + START_WAIT_SECONDS
         while new_doc["status"] in (transitions.REQUESTED, transitions.SCHEDULED) and time.monotonic() < deadline:
             time.sleep(0.05)
