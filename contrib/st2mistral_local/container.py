@@ -311,15 +311,18 @@ class Container:
         runner.rerun_ex_ref = _ns(original) if original else None
         return runner, action_params
 
-    def _run(self, execution_id: str) -> None:
+    def _run(self, execution_id: str, restart: bool = False) -> None:
+        """Run the execution; `restart` retries the start of a `running` one (idempotent runners only)."""
         doc = self.store.get_execution(execution_id)
-        if doc is None or doc["status"] not in (transitions.REQUESTED, transitions.SCHEDULED):
+        wanted = (transitions.RUNNING,) if restart else (transitions.REQUESTED, transitions.SCHEDULED)
+        if doc is None or doc["status"] not in wanted:
             return
         try:
-            self.update(execution_id, transitions.SCHEDULED, only_from=[transitions.REQUESTED])
-            doc, changed = self.update(execution_id, transitions.RUNNING, only_from=[transitions.SCHEDULED])
-            if not changed:
-                return  # canceled meanwhile
+            if not restart:
+                self.update(execution_id, transitions.SCHEDULED, only_from=[transitions.REQUESTED])
+                doc, changed = self.update(execution_id, transitions.RUNNING, only_from=[transitions.SCHEDULED])
+                if not changed:
+                    return  # canceled meanwhile
             action = self.store.get_action(doc["action"]["ref"])
             if action is None:
                 raise NotFoundError('Action "%s" is no longer registered.' % doc["action"]["ref"])
@@ -463,9 +466,10 @@ class Container:
 
     # ---- restart -------------------------------------------------------------------------
     def recover(self) -> Dict[str, int]:
-        """After a restart: re-queue never-started executions, abandon interrupted synchronous
-        ones; workflows with a Mistral execution are left to the reconciler."""
-        counts = {"requeued": 0, "abandoned": 0, "tracked": 0}
+        """After a restart: re-queue never-started executions, retry interrupted mistral-v2 starts,
+        abandon interrupted synchronous ones; workflows with a Mistral execution are left to the
+        reconciler."""
+        counts = {"requeued": 0, "abandoned": 0, "tracked": 0, "restarted": 0}
         pending, _ = self.store.list_executions(statuses_not_in=sorted(transitions.COMPLETED), ascending=True)
         for doc in pending:
             status = doc["status"]
@@ -475,6 +479,11 @@ class Container:
                 counts["requeued"] += 1
             elif doc["runner"]["name"] in ASYNC_RUNNERS and mistral_ctx.get("execution_id"):
                 counts["tracked"] += 1
+            elif doc["runner"]["name"] in PAUSABLE_RUNNERS and status == transitions.RUNNING:
+                # Stopped inside runner.run(): mistral-v2 starts are idempotent (the Mistral execution
+                # id derives from ours), so retrying finds the execution Mistral may already have.
+                self.pool.submit(self._run, doc["id"], True)
+                counts["restarted"] += 1
             else:
                 self.update(doc["id"], transitions.ABANDONED, result=dict(doc.get("result") or {}, error=(
                     "The host stopped while this execution was %s; its outcome is unknown." % status)))

@@ -345,7 +345,7 @@ def test_restart_requeues_abandons_and_keeps_tracking(tmp_path, host, client, au
     host.store.insert_execution(pending)
     again = Host(host.settings)
     counts = again.container.recover()
-    assert counts == {"requeued": 1, "abandoned": 1, "tracked": 1}
+    assert counts == {"requeued": 1, "abandoned": 1, "tracked": 1, "restarted": 0}
     c2 = create_app(again).test_client()
     assert wait_status(c2, auth_headers, pending["id"], {"succeeded"})["status"] == "succeeded"
     gone = c2.get("/api/v1/executions/" + local["id"], headers=auth_headers).get_json()
