@@ -139,7 +139,10 @@ def _up(args: argparse.Namespace, home: str, state_dir: str) -> int:
         if not os.path.isfile(os.path.join(pack, "pack.yaml")):
             _say("st2mistral-local: %s is not a pack directory (no pack.yaml)" % pack)
             return 2
-    info = st2mistral_server.start(mode=args.mistral, home=Path(home))
+    # The embedded Mistral's database lives beside the host's store, so executions that were
+    # running at `down` continue after the next `up` (distributed mode uses a fresh PostgreSQL DB).
+    db_path = Path(state_dir) / "mistral.db" if args.mistral == "embedded" else None
+    info = st2mistral_server.start(mode=args.mistral, home=Path(home), db_path=db_path)
     with open(os.path.join(state_dir, MISTRAL_STATE), "w") as fh:
         json.dump(info.to_dict(), fh, indent=2)
     port = args.port or process.free_port()

@@ -107,8 +107,8 @@ def _wait_ready(info: ServerInfo, procs: list, ready_marker: Optional[Path], dea
     raise _failure(f"Mistral did not become ready within {START_TIMEOUT:.0f} s", info.logs)
 
 
-def _start_embedded(info: ServerInfo, run: Path) -> list:
-    conf = mistralconf.render(port=info.port, db_url=f"sqlite:///{run / 'mistral.db'}",
+def _start_embedded(info: ServerInfo, run: Path, db_path: Optional[Path] = None) -> list:
+    conf = mistralconf.render(port=info.port, db_url=f"sqlite:///{db_path or run / 'mistral.db'}",
                               transport_url="fake:/", log_file=run / "mistral.log")
     mistralconf.write(Path(info.config_file), conf)
     info.logs = {"mistral": str(run / "mistral.log"), "launcher": str(run / "launcher.out")}
@@ -147,8 +147,12 @@ def _start_distributed(info: ServerInfo, run: Path) -> list:
 
 
 def start(mode: str = "embedded", home: Optional[os.PathLike] = None,
-          port: Optional[int] = None, venv: Optional[os.PathLike] = None) -> ServerInfo:
+          port: Optional[int] = None, venv: Optional[os.PathLike] = None,
+          db_path: Optional[os.PathLike] = None) -> ServerInfo:
     """Start Mistral in `mode` on 127.0.0.1 (`port` or a free one) and wait until it serves.
+
+    Embedded mode keeps its SQLite database at `db_path` when given (it then outlives `stop`,
+    so a later start continues the same executions); otherwise in the throw-away run directory.
 
     Distributed mode also waits until a probe workflow completes (engine, executor and notifier
     consume from RabbitMQ). On failure everything started is stopped and MistralError carries
@@ -168,7 +172,7 @@ def start(mode: str = "embedded", home: Optional[os.PathLike] = None,
     began = time.monotonic()
     try:
         if mode == "embedded":
-            procs = _start_embedded(info, run)
+            procs = _start_embedded(info, run, Path(db_path) if db_path else None)
             _wait_ready(info, procs, run / "launcher.out", began + START_TIMEOUT)
         else:
             procs = _start_distributed(info, run)
