@@ -403,3 +403,23 @@ def test_stopping_the_host_kills_running_shell_commands_as_abandoned(tmp_path, h
     host.container.shutdown()
     doc = wait_status(client, auth_headers, slow["id"], {"abandoned"})
     assert doc["status"] == "abandoned" and "host stopped" in doc["result"]["error"]
+
+
+def test_delayed_execution_waits_and_can_be_canceled_before_it_starts(client, auth_headers):
+    resp = run(client, auth_headers, "core.local", {"cmd": "echo never"}, delay=600000)
+    assert resp.status_code == 201
+    ex = resp.get_json()
+    assert ex["status"] == "requested" and ex["delay"] == 600000
+    canceled = client.delete("/api/v1/executions/" + ex["id"], headers=auth_headers).get_json()
+    assert canceled["status"] == "canceled" and canceled["result"] == {}
+    bad = run(client, auth_headers, "core.noop", delay=-1)
+    assert bad.status_code == 400 and "delay" in bad.get_json()["faultstring"]
+
+
+def test_credentials_inside_results_and_context_are_masked(client, auth_headers):
+    ex = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf").get_json()["id"], {"running"})
+    url = "/api/v1/executions/" + ex["id"]
+    body = {"status": "running", "result": {"tasks": [{"input": {"st2_context": {"auth_token": "t0k3n"}}}]}}
+    shown = client.put(url, headers=auth_headers, json=body)
+    assert b"t0k3n" not in shown.data
+    assert shown.get_json()["result"]["tasks"][0]["input"]["st2_context"]["auth_token"] == "********"
