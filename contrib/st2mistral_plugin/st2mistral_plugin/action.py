@@ -106,13 +106,16 @@ class St2Action(actions.Action):
             raise InvalidParametersError("st2.action: 'timeout' must be a positive number, got %r"
                                          % (self.timeout,))
         if not isinstance(self.st2_context, dict):
-            raise ConfigurationError("st2.action: the workflow env has no "
-                                     "__actions['st2.action'].st2_context; start the workflow "
-                                     "through StackStorm (mistral-v2 runner)")
+            raise ConfigurationError("st2.action: the workflow env (and its root workflow "
+                                     "execution's env) has no __actions['st2.action'].st2_context; "
+                                     "start the workflow through StackStorm (mistral-v2 runner)")
 
     def run(self, context: Any) -> Any:
         """POST the child execution; None means "result arrives later via the Mistral API"."""
         try:
+            if self.st2_context is None:  # a workbook subworkflow: Mistral did not pass the env
+                self.st2_context = mistral_info.root_st2_context(
+                    getattr(context.execution, "workflow_execution_id", None))
             self._validate()
             mistral_url = config.mistral_api_url()
             if not mistral_url:

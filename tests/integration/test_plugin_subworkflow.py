@@ -1,0 +1,135 @@
+"""`st2.action` inside workbook subworkflows (depth 1 and 2): Mistral 23 starts subworkflows without
+the root's env, so the plugin takes st2_context from the root execution; real host and Mistral."""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+WORKBOOK = """
+version: '2.0'
+name: subwf.book
+
+workflows:
+  main:
+    input:
+      - word
+    output:
+      got: <% $.got %>
+      deep: <% $.deep %>
+    tasks:
+      task1:
+        workflow: sub
+        input:
+          word: <% $.word %>
+        publish:
+          got: <% task(task1).result.said %>
+        on-success: [task2]
+      task2:
+        workflow: mid
+        input:
+          word: deep-<% $.word %>
+        publish:
+          deep: <% task(task2).result.said %>
+  mid:
+    input:
+      - word
+    output:
+      said: <% $.said %>
+    tasks:
+      midtask:
+        workflow: sub
+        input:
+          word: <% $.word %>
+        publish:
+          said: <% task(midtask).result.said %>
+  sub:
+    input:
+      - word
+    output:
+      said: <% $.said %>
+    tasks:
+      subtask:
+        action: core.local
+        input:
+          cmd: echo sub-<% $.word %>
+        publish:
+          said: <% task(subtask).result.stdout %>
+"""
+
+PACK = {
+    "pack.yaml": "ref: subwf\nname: subwf\ndescription: st2.action in workbook subworkflows\nversion: 0.1.0\n",
+    "actions/book.yaml": (
+        "name: book\nrunner_type: mistral-v2\nentry_point: workflows/book.yaml\n"
+        "parameters:\n  workflow:\n    type: string\n    default: subwf.book.main\n    immutable: true\n"
+        "  word:\n    type: string\n    required: true\n"),
+    "actions/workflows/book.yaml": WORKBOOK,
+}
+
+
+@pytest.fixture(scope="module")
+def host(st2_host, tmp_path_factory) -> Any:
+    """A host of our own (the session host class, session Mistral) serving the subwf pack."""
+    root = tmp_path_factory.mktemp("subwf_host")
+    for rel, text in PACK.items():
+        path = root / "pack" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    home = root / "home"
+    home.mkdir()
+    (home / "st2.conf").write_text("[cli]\ncache_token = False\n")
+    (root / "state").mkdir()
+    ours = type(st2_host)(root / "state", root / "pack", st2_host.mistral_url, home)
+    ours.start()
+    ours.api_key = ours.create_api_key()
+    yield ours
+    ours.stop()
+
+
+def _children(host, ex_id: str) -> List[Dict[str, Any]]:
+    return [host.get(c) for c in host.get(ex_id).get("children") or []]
+
+
+def test_st2_action_in_subworkflows_reports_back_to_the_root(host, mistral_client):
+    root_id = host.run_async("subwf.book", "word=bee")
+    root = host.wait(root_id, ["succeeded", "failed"])
+    assert root["status"] == "succeeded", root["result"]
+    assert root["result"]["output"] == {"got": "sub-bee", "deep": "sub-deep-bee"}
+    root_mistral = root["context"]["mistral"]["execution_id"]
+
+    children = sorted(_children(host, root_id), key=lambda c: c["parameters"]["cmd"])
+    assert [c["parameters"]["cmd"] for c in children] == ["echo sub-bee", "echo sub-deep-bee"]
+    subs = {e.id: e for e in mistral_client.executions.list(root_execution_id=root_mistral)}
+    for child in children:
+        assert child["status"] == "succeeded" and child["action"]["ref"] == "core.local"
+        # The child hangs under the ROOT StackStorm execution, with the root's user.
+        assert child["context"]["parent"]["execution_id"] == root_id
+        assert child["context"]["parent"]["user"] == root["context"]["user"]
+        assert child["context"]["user"] == root["context"]["user"]
+        facts = child["context"]["mistral"]
+        assert facts["workflow_name"] == "subwf.book.sub" and facts["task_name"] == "subtask"
+        assert facts["root_execution_id"] == root_mistral
+        assert facts["workflow_execution_id"] in subs  # a subworkflow, not the root
+        assert child["callback"]["url"].endswith("/action_executions/%s" % facts["action_execution_id"])
+        action_ex = mistral_client.action_executions.get(facts["action_execution_id"])
+        assert action_ex.state == "SUCCESS"
+        assert "st2_context" not in (action_ex.input or "")  # the token stays out of Mistral's DB
+
+    # Depth 2: main -> task2 (mid) -> midtask (sub) -> subtask.
+    deep = next(c for c in children if c["parameters"]["cmd"] == "echo sub-deep-bee")
+    sub_ex = subs[deep["context"]["mistral"]["workflow_execution_id"]]
+    mid_task = mistral_client.tasks.get(sub_ex.task_execution_id)
+    assert mid_task.name == "midtask" and mid_task.workflow_name == "subwf.book.mid"
+    assert mistral_client.executions.get(root_mistral).state == "SUCCESS"
+
+
+def test_st2_action_failure_in_a_subworkflow_fails_the_root(host):
+    root_id = host.run_async("subwf.book", "word=x; exit 3")
+    root = host.wait(root_id, ["succeeded", "failed"])
+    assert root["status"] == "failed", root["result"]
+    (child,) = _children(host, root_id)  # task1 failed, task2 never started
+    assert child["status"] == "failed" and child["context"]["parent"]["execution_id"] == root_id
+    states = {t["name"]: t["state"] for t in root["result"]["tasks"]}
+    assert states["subtask"] == "ERROR" and states["task1"] == "ERROR" and "task2" not in states
