@@ -56,11 +56,18 @@ def _mistral_metadata() -> Dict[str, Any]:
     raise ConfigurationError("mistral_v2/runner.yaml does not describe a runner named %s" % MISTRAL_RUNNER)
 
 
-def runner_types() -> Dict[str, Dict[str, Any]]:
-    """name -> runner type metadata (runner.yaml shape) for every runner the host offers."""
+@functools.lru_cache(maxsize=1)
+def _all_runner_types() -> Dict[str, Dict[str, Any]]:
     types = copy.deepcopy(BUILTIN_RUNNER_TYPES)
     types[MISTRAL_RUNNER] = copy.deepcopy(_mistral_metadata())
     return types
+
+
+def runner_types() -> Dict[str, Dict[str, Any]]:
+    """name -> runner type metadata (runner.yaml shape) for every runner the host offers.
+
+    The entries are shared: treat them as read-only (copy before changing)."""
+    return dict(_all_runner_types())
 
 
 def _load_module(name: str, meta: Dict[str, Any]) -> Any:
