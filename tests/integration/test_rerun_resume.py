@@ -168,7 +168,8 @@ def test_dotted_name_descends_into_a_child_stackstorm_workflow(api, workflows, m
     st2_ctx = rerun.execution_env(api.get_execution(parent_id))["__actions"]["st2.action"]["st2_context"]
     assert st2_ctx[rerun.RERUN_CHILDREN_KEY] == {call_child["id"]: {
         "action_execution_id": old_call["id"], "mistral_execution_id": child_id,
-        "tasks": ["t3", "t4"], "reset": ["t3", "t4"], "context": {"child_ok": 1}}}
+        "tasks": ["t3", "t4"], "reset": ["t3", "t4"], "context": {"child_ok": 1},
+        "parent_execution_id": ST2_ENV.get("st2_execution_id")}}
     # The child tree itself is left to that re-run: untouched here.
     child = api.get_execution(child_id)
     assert child["state"] == "ERROR" and rerun.execution_env(child)["st2_execution_id"] == "child-st2"
