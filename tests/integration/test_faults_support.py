@@ -76,6 +76,29 @@ FAULT_PACK = {
         "      publish:\n        api_password: <% task().result.api_password %>\n      on-success: hold\n"
         "    hold:\n      action: std.sleep seconds=<% $.seconds %>\n"
         "  output:\n    api_password: <% $.api_password %>\n    fine: visible\n"),
+    # Regressions: a StackStorm child with a timeout, an undefined variable, a child started late.
+    "actions/child_timeout.yaml": (
+        "name: child_timeout\nrunner_type: mistral-v2\nentry_point: workflows/child_timeout.yaml\n"
+        "parameters:\n  seconds:\n    type: integer\n    default: 30\n  timeout:\n    type: integer\n    default: 60\n"),
+    "actions/workflows/child_timeout.yaml": (
+        "version: '2.0'\nfaulttest.child_timeout:\n  input:\n    - seconds\n    - timeout\n  tasks:\n"
+        "    child:\n      action: core.local\n      input:\n        cmd: sleep <% $.seconds %>\n"
+        "        timeout: <% $.timeout %>\n"),
+    "actions/undefined_var.yaml": (
+        "name: undefined_var\nrunner_type: mistral-v2\nentry_point: workflows/undefined_var.yaml\n"),
+    "actions/workflows/undefined_var.yaml": (
+        "version: '2.0'\nfaulttest.undefined_var:\n  tasks:\n"
+        "    t1:\n      action: std.echo output=<% $.no_such_variable %>\n      on-success: t2\n"
+        "    t2:\n      action: std.noop\n"),
+    "actions/late_child.yaml": (
+        "name: late_child\nrunner_type: mistral-v2\nentry_point: workflows/late_child.yaml\n"
+        "parameters:\n  seconds:\n    type: integer\n    default: 4\n"),
+    "actions/workflows/late_child.yaml": (
+        "version: '2.0'\nfaulttest.late_child:\n  input:\n    - seconds\n  tasks:\n"
+        "    wait:\n      action: std.sleep seconds=<% $.seconds %>\n      on-success: child\n"
+        "    child:\n      action: core.local cmd=\"echo late\"\n"
+        "      publish:\n        said: <% task().result.stdout %>\n"
+        "  output:\n    said: <% $.said %>\n"),
 }
 
 
