@@ -3,6 +3,7 @@ in the same Mistral execution, fresh re-runs, with-items --no-reset, and every r
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Dict, List, Tuple
 
 import pytest
@@ -186,6 +187,10 @@ def test_parallel_branches_refusals_then_rerun_in_the_same_mistral_execution(hos
     assert msg == "Cannot re-run: task 'nope' does not exist (tasks at this level: t1, t3, t4)."
     msg = _refused(host, original, mistral_client, "--tasks", "t1", "t3")
     assert msg == "Cannot re-run: task 't1' is SUCCESS."
+    plain = host.st2("execution", "re-run", original["id"], "--tasks", "t1", check=False)  # human output
+    text = re.sub(r"\x1b\[[0-9;]*m", "", plain.stdout)
+    assert plain.returncode == 1 and re.search(r"^status: failed", text, re.M), text
+    assert "error: 'Cannot re-run: task ''t1'' is SUCCESS.'" in text  # YAML-quoted by the CLI
     msg = _refused(host, original, mistral_client, "--tasks", "t3", "t4", "--no-reset", "t3")
     assert msg == "Cannot re-run: --no-reset applies only to with-items tasks; task 't3' is not a with-items task."
     # Refused at request time (as StackStorm's controller): shown by the CLI, no execution created.
