@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def reuse_session_mistral(mistral_server, monkeypatch):
     """`up` gets the session's Mistral instead of starting a second one; `down` must not stop it."""
     stopped = []
-    monkeypatch.setattr(st2mistral_server, "start", lambda mode="embedded", home=None: mistral_server)
+    monkeypatch.setattr(st2mistral_server, "start", lambda mode="embedded", home=None, **_: mistral_server)
     monkeypatch.setattr(st2mistral_server, "stop", lambda info, keep_run_dir=False: stopped.append(info.url))
     return stopped
 
