@@ -68,7 +68,7 @@ def main() -> int:
     rows: List[Dict[str, Any]] = []
     mistral = common.Mistral("embedded")
     try:
-        _timed("start overhead", lambda: _start_overhead(mistral, 5 if args.quick else 15), rows)
+        _timed("start overhead", lambda: _start_overhead(mistral, 5 if args.quick else 30), rows)
         _timed("sync lag", lambda: sync_lag.run(mistral, n=5 if args.quick else 20), rows)
         _timed("hop cost", lambda: hop_cost.run(mistral, n=1 if args.quick else 3), rows)
         _timed("throughput", lambda: throughput.run(mistral, n=20 if args.quick else 200), rows)
