@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 import pytest
+import requests
 
 pytestmark = pytest.mark.integration
 
@@ -66,6 +67,9 @@ PACK = {
         "parameters:\n  workflow:\n    type: string\n    default: subwf.book.main\n    immutable: true\n"
         "  word:\n    type: string\n    required: true\n"),
     "actions/workflows/book.yaml": WORKBOOK,
+    "rules/on_hook.yaml": (
+        "name: on_hook\npack: subwf\ntrigger:\n  type: core.st2.webhook\n  parameters:\n    url: subwf\n"
+        "action:\n  ref: subwf.book\n  parameters:\n    word: '{{ trigger.body.word }}'\n"),
 }
 
 
@@ -133,3 +137,23 @@ def test_st2_action_failure_in_a_subworkflow_fails_the_root(host):
     assert child["status"] == "failed" and child["context"]["parent"]["execution_id"] == root_id
     states = {t["name"]: t["state"] for t in root["result"]["tasks"]}
     assert states["subtask"] == "ERROR" and states["task1"] == "ERROR" and "task2" not in states
+
+
+def test_child_in_a_subworkflow_keeps_the_roots_trigger_and_rule(host):
+    headers = {"St2-Api-Key": host.api_key}
+    resp = requests.post(host.base_url + "/api/v1/webhooks/subwf", json={"word": "hook"}, headers=headers,
+                         timeout=30)
+    assert resp.status_code == 202
+    ti = resp.headers["St2-Trigger-Instance-Id"]
+    (enf,) = requests.get(host.base_url + "/api/v1/ruleenforcements?trigger_instance=" + ti,
+                          headers=headers, timeout=10).json()
+    root = host.wait(enf["execution_id"], ["succeeded", "failed"])
+    assert root["status"] == "succeeded", root["result"]
+    assert root["result"]["output"] == {"got": "sub-hook", "deep": "sub-deep-hook"}
+    children = _children(host, root["id"])
+    assert len(children) == 2
+    for child in children:
+        parent = child["context"]["parent"]
+        assert parent["execution_id"] == root["id"]
+        assert parent["trigger_instance"]["id"] == ti and parent["rule"]["ref"] == "subwf.on_hook"
+        assert parent["user"] == root["context"]["user"] == "stanley"
