@@ -100,6 +100,7 @@ def _runs(mistral_client, workflow_execution_id: str) -> Dict[str, int]:
 
 
 def test_subtask_of_a_child_st2_workflow_is_rerun_in_the_old_child_mistral_execution(host, mistral_client):
+    host.st2("key", "delete", "nc_fix", check=False)
     parent_id = host.run_async("nestedrr.parent")
     parent = host.wait(parent_id, ["succeeded", "failed"])
     assert parent["status"] == "failed", parent["result"]
@@ -133,3 +134,28 @@ def test_subtask_of_a_child_st2_workflow_is_rerun_in_the_old_child_mistral_execu
     # The originals stay as they were.
     assert host.get(parent_id)["status"] == "failed"
     assert host.get(child["id"])["status"] == "failed"
+
+
+def test_plain_rerun_of_the_parent_task_after_a_failed_child_rerun_starts_a_fresh_child(host, mistral_client):
+    host.st2("key", "delete", "nc_fix", check=False)
+    parent_id = host.run_async("nestedrr.parent")
+    assert host.wait(parent_id, ["succeeded", "failed"])["status"] == "failed"
+    (child,) = _children(host, parent_id)
+    # Re-run the child's subtask while the cause is still there: the child fails again.
+    proc = host.st2("execution", "re-run", parent_id, "--tasks", "parent_task.subtask", "--json", check=False)
+    first = json.loads(proc.stdout)
+    assert proc.returncode == 1 and first["status"] == "failed"
+    (again,) = _children(host, first["id"])
+    assert again["context"]["re-run"]["ref"] == child["id"] and _mistral_id(again) == _mistral_id(child)
+
+    # The env of the parent's Mistral execution still holds that hint (Mistral merges env); a
+    # plain re-run of parent_task must not re-use it: the child workflow starts afresh.
+    host.st2("key", "set", "nc_fix", "ok")
+    proc = host.st2("execution", "re-run", first["id"], "--tasks", "parent_task", "--json", check=False)
+    second = json.loads(proc.stdout)
+    assert proc.returncode == 0 and second["status"] == "succeeded", second["result"]
+    (fresh,) = _children(host, second["id"])
+    assert "re-run" not in fresh["context"] and _mistral_id(fresh) != _mistral_id(child)
+    assert fresh["status"] == "succeeded" and fresh["result"]["output"] == {"said": "go-ok"}
+    assert mistral_client.executions.get(_mistral_id(child)).state == "ERROR"  # the old child is left alone
+    assert host.get(second["id"])["result"]["output"] == {"final": "go-ok"}
