@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from st2mistral_local import host as host_mod
 from st2mistral_local import server
 
 MISTRAL_STATE = "mistral.json"
+PORTS = "ports.json"
 HOST_LOG = "host.log"
 START_TIMEOUT = 60.0
 
@@ -77,6 +79,18 @@ def _serve(args: argparse.Namespace, state_dir: str) -> int:
         mistral_url=args.mistral_url, pack_dirs=[os.path.abspath(p) for p in args.packs],
         query_interval=args.query_interval)
     return server.serve(settings, args.bind, port)
+
+
+def _port_if_free(port: Any) -> Optional[int]:
+    """`port` when it is a valid loopback port nobody listens on now, else None."""
+    if not isinstance(port, int) or not 0 < port < 65536:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return None
+    return port
 
 
 def _wait_host(state_dir: str, proc: Any, deadline: float) -> Dict[str, Any]:
@@ -142,10 +156,16 @@ def _up(args: argparse.Namespace, home: str, state_dir: str) -> int:
     # The embedded Mistral's database lives beside the host's store, so executions that were
     # running at `down` continue after the next `up` (distributed mode uses a fresh PostgreSQL DB).
     db_path = Path(state_dir) / "mistral.db" if args.mistral == "embedded" else None
-    info = st2mistral_server.start(mode=args.mistral, home=Path(home), db_path=db_path)
+    # Same ports as last time when free: workflows still running in Mistral (and children's
+    # callbacks) keep reaching the host and Mistral at the URLs they were given.
+    ports = _read_json(os.path.join(state_dir, PORTS)) or {}
+    mistral_port = _port_if_free(ports.get("mistral"))
+    info = st2mistral_server.start(mode=args.mistral, home=Path(home), db_path=db_path, port=mistral_port)
     with open(os.path.join(state_dir, MISTRAL_STATE), "w") as fh:
         json.dump(info.to_dict(), fh, indent=2)
-    port = args.port or process.free_port()
+    port = args.port or _port_if_free(ports.get("host")) or process.free_port()
+    with open(os.path.join(state_dir, PORTS), "w") as fh:
+        json.dump({"host": port, "mistral": info.port}, fh)
     cmd = [sys.executable, "-m", "st2mistral_local.cli", "--home", home, "serve", "--port", str(port),
            "--mistral-url", info.url, "--state-dir", state_dir]
     if args.config_file:
