@@ -1,8 +1,9 @@
 """Query cost of one poll cycle over N tracked RUNNING executions: ours (query_many) vs naive.
 
 Each tracked execution is parked: its one task `wait` (std.async_noop) runs forever. Per cycle
-we count HTTP calls to Mistral and CPU seconds of this process (the querier) and of Mistral. "naive" is StackStorm's old querier at its cheapest (tasks unchanged since the
-last cycle): GET the execution + list its tasks, per execution.
+we count HTTP calls to Mistral and CPU seconds of this process (the querier) and of Mistral.
+"naive" is StackStorm's old querier at its cheapest (tasks unchanged since the last cycle): GET
+the execution + list its tasks, per execution.
 Usage: python bench/query_cost.py [--sizes 10,100,1000]
 """
 from __future__ import annotations
