@@ -153,7 +153,8 @@ class MistralResultsQuerier:
 
     # -- with-items order -----------------------------------------------------------------------
 
-    def _order_items(self, entries: List[Dict[str, Any]], tasks: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    def _order_items(self, entries: List[Dict[str, Any]],
+                     tasks: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         """Put finished with-items results (and inputs) in item order.
 
         Mistral's listings do not expose an action execution's item index, so only a task GET
