@@ -3,7 +3,7 @@
 Usage: .venv/bin/python bench/run_all.py [--quick] [--no-distributed] [--json FILE]
 (or `bash bench/run`). Sync lag is also measured on distributed Mistral (RabbitMQ + PostgreSQL,
 the notifier in its own process) when those are reachable. --quick: small sizes (smoke run).
-Runs in about 8 minutes on 2 cores.
+Runs in 5-7 minutes on 2 cores.
 """
 from __future__ import annotations
 
