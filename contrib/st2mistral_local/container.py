@@ -92,6 +92,7 @@ class Container:
         self._live: Dict[str, Any] = {}
         self._live_lock = threading.Lock()
         self._busy: Dict[str, int] = {}
+        self._op_locks: Dict[str, Any] = {}
         self._op_done: Dict[str, float] = {}
         self._stopping = threading.Event()
         self.on_completed: Callable[[Dict[str, Any]], None] = lambda doc: None
@@ -389,11 +390,20 @@ class Container:
         if doc["runner"]["name"] not in PAUSABLE_RUNNERS:
             raise InvalidOperationError('Runner "%s" of execution %s does not support %s.' % (
                 doc["runner"]["name"], execution_id, op))
-        self._mark_busy(execution_id, True)
-        try:
-            return self._apply_runner_op(execution_id, op, transitional, allowed_from, previous)
-        finally:
-            self._mark_busy(execution_id, False)
+        with self._live_lock:
+            op_lock = self._op_locks.setdefault(execution_id, threading.RLock())
+        # One operation at a time per execution: a resume sent while the pause is still on its way
+        # to Mistral would otherwise find it RUNNING, do nothing, and be overtaken by the pause.
+        with op_lock:
+            doc = self.get(execution_id)
+            previous = doc["status"]
+            if not cascade.check_request(op, previous, execution_id):
+                return doc
+            self._mark_busy(execution_id, True)
+            try:
+                return self._apply_runner_op(execution_id, op, transitional, allowed_from, previous)
+            finally:
+                self._mark_busy(execution_id, False)
 
     def _apply_runner_op(self, execution_id: str, op: str, transitional: str, allowed_from: Iterable[str],
                          previous: str) -> Dict[str, Any]:
