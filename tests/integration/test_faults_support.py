@@ -99,6 +99,18 @@ FAULT_PACK = {
         "    child:\n      action: core.local cmd=\"echo late\"\n"
         "      publish:\n        said: <% task().result.stdout %>\n"
         "  output:\n    said: <% $.said %>\n"),
+    # Load: three short Mistral-only steps (delays in Mistral's scheduler, not executor threads).
+    "actions/load.yaml": (
+        "name: load\nrunner_type: mistral-v2\nentry_point: workflows/load.yaml\n"
+        "parameters:\n  n:\n    type: integer\n    required: true\n"),
+    "actions/workflows/load.yaml": (
+        "version: '2.0'\nfaulttest.load:\n  input:\n    - n\n  tasks:\n"
+        "    t1:\n      action: std.noop\n      wait-before: 2\n      on-success: t2\n"
+        "    t2:\n      action: std.echo output=<% $.n * 2 %>\n      wait-before: 1\n"
+        "      publish:\n        doubled: <% task().result %>\n      on-success: t3\n"
+        "    t3:\n      action: std.echo output=\"n=<% $.n %>\"\n      wait-before: 1\n"
+        "      publish:\n        said: <% task().result %>\n"
+        "  output:\n    doubled: <% $.doubled %>\n    said: <% $.said %>\n"),
 }
 
 
