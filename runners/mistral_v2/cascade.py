@@ -23,7 +23,7 @@ try:
 except ImportError:  # pragma: no cover - Python < 3.8
     from typing_extensions import Protocol  # type: ignore
 
-from mistral_v2 import config, seam, statuses
+from mistral_v2 import config, retries, seam, statuses
 from mistral_v2.exceptions import (
     InvalidOperationError,
     MistralAPIError,
@@ -101,6 +101,11 @@ class _Transient(Exception):
     """A StackStorm answer worth retrying (5xx)."""
 
 
+def _is_transient(exc: BaseException) -> bool:
+    """Connection errors, timeouts and 5xx answers are worth retrying."""
+    return isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, _Transient))
+
+
 class RestSt2Executions:
     """St2Executions over StackStorm's REST API (the local host and a real st2 both serve it).
 
@@ -120,18 +125,7 @@ class RestSt2Executions:
         self._sleep = sleep
 
     def _retrying(self) -> tenacity.Retrying:
-        o = self.opts
-        return tenacity.Retrying(
-            stop=(tenacity.stop_after_attempt(o.retry_attempts)
-                  | tenacity.stop_after_delay(o.retry_stop_max_msec / 1000.0)),
-            wait=(tenacity.wait_exponential(multiplier=o.retry_exp_msec / 1000.0,
-                                            max=o.retry_exp_max_msec / 1000.0)
-                  + tenacity.wait_random(0, o.jitter_interval / 1000.0)),
-            retry=tenacity.retry_if_exception_type(
-                (requests.exceptions.ConnectionError, requests.exceptions.Timeout, _Transient)),
-            sleep=self._sleep,
-            reraise=True,
-        )
+        return retries.from_options(self.opts, _is_transient, sleep=self._sleep)
 
     def _once(self, method: str, path: str, **kwargs: Any) -> Any:
         resp = self._session.request(method, self.api_url + path, headers=self._headers,

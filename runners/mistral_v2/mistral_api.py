@@ -12,7 +12,7 @@ import tenacity
 from mistralclient.api import base as mistral_base
 from mistralclient.api import client as mistral_client
 
-from mistral_v2 import config
+from mistral_v2 import config, retries
 from mistral_v2.exceptions import (
     MistralAPIError,
     MistralUnreachableError,
@@ -113,17 +113,7 @@ class MistralAPI:
         return self._client
 
     def _retrying(self) -> tenacity.Retrying:
-        o = self.opts
-        return tenacity.Retrying(
-            stop=(tenacity.stop_after_attempt(o.retry_attempts)
-                  | tenacity.stop_after_delay(o.retry_stop_max_msec / 1000.0)),
-            wait=(tenacity.wait_exponential(multiplier=o.retry_exp_msec / 1000.0,
-                                            max=o.retry_exp_max_msec / 1000.0)
-                  + tenacity.wait_random(0, o.jitter_interval / 1000.0)),
-            retry=tenacity.retry_if_exception(is_transient),
-            sleep=self._sleep,
-            reraise=True,
-        )
+        return retries.from_options(self.opts, is_transient, sleep=self._sleep)
 
     def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run `fn` with retries; translate failures into mistral_v2 exceptions naming `what`."""

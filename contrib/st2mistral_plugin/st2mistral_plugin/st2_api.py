@@ -7,6 +7,7 @@ from typing import Any, Dict, Mapping, Optional
 import requests
 import tenacity
 
+from mistral_v2 import retries
 from mistral_v2.exceptions import ConfigurationError, StackStormAPIError
 from st2mistral_plugin import config
 
@@ -48,6 +49,10 @@ def api_url(st2_context: Optional[Mapping[str, Any]]) -> str:
     return str(url).rstrip("/")
 
 
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, _RETRYABLE)
+
+
 def _retrying(method: str, url: str) -> tenacity.Retrying:
     def _log_retry(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -55,15 +60,12 @@ def _retrying(method: str, url: str) -> tenacity.Retrying:
                     method, url, state.attempt_number, exc if isinstance(exc, _ServerError)
                     else type(exc).__name__)
 
-    return tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(_RETRYABLE),
-        stop=(tenacity.stop_after_attempt(config.get("retry_attempts"))
-              | tenacity.stop_after_delay(config.get("retry_stop_max_msec") / 1000.0)),
-        wait=tenacity.wait_exponential(multiplier=config.get("retry_exp_msec") / 1000.0,
-                                       max=config.get("retry_exp_max_msec") / 1000.0),
-        before_sleep=_log_retry,
-        reraise=True,
-    )
+    return retries.build(_retryable,
+                         attempts=config.get("retry_attempts"),
+                         exp_msec=config.get("retry_exp_msec"),
+                         exp_max_msec=config.get("retry_exp_max_msec"),
+                         stop_max_msec=config.get("retry_stop_max_msec"),
+                         before_sleep=_log_retry)
 
 
 def _send(method: str, url: str, **kwargs: Any) -> requests.Response:
