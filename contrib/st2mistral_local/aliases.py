@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -11,7 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from mistral_v2.exceptions import ConfigurationError, InvalidOperationError, InvalidParametersError, St2MistralError
 
 from st2mistral_local import ids, transitions
-from st2mistral_local.rules import cast_params, pack_dirs, pack_name, read_pack_files, render
+from st2mistral_local.rules import cast_params, load_pack_objects, pack_dirs, render
 
 LOG = logging.getLogger(__name__)
 
@@ -201,23 +200,8 @@ def check_alias(pack: str, meta: Any, source: str) -> Alias:
 
 def load_aliases(dirs: List[str]) -> List[Alias]:
     """Aliases of every pack dir; all problems in all files reported together."""
-    aliases, problems = [], []
-    for pack_dir in dirs:
-        if not os.path.isdir(os.path.join(pack_dir, "aliases")):
-            continue
-        pack = pack_name(pack_dir)
-        files, unreadable = read_pack_files(pack_dir, "aliases")
-        problems += unreadable
-        for rel, meta in files:
-            try:
-                aliases.append(check_alias(pack, meta, "%s:%s" % (pack, rel)))
-            except St2MistralError as exc:
-                problems.append(str(exc))
-    names = [a.name for a in aliases]
-    problems += ['alias name "%s" is used twice' % n for n in sorted({n for n in names if names.count(n) > 1})]
-    if problems:
-        raise ConfigurationError("Invalid action aliases: %s" % " | ".join(problems))
-    return aliases
+    return load_pack_objects(dirs, "aliases", check_alias, lambda a: a.name,
+                             'alias name "%s" is used twice', "Invalid action aliases")
 
 
 def match_command(aliases: List[Alias], command: str) -> Tuple[Alias, str, str]:

@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, TypeVar
 
 import jinja2
 import yaml
@@ -245,6 +245,35 @@ def read_pack_files(pack_dir: str, subdir: str) -> Tuple[List[Tuple[str, Any]], 
     return out, problems
 
 
+_Checked = TypeVar("_Checked")
+
+
+def load_pack_objects(dirs: List[str], subdir: str, check: Callable[[str, Any, str], _Checked],
+                      key: Callable[[_Checked], str], duplicate: str, invalid: str) -> List[_Checked]:
+    """`check(pack, meta, "<pack>:<file>")` of every <pack>/<subdir>/*.yaml of every pack dir.
+
+    All problems in all files (and every `key` used twice, as `duplicate % key`) are reported
+    together in one ConfigurationError starting with `invalid`.
+    """
+    objects, problems = [], []
+    for pack_dir in dirs:
+        if not os.path.isdir(os.path.join(pack_dir, subdir)):
+            continue
+        pack = pack_name(pack_dir)
+        files, unreadable = read_pack_files(pack_dir, subdir)
+        problems += unreadable
+        for rel, meta in files:
+            try:
+                objects.append(check(pack, meta, "%s:%s" % (pack, rel)))
+            except St2MistralError as exc:
+                problems.append(str(exc))
+    keys = [key(o) for o in objects]
+    problems += [duplicate % k for k in sorted({k for k in keys if keys.count(k) > 1})]
+    if problems:
+        raise ConfigurationError("%s: %s" % (invalid, " | ".join(problems)))
+    return objects
+
+
 # ---- rules -----------------------------------------------------------------------------------
 
 @dataclass
@@ -328,23 +357,8 @@ def check_rule(pack: str, meta: Any, source: str) -> Rule:
 
 def load_rules(dirs: List[str]) -> List[Rule]:
     """Rules of every pack dir; all problems in all files reported together."""
-    rules, problems = [], []
-    for pack_dir in dirs:
-        if not os.path.isdir(os.path.join(pack_dir, "rules")):
-            continue
-        pack = pack_name(pack_dir)
-        files, unreadable = read_pack_files(pack_dir, "rules")
-        problems += unreadable
-        for rel, meta in files:
-            try:
-                rules.append(check_rule(pack, meta, "%s:%s" % (pack, rel)))
-            except St2MistralError as exc:
-                problems.append(str(exc))
-    refs = [r.ref for r in rules]
-    problems += ['rule "%s" is defined twice' % ref for ref in sorted({r for r in refs if refs.count(r) > 1})]
-    if problems:
-        raise ConfigurationError("Invalid rules: %s" % " | ".join(problems))
-    return rules
+    return load_pack_objects(dirs, "rules", check_rule, lambda r: r.ref,
+                             'rule "%s" is defined twice', "Invalid rules")
 
 
 def rule_matches(rule: Rule, payload: Any) -> Tuple[bool, str]:
