@@ -25,8 +25,14 @@ ResolveSt2Child = Callable[[str], Optional[str]]
 # "parent_execution_id" (the new StackStorm execution; st2.action ignores hints of other ones)}}.
 RERUN_CHILDREN_KEY = "rerun_children"
 
+# Root env key naming the tasks to re-run together, per workflow execution:
+# {<workflow execution id>: {"primary": <task execution id>, "tasks": [{"task_execution_id",
+# "reset"}, ...]}}.  The plugin's rerun_batch_fix re-runs them all in the primary task's re-run
+# transaction and deletes the entry (Mistral 23 race, docs/upstream-multi-task-rerun-race.md).
+RERUN_BATCH_KEY = "__st2_rerun_batch"
+
 RESERVED_ENV_KEYS = frozenset({"st2_execution_id", "st2_liveaction_id", "st2_action_api_url",
-                               "__actions", "__st2_resume"})
+                               "__actions", "__st2_resume", RERUN_BATCH_KEY})
 
 
 @dataclass(frozen=True)
@@ -402,6 +408,66 @@ def update_root_envs(api: Any, root_id: str, resolved: Iterable[ResolvedTask],
     return sent
 
 
+# -- batches (one per workflow execution) ------------------------------------------------------------
+
+# (task execution id, reset, label for messages, workflow execution id)
+PlannedRerun = Tuple[str, bool, str, str]
+
+
+def group_by_workflow(plan: Sequence[PlannedRerun]) -> Dict[str, List[PlannedRerun]]:
+    """The planned re-runs per workflow execution, in plan order."""
+    groups: Dict[str, List[PlannedRerun]] = {}
+    for item in plan:
+        groups.setdefault(item[3], []).append(item)
+    return groups
+
+
+def batch_env(groups: Dict[str, List[PlannedRerun]], st2_execution_id: Optional[str]) -> Dict[str, Any]:
+    """The RERUN_BATCH_KEY value: an entry for every workflow execution with several tasks to
+    re-run.  `for` = the new StackStorm execution: an entry an unpatched Mistral left behind (env
+    updates deep-merge, nothing deletes it) belongs to another re-run and the plugin ignores it."""
+    return {wf_id: {"primary": items[0][0], "for": st2_execution_id,
+                    "tasks": [{"task_execution_id": tid, "reset": reset} for tid, reset, _, _ in items]}
+            for wf_id, items in groups.items() if len(items) > 1}
+
+
+def batch_consumed(api: Any, root_id: str, wf_ex_id: str) -> bool:
+    """True when Mistral's patched re-run took the batch of `wf_ex_id` (it deletes the entry)."""
+    batches = execution_env(api.get_execution(root_id)).get(RERUN_BATCH_KEY)
+    return not (isinstance(batches, dict) and batches.get(wf_ex_id))
+
+
+def run_batches(api: Any, root_id: str, groups: Dict[str, List[PlannedRerun]]) -> List[str]:
+    """Re-run each workflow execution's batch with ONE tasks.rerun call (its primary task) when
+    Mistral has the plugin's batch fix; otherwise (entry still there) re-run the others one by one.
+    Returns the labels re-run; a failure after some re-runs raises RerunError naming them."""
+    done: List[str] = []
+
+    def _rerun(task_id: str, reset: bool, label: str) -> None:
+        try:
+            apply_to_task(api, task_id, "re-run", functools.partial(api.rerun_task, task_id, reset=reset))
+        except Exception as exc:
+            if done:
+                raise RerunError("Re-run of %s failed after %s were re-run: %s"
+                                 % (label, _join(done), exc), {label: "refused"}) from exc
+            raise
+        done.append(label)
+
+    for wf_id, items in groups.items():
+        primary, rest = items[0], items[1:]
+        _rerun(primary[0], primary[1], primary[2])
+        if not rest:
+            continue
+        if batch_consumed(api, root_id, wf_id):
+            done.extend(label for _, _, label, _ in rest)
+            continue
+        LOG.info("Mistral has no st2mistral re-run batch fix; re-running the tasks of %s one by one "
+                 "(Mistral 23 race possible, see docs/upstream-multi-task-rerun-race.md)", wf_id)
+        for task_id, reset, label, _ in rest:
+            _rerun(task_id, reset, label)
+    return done
+
+
 # -- the operation -----------------------------------------------------------------------------------
 
 
@@ -460,20 +526,16 @@ def rerun_tasks(
     if children:
         ctx = st2_env.setdefault("__actions", {}).setdefault("st2.action", {}).setdefault("st2_context", {})
         ctx[RERUN_CHILDREN_KEY] = children
+    plan: List[PlannedRerun] = \
+        [(r.task_id, reset, r.path, r.execution["id"]) for r, reset in direct] + \
+        [(tid, True, "%s (re-runs %s in its StackStorm child)" % (p.path, _join(children[tid]["tasks"])),
+          p.execution["id"]) for tid, p in parents.items()]
+    groups = group_by_workflow(plan)
+    batches = batch_env(groups, st2_env.get("st2_execution_id"))
+    if batches:
+        st2_env[RERUN_BATCH_KEY] = batches
     update_root_envs(api, root["id"], [r for r, _ in direct] + list(parents.values()), st2_env, extra)
-    done: List[str] = []
-    plan = [(r.task_id, reset, r.path) for r, reset in direct] + \
-           [(tid, True, "%s (re-runs %s in its StackStorm child)" % (p.path, _join(children[tid]["tasks"])))
-            for tid, p in parents.items()]
-    for task_id, reset, label in plan:
-        try:
-            apply_to_task(api, task_id, "re-run", functools.partial(api.rerun_task, task_id, reset=reset))
-        except Exception as exc:
-            if done:
-                raise RerunError("Re-run of %s failed after %s were re-run: %s"
-                                 % (label, _join(done), exc), {label: "refused"}) from exc
-            raise
-        done.append(label)
+    done = run_batches(api, root["id"], groups)
     LOG.info("Mistral execution %s: re-ran tasks %s", root["id"], _join(done))
     return public_execution(api.get_execution(root["id"]))
 

@@ -79,6 +79,10 @@ class FakeAPI:
 
     def update_execution(self, ex_id: str, state: Optional[str] = None, env: Optional[Dict] = None) -> Dict:
         self.calls.append(("update_execution", ex_id, state, env))
+        if env:  # as Mistral without the plugin's batch fix: env merged, nothing removes it
+            params = json.loads(self.executions[ex_id]["params"])
+            params["env"] = dict(params.get("env") or {}, **env)
+            self.executions[ex_id]["params"] = json.dumps(params)
         return self.executions[ex_id]
 
     def rerun_task(self, task_id: str, reset: bool = True, env: Optional[Dict] = None) -> Dict:
@@ -131,7 +135,9 @@ def test_reset_names_outside_tasks_are_refused_together():
 def test_rerun_updates_root_env_then_reruns_each_task():
     api = parallel_api()
     rerun.rerun_tasks(api, CTX, ["t3", "t4"], env=ENV, overrides={"fix": 2})
-    assert api.calls == [("update_execution", "ex", None, dict(ENV, fix=2)),
+    batch = {"ex": {"primary": "ex-t3", "for": "new", "tasks": [
+        {"task_execution_id": "ex-t3", "reset": True}, {"task_execution_id": "ex-t4", "reset": True}]}}
+    assert api.calls == [("update_execution", "ex", None, dict(ENV, fix=2, __st2_rerun_batch=batch)),
                          ("rerun_task", "ex-t3", True), ("rerun_task", "ex-t4", True)]
 
 
