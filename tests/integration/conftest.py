@@ -2,6 +2,7 @@
 driven through the real `st2` CLI (st2client from PyPI)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional
 
 import pytest
 import requests
@@ -57,8 +58,8 @@ FINAL = ("succeeded", "failed", "canceled", "timeout", "abandoned")
 ID_RE = re.compile(r"\b[0-9a-f]{24}\b")
 
 
-def _write_pack(root: Path) -> Path:
-    for rel, text in HOST_PACK.items():
+def _write_pack(root: Path, files: Mapping[str, str]) -> Path:
+    for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -87,6 +88,21 @@ class St2Host:
         self.proc: Optional[subprocess.Popen] = None
         self.st2_bin = _st2_binary()
         self.api_key = ""
+
+    @classmethod
+    @contextlib.contextmanager
+    def serving(cls, root: Path, pack: Mapping[str, str], mistral_url: str) -> Iterator["St2Host"]:
+        """A started host in `root` serving `pack` (relative path -> text, written to root/pack),
+        with its own state dir, a CLI home without token cache and an API key; stopped on exit."""
+        home = root / "home"
+        home.mkdir()
+        (home / "st2.conf").write_text("[cli]\ncache_token = False\n")
+        host = cls(root / "state", _write_pack(root / "pack", pack), mistral_url, home)
+        (root / "state").mkdir()
+        host.start()
+        host.api_key = host.create_api_key()
+        yield host
+        host.stop()
 
     # ---- process ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -175,6 +191,10 @@ class St2Host:
         resp.raise_for_status()
         return resp.json()
 
+    def children(self, ex_id: str) -> List[Dict[str, Any]]:
+        """The execution documents of the children of `ex_id`."""
+        return [self.get(c) for c in self.get(ex_id).get("children") or []]
+
     def wait(self, ex_id: str, statuses: Iterable[str], timeout: float = 90,
              require_mistral: bool = False) -> Dict[str, Any]:
         wanted = set(statuses)
@@ -201,13 +221,5 @@ class St2Host:
 @pytest.fixture(scope="session")
 def st2_host(mistral_server, tmp_path_factory) -> Any:
     """The host on the session's Mistral, with an API key for the CLI; started once per run."""
-    root = tmp_path_factory.mktemp("st2host")
-    home = root / "home"
-    home.mkdir()
-    (home / "st2.conf").write_text("[cli]\ncache_token = False\n")
-    host = St2Host(root / "state", _write_pack(root / "pack"), mistral_server.url, home)
-    (root / "state").mkdir()
-    host.start()
-    host.api_key = host.create_api_key()
-    yield host
-    host.stop()
+    with St2Host.serving(tmp_path_factory.mktemp("st2host"), HOST_PACK, mistral_server.url) as host:
+        yield host

@@ -2,7 +2,7 @@
 the root's env, so the plugin takes st2_context from the root execution; real host and Mistral."""
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 import requests
@@ -76,24 +76,8 @@ PACK = {
 @pytest.fixture(scope="module")
 def host(st2_host, tmp_path_factory) -> Any:
     """A host of our own (the session host class, session Mistral) serving the subwf pack."""
-    root = tmp_path_factory.mktemp("subwf_host")
-    for rel, text in PACK.items():
-        path = root / "pack" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    home = root / "home"
-    home.mkdir()
-    (home / "st2.conf").write_text("[cli]\ncache_token = False\n")
-    (root / "state").mkdir()
-    ours = type(st2_host)(root / "state", root / "pack", st2_host.mistral_url, home)
-    ours.start()
-    ours.api_key = ours.create_api_key()
-    yield ours
-    ours.stop()
-
-
-def _children(host, ex_id: str) -> List[Dict[str, Any]]:
-    return [host.get(c) for c in host.get(ex_id).get("children") or []]
+    with type(st2_host).serving(tmp_path_factory.mktemp("subwf_host"), PACK, st2_host.mistral_url) as ours:
+        yield ours
 
 
 def test_st2_action_in_subworkflows_reports_back_to_the_root(host, mistral_client):
@@ -103,7 +87,7 @@ def test_st2_action_in_subworkflows_reports_back_to_the_root(host, mistral_clien
     assert root["result"]["output"] == {"got": "sub-bee", "deep": "sub-deep-bee"}
     root_mistral = root["context"]["mistral"]["execution_id"]
 
-    children = sorted(_children(host, root_id), key=lambda c: c["parameters"]["cmd"])
+    children = sorted(host.children(root_id), key=lambda c: c["parameters"]["cmd"])
     assert [c["parameters"]["cmd"] for c in children] == ["echo sub-bee", "echo sub-deep-bee"]
     subs = {e.id: e for e in mistral_client.executions.list(root_execution_id=root_mistral)}
     for child in children:
@@ -133,7 +117,7 @@ def test_st2_action_failure_in_a_subworkflow_fails_the_root(host):
     root_id = host.run_async("subwf.book", "word=x; exit 3")
     root = host.wait(root_id, ["succeeded", "failed"])
     assert root["status"] == "failed", root["result"]
-    (child,) = _children(host, root_id)  # task1 failed, task2 never started
+    (child,) = host.children(root_id)  # task1 failed, task2 never started
     assert child["status"] == "failed" and child["context"]["parent"]["execution_id"] == root_id
     states = {t["name"]: t["state"] for t in root["result"]["tasks"]}
     assert states["subtask"] == "ERROR" and states["task1"] == "ERROR" and "task2" not in states
@@ -150,7 +134,7 @@ def test_child_in_a_subworkflow_keeps_the_roots_trigger_and_rule(host):
     root = host.wait(enf["execution_id"], ["succeeded", "failed"])
     assert root["status"] == "succeeded", root["result"]
     assert root["result"]["output"] == {"got": "sub-hook", "deep": "sub-deep-hook"}
-    children = _children(host, root["id"])
+    children = host.children(root["id"])
     assert len(children) == 2
     for child in children:
         parent = child["context"]["parent"]

@@ -49,6 +49,30 @@ version: '2.0'
 """
 
 
+# A with-items task (item 1 fails) next to a plain task, both failing until env().fixed is true.
+WITH_ITEMS = """
+version: '2.0'
+{name}:
+  tasks:
+    t1:
+      action: std.noop
+      on-success: [t3, wi]
+    t3:
+      action: std.test_dict
+      input:
+        size: <% switch(env().get('fixed', false) => 1, true => 'broken') %>
+        key_prefix: a
+        val: x
+    wi:
+      with-items: i in <% [0, 1, 2] %>
+      action: std.test_dict
+      input:
+        size: <% switch($.i = 1 and not env().get('fixed', false) => 'broken', true => 1) %>
+        key_prefix: i<% $.i %>_
+        val: <% $.i %>
+"""
+
+
 class CountingAPI(MistralAPI):
     """MistralAPI recording every tasks.rerun call it makes."""
 
@@ -129,6 +153,28 @@ def test_batch_keeps_each_tasks_reset_flag_and_skips_tasks_not_in_it(mistral_ser
     final = wait_for_state(client, ex.id, DONE)
     assert final.state == "ERROR"
     assert _task_states(client, ex.id) == {"t1": "SUCCESS", "t3": "SUCCESS", "t4": "ERROR"}
+
+
+def test_batch_with_a_with_items_task_not_reset_reruns_only_its_failed_item(mistral_server, mistral_client,
+                                                                           wait_for_state):
+    client = mistral_client
+    name = "rerunbatch_wi_%s" % uuid.uuid4().hex[:8]
+    client.workflows.create(WITH_ITEMS.format(name=name))
+    ex = wait_for_state(client, client.executions.create(name, params={"env": {}}).id, DONE)
+    assert ex.state == "ERROR"
+    assert _task_states(client, ex.id) == {"t1": "SUCCESS", "t3": "ERROR", "wi": "ERROR"}
+    api = CountingAPI(mistral_server.url)
+    rerun.rerun_tasks(api, {"mistral": {"execution_id": ex.id}}, ["t3", "wi"], no_reset=["wi"],
+                      env={"st2_execution_id": "st2-wi"}, overrides={"fixed": True})
+    assert len(api.reruns) == 1
+    final = wait_for_state(client, ex.id, DONE)
+    assert final.state == "SUCCESS", final.state_info
+    wi = next(t for t in client.tasks.list(workflow_execution_id=ex.id) if t.name == "wi")
+    actions = client.action_executions.list(task_execution_id=wi.id)
+    # items 0 and 2 kept their first run (reset=False); only item 1 ran again
+    assert len(actions) == 4
+    assert sorted(json.loads(client.tasks.get(wi.id).result), key=str) == [
+        {"i0_0": 0}, {"i1_0": 1}, {"i2_0": 2}]
 
 
 @pytest.fixture(scope="module")

@@ -112,20 +112,8 @@ reruncli.hold:
 @pytest.fixture(scope="module")
 def host(st2_host, tmp_path_factory) -> Any:
     """A host of our own (the session host class, session Mistral) serving the reruncli pack."""
-    root = tmp_path_factory.mktemp("rerun_cli_host")
-    for rel, text in PACK.items():
-        path = root / "pack" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    home = root / "home"
-    home.mkdir()
-    (home / "st2.conf").write_text("[cli]\ncache_token = False\n")
-    (root / "state").mkdir()
-    ours = type(st2_host)(root / "state", root / "pack", st2_host.mistral_url, home)
-    ours.start()
-    ours.api_key = ours.create_api_key()
-    yield ours
-    ours.stop()
+    with type(st2_host).serving(tmp_path_factory.mktemp("rerun_cli_host"), PACK, st2_host.mistral_url) as ours:
+        yield ours
 
 
 def _tasks(doc: Dict[str, Any]) -> Dict[str, str]:

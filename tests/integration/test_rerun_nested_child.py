@@ -4,7 +4,7 @@ old Mistral execution (only subtask runs again), through the real st2 CLI, host 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import pytest
 
@@ -67,24 +67,8 @@ nestedrr.parent:
 @pytest.fixture(scope="module")
 def host(st2_host, tmp_path_factory) -> Any:
     """A host of our own (the session host class, session Mistral) serving the nestedrr pack."""
-    root = tmp_path_factory.mktemp("rerun_nested_host")
-    for rel, text in PACK.items():
-        path = root / "pack" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    home = root / "home"
-    home.mkdir()
-    (home / "st2.conf").write_text("[cli]\ncache_token = False\n")
-    (root / "state").mkdir()
-    ours = type(st2_host)(root / "state", root / "pack", st2_host.mistral_url, home)
-    ours.start()
-    ours.api_key = ours.create_api_key()
-    yield ours
-    ours.stop()
-
-
-def _children(host, ex_id: str) -> List[Dict[str, Any]]:
-    return [host.get(c) for c in host.get(ex_id).get("children") or []]
+    with type(st2_host).serving(tmp_path_factory.mktemp("rerun_nested_host"), PACK, st2_host.mistral_url) as ours:
+        yield ours
 
 
 def _mistral_id(doc: Dict[str, Any]) -> str:
@@ -104,7 +88,7 @@ def test_subtask_of_a_child_st2_workflow_is_rerun_in_the_old_child_mistral_execu
     parent_id = host.run_async("nestedrr.parent")
     parent = host.wait(parent_id, ["succeeded", "failed"])
     assert parent["status"] == "failed", parent["result"]
-    (child,) = _children(host, parent_id)
+    (child,) = host.children(parent_id)
     child = host.wait(child["id"], ["failed"])
     child_mistral = _mistral_id(child)
     assert {t["name"]: t["state"] for t in child["result"]["tasks"]} == {"first": "SUCCESS", "subtask": "ERROR"}
@@ -119,7 +103,7 @@ def test_subtask_of_a_child_st2_workflow_is_rerun_in_the_old_child_mistral_execu
     assert _mistral_id(rerun) == _mistral_id(parent)
     assert rerun["result"]["output"] == {"final": "go-ok"}
 
-    (new_child,) = _children(host, rerun["id"])
+    (new_child,) = host.children(rerun["id"])
     new_child = host.get(new_child["id"])
     assert new_child["status"] == "succeeded" and new_child["action"]["ref"] == "nestedrr.child"
     assert new_child["context"]["re-run"] == {"ref": child["id"], "tasks": ["subtask"], "reset": ["subtask"]}
@@ -140,12 +124,12 @@ def test_plain_rerun_of_the_parent_task_after_a_failed_child_rerun_starts_a_fres
     host.st2("key", "delete", "nc_fix", check=False)
     parent_id = host.run_async("nestedrr.parent")
     assert host.wait(parent_id, ["succeeded", "failed"])["status"] == "failed"
-    (child,) = _children(host, parent_id)
+    (child,) = host.children(parent_id)
     # Re-run the child's subtask while the cause is still there: the child fails again.
     proc = host.st2("execution", "re-run", parent_id, "--tasks", "parent_task.subtask", "--json", check=False)
     first = json.loads(proc.stdout)
     assert proc.returncode == 1 and first["status"] == "failed"
-    (again,) = _children(host, first["id"])
+    (again,) = host.children(first["id"])
     assert again["context"]["re-run"]["ref"] == child["id"] and _mistral_id(again) == _mistral_id(child)
 
     # The env of the parent's Mistral execution still holds that hint (Mistral merges env); a
@@ -154,7 +138,7 @@ def test_plain_rerun_of_the_parent_task_after_a_failed_child_rerun_starts_a_fres
     proc = host.st2("execution", "re-run", first["id"], "--tasks", "parent_task", "--json", check=False)
     second = json.loads(proc.stdout)
     assert proc.returncode == 0 and second["status"] == "succeeded", second["result"]
-    (fresh,) = _children(host, second["id"])
+    (fresh,) = host.children(second["id"])
     assert "re-run" not in fresh["context"] and _mistral_id(fresh) != _mistral_id(child)
     assert fresh["status"] == "succeeded" and fresh["result"]["output"] == {"said": "go-ok"}
     assert mistral_client.executions.get(_mistral_id(child)).state == "ERROR"  # the old child is left alone
