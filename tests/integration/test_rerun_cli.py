@@ -32,9 +32,6 @@ reruncli.parallel:
         g: <% task().result %>
       on-success: [t3, t4]
     t3:
-      # Mistral 23 race (see docs/architecture.md): a re-run task finishing before the next
-      # re-run's start_task ends the workflow ERROR. t3 (re-run first) holds for a second.
-      wait-after: 1
       action: std.test_dict
       input:
         size: <% int(st2kv('system.rc_size3')) %>
