@@ -148,7 +148,7 @@ def test_rerun_with_unknown_and_succeeded_tasks_names_each_offender(host, client
 
 
 def test_rerun_of_a_running_execution_names_the_running_task(host, client):
-    ex_id = host.run_async("faulttest.steps", "seconds=20", "gate=never_%s" % uuid.uuid4().hex[:6])
+    ex_id = host.run_async("faulttest.steps", "seconds=8", "gate=never_%s" % uuid.uuid4().hex[:6])
     host.wait_task(ex_id, "first", ["RUNNING"])
     out = host.st2("execution", "re-run", ex_id, "--tasks", "first", "--json", check=False).stdout
     new = host.wait(json.loads(out)["id"], ["failed", "succeeded", "running"])
