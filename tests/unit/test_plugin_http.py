@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "contrib" / "st2mis
 
 from mistral_v2.exceptions import (ConfigurationError, InvalidParametersError,  # noqa: E402
                                    StackStormAPIError)
+from plugin_action_stub import forget_action, import_action  # noqa: E402
 from st2mistral_plugin import config, functions, st2_api  # noqa: E402
 
 TOKEN = "secret-token-123"
@@ -239,30 +240,11 @@ def test_st2kv_without_env_names_the_missing_url():
 
 # ------------------------------------------------------------------------------------ st2.action
 
-class _StubResult:
-    def __init__(self, data: Any = None, error: Any = None, cancel: bool = False) -> None:
-        self.data, self.error, self.cancel = data, error, cancel
-
-
 @pytest.fixture
 def action_mod(monkeypatch):
     """st2mistral_plugin.action, importing mistral_lib for real when installed, else a stub."""
-    try:
-        import mistral_lib.actions  # noqa: F401
-    except ImportError:
-        stub = types.ModuleType("mistral_lib.actions")
-        stub.Action = type("Action", (), {"__init__": lambda self: None})
-        stub.Result = _StubResult
-        pkg = types.ModuleType("mistral_lib")
-        pkg.actions = stub
-        monkeypatch.setitem(sys.modules, "mistral_lib", pkg)
-        monkeypatch.setitem(sys.modules, "mistral_lib.actions", stub)
-        monkeypatch.delitem(sys.modules, "st2mistral_plugin.action", raising=False)
-    import importlib
-
-    mod = importlib.import_module("st2mistral_plugin.action")
-    yield mod
-    sys.modules.pop("st2mistral_plugin.action", None)
+    yield import_action(monkeypatch)
+    forget_action()
 
 
 def _exec_ctx(action_ex_id: str = "ae1") -> Any:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import sys
 import types
 from pathlib import Path
@@ -13,6 +12,7 @@ from oslo_config import cfg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "contrib" / "st2mistral_plugin"))
 
+from plugin_action_stub import forget_action, import_action  # noqa: E402
 from st2mistral_plugin import config, mistral_info  # noqa: E402
 
 TOKEN = "root-token-456"
@@ -86,30 +86,14 @@ def test_root_st2_context_none_for_a_root_without_env_or_db_failure(fake_db, cap
     assert "RuntimeError" in caplog.text and TOKEN not in caplog.text
 
 
-class _StubResult:
-    def __init__(self, data: Any = None, error: Any = None, cancel: bool = False) -> None:
-        self.data, self.error, self.cancel = data, error, cancel
-
-
 @pytest.fixture
 def action_mod(monkeypatch):
     """st2mistral_plugin.action with a stub mistral_lib when it is not installed (dev venv)."""
-    try:
-        import mistral_lib.actions  # noqa: F401
-    except ImportError:
-        stub = types.ModuleType("mistral_lib.actions")
-        stub.Action = type("Action", (), {"__init__": lambda self: None})
-        stub.Result = _StubResult
-        pkg = types.ModuleType("mistral_lib")
-        pkg.actions = stub
-        monkeypatch.setitem(sys.modules, "mistral_lib", pkg)
-        monkeypatch.setitem(sys.modules, "mistral_lib.actions", stub)
-        monkeypatch.delitem(sys.modules, "st2mistral_plugin.action", raising=False)
     config.register_opts(cfg.CONF)
     cfg.CONF.set_override("mistral_api_url", "http://127.0.0.1:8989/v2", group="st2")
-    yield importlib.import_module("st2mistral_plugin.action")
+    yield import_action(monkeypatch)
     cfg.CONF.clear_override("mistral_api_url", group="st2")
-    sys.modules.pop("st2mistral_plugin.action", None)
+    forget_action()
 
 
 def _run_in(mod, monkeypatch, wf_ex_id: str, st2_context: Any = None):

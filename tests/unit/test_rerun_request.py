@@ -2,7 +2,6 @@
 plugin's st2.action forwarding a hint only for its own task and re-run."""
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from mistral_v2.exceptions import InvalidParametersError
 
+from plugin_action_stub import forget_action, import_action
 from st2mistral_local.rerun_request import child_rerun_options, rerun_options
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "contrib" / "st2mistral_plugin"))
@@ -113,19 +113,8 @@ def test_hint_refusals_name_the_problem(hint, ref, parent, message):
 @pytest.fixture
 def action_mod(monkeypatch):
     """st2mistral_plugin.action with mistral_lib stubbed when it is not installed (dev venv)."""
-    try:
-        import mistral_lib.actions  # noqa: F401
-    except ImportError:
-        stub = types.ModuleType("mistral_lib.actions")
-        stub.Action = type("Action", (), {"__init__": lambda self: None})
-        stub.Result = type("Result", (), {})
-        pkg = types.ModuleType("mistral_lib")
-        pkg.actions = stub
-        monkeypatch.setitem(sys.modules, "mistral_lib", pkg)
-        monkeypatch.setitem(sys.modules, "mistral_lib.actions", stub)
-        monkeypatch.delitem(sys.modules, "st2mistral_plugin.action", raising=False)
-    yield importlib.import_module("st2mistral_plugin.action")
-    sys.modules.pop("st2mistral_plugin.action", None)
+    yield import_action(monkeypatch)
+    forget_action()
 
 
 def _st2_context(parent_execution_id: Optional[str] = "new") -> Dict[str, Any]:
