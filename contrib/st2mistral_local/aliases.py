@@ -7,10 +7,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from mistral_v2.exceptions import ConfigurationError, InvalidOperationError, InvalidParametersError, St2MistralError
+from mistral_v2.exceptions import InvalidOperationError, InvalidParametersError, St2MistralError
 
 from st2mistral_local import ids, transitions
-from st2mistral_local.rules import cast_params, load_pack_objects, pack_dirs, render
+from st2mistral_local.rules import (cast_params, load_pack_objects, name_and_pack_problems, pack_dirs,
+                                    raise_problems, render)
 
 LOG = logging.getLogger(__name__)
 
@@ -167,14 +168,8 @@ class Alias:
 
 def check_alias(pack: str, meta: Any, source: str) -> Alias:
     """Validate one alias; every problem is named in one ConfigurationError."""
-    if not isinstance(meta, dict):
-        raise ConfigurationError("%s: alias metadata must be a mapping" % source)
-    problems = []
+    problems = name_and_pack_problems("alias", pack, meta, source)
     name: Any = meta.get("name")
-    if not isinstance(name, str) or not name or "." in name:
-        problems.append('"name" must be a non-empty string without dots')
-    if meta.get("pack") not in (None, pack):
-        problems.append('"pack" is "%s" but the pack is "%s"' % (meta.get("pack"), pack))
     if not isinstance(meta.get("action_ref"), str) or "." not in meta.get("action_ref", ""):
         problems.append('"action_ref" (e.g. mistral_examples.sequential) is required')
     formats = meta.get("formats")
@@ -190,8 +185,7 @@ def check_alias(pack: str, meta: Any, source: str) -> Alias:
     for key in ("ack", "result", "immutable_parameters"):
         if not isinstance(meta.get(key) or {}, dict):
             problems.append('"%s" must be a mapping' % key)
-    if problems:
-        raise ConfigurationError("%s: %s" % (source, "; ".join(problems)))
+    raise_problems(source, problems)
     return Alias(id=ids.new_id(), pack=pack, name=name, action_ref=meta["action_ref"], formats=list(formats),
                  description=meta.get("description") or "", enabled=bool(meta.get("enabled", True)),
                  ack=dict(meta.get("ack") or {}), result=dict(meta.get("result") or {}),

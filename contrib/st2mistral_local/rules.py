@@ -274,6 +274,26 @@ def load_pack_objects(dirs: List[str], subdir: str, check: Callable[[str, Any, s
     return objects
 
 
+def name_and_pack_problems(kind: str, pack: str, meta: Any, source: str) -> List[str]:
+    """Problems with the "name" and "pack" of one pack file's `kind` metadata; raises at once
+    when `meta` is not a mapping."""
+    if not isinstance(meta, dict):
+        raise ConfigurationError("%s: %s metadata must be a mapping" % (source, kind))
+    problems = []
+    name: Any = meta.get("name")
+    if not isinstance(name, str) or not name or "." in name:
+        problems.append('"name" must be a non-empty string without dots')
+    if meta.get("pack") not in (None, pack):
+        problems.append('"pack" is "%s" but the pack is "%s"' % (meta.get("pack"), pack))
+    return problems
+
+
+def raise_problems(source: str, problems: List[str]) -> None:
+    """One ConfigurationError naming `source` and every problem, if there are any."""
+    if problems:
+        raise ConfigurationError("%s: %s" % (source, "; ".join(problems)))
+
+
 # ---- rules -----------------------------------------------------------------------------------
 
 @dataclass
@@ -311,14 +331,8 @@ class Rule:
 
 def check_rule(pack: str, meta: Any, source: str) -> Rule:
     """Validate one rule's metadata; every problem is named in one ConfigurationError."""
-    if not isinstance(meta, dict):
-        raise ConfigurationError("%s: rule metadata must be a mapping" % source)
-    problems = []
+    problems = name_and_pack_problems("rule", pack, meta, source)
     name: Any = meta.get("name")
-    if not isinstance(name, str) or not name or "." in name:
-        problems.append('"name" must be a non-empty string without dots')
-    if meta.get("pack") not in (None, pack):
-        problems.append('"pack" is "%s" but the pack is "%s"' % (meta.get("pack"), pack))
     trigger: Any = meta.get("trigger")
     if not isinstance(trigger, dict) or trigger.get("type") != WEBHOOK_TRIGGER:
         problems.append('"trigger.type" must be %s (the only trigger this host dispatches)' % WEBHOOK_TRIGGER)
@@ -347,8 +361,7 @@ def check_rule(pack: str, meta: Any, source: str) -> Rule:
     context = meta.get("context") or {}
     if not isinstance(context, dict):
         problems.append('"context" must be a mapping')
-    if problems:
-        raise ConfigurationError("%s: %s" % (source, "; ".join(problems)))
+    raise_problems(source, problems)
     return Rule(id=ids.new_id(), pack=pack, name=name, trigger=dict(trigger), criteria=dict(criteria),
                 action={"ref": action["ref"], "parameters": dict(action.get("parameters") or {})},
                 enabled=bool(meta.get("enabled", True)), description=meta.get("description") or "",
