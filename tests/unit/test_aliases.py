@@ -1,8 +1,6 @@
 """Unit tests of action aliases: format parsing, matching, loading, replies and the alias routes."""
 from __future__ import annotations
 
-import base64
-import os
 import time
 
 import pytest
@@ -12,7 +10,8 @@ from st2mistral_local import aliases
 from st2mistral_local import container as container_mod
 from st2mistral_local import runners
 from st2mistral_local.api import create_app
-from st2mistral_local.host import Host, HostSettings
+
+from host_helpers import admin_login, start_host, write_files
 
 PACK = {
     "pack.yaml": "ref: ap\nname: ap\n",
@@ -112,18 +111,9 @@ def test_reply_for_pending_done_disabled_and_broken_template():
 @pytest.fixture
 def client(tmp_path, monkeypatch):
     monkeypatch.setattr(container_mod, "get_runner", runners.get_runner)
-    for rel, text in PACK.items():
-        path = tmp_path / "pack" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    h = Host(HostSettings(state_dir=str(tmp_path / "state"), api_url="http://127.0.0.1:9/api/v1",
-                          pack_dirs=[str(tmp_path / "pack")], query_interval=3600))
-    h.register_packs()
+    h = start_host(tmp_path, write_files(tmp_path / "pack", PACK))
     c = create_app(h).test_client()
-    password = open(os.path.join(h.settings.state_dir, "st2admin.password")).read().strip()
-    basic = base64.b64encode(("st2admin:%s" % password).encode()).decode()
-    c.auth = {"X-Auth-Token": c.post("/auth/v1/tokens", headers={"Authorization": "Basic " + basic},
-                                     json={}).get_json()["token"]}
+    c.auth = {"X-Auth-Token": admin_login(c, h, {}).get_json()["token"]}
     yield c
     h.stop()
 

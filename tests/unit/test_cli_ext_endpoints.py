@@ -1,9 +1,7 @@
 """Unit tests of the /api/v1/mistral extension endpoints' logic (tree, re-run check, resume needs) on fakes."""
 from __future__ import annotations
 
-import base64
 import json
-import os
 import time
 from typing import Any, Dict, List
 
@@ -14,7 +12,8 @@ from mistral_v2.exceptions import InvalidOperationError, InvalidParametersError,
 from st2mistral_local import container as container_mod
 from st2mistral_local import extensions, runners
 from st2mistral_local.api import create_app
-from st2mistral_local.host import Host, HostSettings
+
+from host_helpers import admin_login, start_host
 
 WF = """version: '2.0'
 wf:
@@ -212,14 +211,9 @@ def app_client(tmp_path, monkeypatch):
     (pack / "actions/wf.yaml").write_text("name: wf\nrunner_type: mistral-v2\nentry_point: workflows/wf.yaml\n"
                                           "parameters:\n  pw:\n    type: string\n    secret: true\n")
     (pack / "actions/workflows/wf.yaml").write_text(WF)
-    h = Host(HostSettings(state_dir=str(tmp_path / "state"), api_url="http://127.0.0.1:9/api/v1",
-                          pack_dirs=[str(pack)], query_interval=3600))
-    h.register_packs()
+    h = start_host(tmp_path, pack)
     c = create_app(h).test_client()
-    password = open(os.path.join(h.settings.state_dir, "st2admin.password")).read().strip()
-    basic = base64.b64encode(("st2admin:%s" % password).encode()).decode()
-    c.auth = {"X-Auth-Token": c.post("/auth/v1/tokens", headers={"Authorization": "Basic " + basic},
-                                     json={}).get_json()["token"]}
+    c.auth = {"X-Auth-Token": admin_login(c, h, {}).get_json()["token"]}
     ex = c.post("/api/v1/executions", headers=c.auth, json={"action": "xp.wf", "parameters": {"pw": "s3"}}).get_json()
     deadline = time.monotonic() + 10
     while "mistral" not in c.get("/api/v1/executions/" + ex["id"], headers=c.auth).get_json()["context"]:

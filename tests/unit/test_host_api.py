@@ -13,7 +13,9 @@ from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError
 from st2mistral_local import container as container_mod
 from st2mistral_local import runners, sync
 from st2mistral_local.api import PrefixMiddleware, create_app
-from st2mistral_local.host import Host, HostSettings
+from st2mistral_local.host import Host
+
+from host_helpers import admin_login, start_host, write_files
 
 WORKFLOW_PACK = {
     "pack.yaml": "ref: tp\nname: tp\n",
@@ -71,13 +73,7 @@ def host(tmp_path, monkeypatch):
     monkeypatch.setattr(container_mod, "get_runner",
                         lambda name: FakeWorkflowRunner() if name == "mistral-v2" else real(name))
     monkeypatch.setattr(sync, "_querier", lambda: FakeQuerier())
-    for rel, text in WORKFLOW_PACK.items():
-        path = tmp_path / "pack" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    h = Host(HostSettings(state_dir=str(tmp_path / "state"), api_url="http://127.0.0.1:9/api/v1",
-                          pack_dirs=[str(tmp_path / "pack")], query_interval=3600))
-    h.register_packs()
+    h = start_host(tmp_path, write_files(tmp_path / "pack", WORKFLOW_PACK))
     yield h
     h.stop()
 
@@ -89,9 +85,7 @@ def client(host):
 
 @pytest.fixture
 def auth_headers(host, client):
-    password = open(os.path.join(host.settings.state_dir, "st2admin.password")).read().strip()
-    basic = base64.b64encode(("st2admin:%s" % password).encode()).decode()
-    resp = client.post("/auth/v1/tokens", headers={"Authorization": "Basic " + basic}, json={"ttl": 120})
+    resp = admin_login(client, host, {"ttl": 120})
     assert resp.status_code == 201
     return {"X-Auth-Token": resp.get_json()["token"]}
 

@@ -1,8 +1,6 @@
 """Unit tests of rules: criteria operators, payload lookup, templates, casting, rule files, webhook routes."""
 from __future__ import annotations
 
-import base64
-import os
 import time
 
 import pytest
@@ -11,7 +9,8 @@ from mistral_v2.exceptions import ConfigurationError, InvalidParametersError
 from st2mistral_local import container as container_mod
 from st2mistral_local import rules, runners
 from st2mistral_local.api import create_app
-from st2mistral_local.host import Host, HostSettings
+
+from host_helpers import admin_login, start_host, write_files
 
 PACK = {
     "pack.yaml": "ref: rp\nname: rp\n",
@@ -111,15 +110,8 @@ def test_webhook_payload_drops_credentials():
     assert payload == {"headers": {"X-Event": "push"}, "headers_lower": {"x-event": "push"}, "body": {"a": 1}}
 
 
-def _write(root, files):
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-
 def test_load_rules_reports_all_bad_files(tmp_path):
-    _write(tmp_path, {"pack.yaml": "ref: zz\n", "rules/a.yaml": "name: a\n", "rules/b.yaml": "[not: valid",
+    write_files(tmp_path, {"pack.yaml": "ref: zz\n", "rules/a.yaml": "name: a\n", "rules/b.yaml": "[not: valid",
                       "rules/c.yaml": ("name: c\ntrigger:\n  type: core.st2.webhook\n  parameters:\n    url: u\n"
                                        "action:\n  ref: zz.x\n")})
     with pytest.raises(ConfigurationError) as err:
@@ -130,10 +122,7 @@ def test_load_rules_reports_all_bad_files(tmp_path):
 @pytest.fixture
 def host(tmp_path, monkeypatch):
     monkeypatch.setattr(container_mod, "get_runner", runners.get_runner)
-    _write(tmp_path / "pack", PACK)
-    h = Host(HostSettings(state_dir=str(tmp_path / "state"), api_url="http://127.0.0.1:9/api/v1",
-                          pack_dirs=[str(tmp_path / "pack")], query_interval=3600))
-    h.register_packs()
+    h = start_host(tmp_path, write_files(tmp_path / "pack", PACK))
     yield h
     h.stop()
 
@@ -145,9 +134,7 @@ def client(host):
 
 @pytest.fixture
 def headers(host, client):
-    password = open(os.path.join(host.settings.state_dir, "st2admin.password")).read().strip()
-    basic = base64.b64encode(("st2admin:%s" % password).encode()).decode()
-    token = client.post("/auth/v1/tokens", headers={"Authorization": "Basic " + basic}, json={}).get_json()["token"]
+    token = admin_login(client, host, {}).get_json()["token"]
     return {"X-Auth-Token": token}
 
 

@@ -1,0 +1,33 @@
+"""A local host over a temporary pack for unit tests: write the pack, start the host, log in as st2admin."""
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any, Dict, Mapping
+
+from st2mistral_local.host import Host, HostSettings
+
+
+def write_files(root: Path, files: Mapping[str, str]) -> Path:
+    """Write `files` (relative path -> text) under `root`; returns `root`."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def start_host(tmp_path: Path, pack_dir: Path) -> Host:
+    """A host with its state in tmp_path/state serving `pack_dir` (registered), never polling."""
+    host = Host(HostSettings(state_dir=str(tmp_path / "state"), api_url="http://127.0.0.1:9/api/v1",
+                             pack_dirs=[str(pack_dir)], query_interval=3600))
+    host.register_packs()
+    return host
+
+
+def admin_login(client: Any, host: Host, body: Dict[str, Any]) -> Any:
+    """The answer of POST /auth/v1/tokens with `body`, as st2admin with the generated password."""
+    password = open(os.path.join(host.settings.state_dir, "st2admin.password")).read().strip()
+    basic = base64.b64encode(("st2admin:%s" % password).encode()).decode()
+    return client.post("/auth/v1/tokens", headers={"Authorization": "Basic " + basic}, json=body)
