@@ -122,7 +122,7 @@ class St2Action(actions.Action):
                 raise ConfigurationError("st2.action: set [st2] mistral_api_url (the Mistral API "
                                          "URL StackStorm calls back)")
             execution = context.execution
-            body = build_request(self.ref, self.parameters, self.timeout, self.st2_context,
+            body = build_request(self.ref, self.parameters, self.timeout, self.st2_context or {},
                                  execution, mistral_info.task_facts(execution.task_execution_id),
                                  mistral_url)
             url = "%s/executions" % st2_api.api_url(self.st2_context)
