@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import os
 import time
-import types
-import uuid
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import pytest
-import yaml
-from oslo_config import cfg
 
-from mistral_v2 import cascade, config, mistral_v2, query, statuses
+from mistral_v2 import cascade, mistral_v2, query, statuses
 from mistral_v2.callback import MistralCallbackHandler
+
+from runner_wiring import action_metadata, mistral_options, wire_runner
 
 PACK_DIR = os.path.join(os.path.dirname(__file__), "..", "fixtures", "packs", "pause_examples")
 HANG_GUARD = 90.0  # seconds; a stuck test fails instead of blocking (never a timing assertion)
@@ -28,14 +26,9 @@ HANG_GUARD = 90.0  # seconds; a stuck test fails instead of blocking (never a ti
 @pytest.fixture(scope="module")
 def mistral(mistral_server):
     """`[mistral]` pointed at the session's Mistral; polling mode, quick retries."""
-    config.register_opts()
-    overrides = {"v2_base_url": mistral_server.url, "api_url": "http://127.0.0.1:9/api/v1",
-                 "enable_polling": True, "retry_exp_msec": 100, "jitter_interval": 50}
-    for key, value in overrides.items():
-        cfg.CONF.set_override(key, value, "mistral")
-    yield mistral_server
-    for key in overrides:
-        cfg.CONF.clear_override(key, "mistral")
+    with mistral_options(v2_base_url=mistral_server.url, api_url="http://127.0.0.1:9/api/v1",
+                         enable_polling=True, retry_exp_msec=100, jitter_interval=50):
+        yield mistral_server
 
 
 @pytest.fixture
@@ -46,26 +39,9 @@ def host(mistral, mistral_client):
 
 def make_runner(action: str, context: Dict[str, Any]) -> mistral_v2.MistralRunner:
     """A runner wired the way the host wires it, for an action of pack `pause_examples`."""
-    meta = yaml.safe_load(open(os.path.join(PACK_DIR, "actions", action + ".yaml")))
-    params_meta = dict(meta.get("parameters") or {})
-    runner_params: Dict[str, Any] = {"context": {}, "skip_notify": []}
-    if "workflow" in params_meta:
-        runner_params["workflow"] = params_meta.pop("workflow").get("default")
-    st2_id = uuid.uuid4().hex[:24]
-    r = mistral_v2.get_runner()
-    r.runner_type = types.SimpleNamespace(name="mistral-v2", enabled=True)
-    r.runner_parameters = runner_params
-    r.action = types.SimpleNamespace(pack="pause_examples", name=action, ref="pause_examples." + action,
-                                     entry_point=meta["entry_point"], parameters=params_meta)
-    r.liveaction = types.SimpleNamespace(id=st2_id, status="requested", context=context, parameters={},
-                                         result={}, callback={})
-    r.liveaction_id = r.execution_id = st2_id
-    r.entry_point = os.path.join(PACK_DIR, "actions", meta["entry_point"])
-    r.context = context
-    r.auth_token = types.SimpleNamespace(token="tok-" + st2_id)
-    r.rerun_ex_ref = None
-    r.pre_run()
-    return r
+    meta, params_meta, runner_params = action_metadata(PACK_DIR, action)
+    return wire_runner("pause_examples", action, meta["entry_point"],
+                       os.path.join(PACK_DIR, "actions", meta["entry_point"]), context, runner_params, params_meta)
 
 
 class MiniHost:

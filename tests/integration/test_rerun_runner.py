@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import os
 import types
-import uuid
 from typing import Any, Dict, Optional
 
 import pytest
 import yaml
-from oslo_config import cfg
 
-from mistral_v2 import config, mistral_v2, rerun
+from mistral_v2 import rerun
+
+from runner_wiring import mistral_options, wire_runner
 
 pytestmark = pytest.mark.integration
 
@@ -20,33 +20,17 @@ ST2_API_URL = "http://127.0.0.1:9/api/v1"
 
 @pytest.fixture(scope="module")
 def mistral(mistral_server):
-    config.register_opts()
-    overrides = {"v2_base_url": mistral_server.url, "api_url": ST2_API_URL, "enable_polling": True}
-    for key, value in overrides.items():
-        cfg.CONF.set_override(key, value, "mistral")
-    yield mistral_server
-    for key in overrides:
-        cfg.CONF.clear_override(key, "mistral")
+    with mistral_options(v2_base_url=mistral_server.url, api_url=ST2_API_URL, enable_polling=True):
+        yield mistral_server
 
 
 def make_runner(action: str, context: Dict[str, Any], rerun_of: Optional[Dict[str, Any]] = None):
     """A runner wired the way the host wires it (see docs/architecture.md)."""
     meta = yaml.safe_load(open(os.path.join(PACK_DIR, "actions", action + ".yaml")))
-    st2_id = uuid.uuid4().hex[:24]
-    r = mistral_v2.get_runner()
-    r.runner_type = types.SimpleNamespace(name="mistral-v2", enabled=True)
-    r.runner_parameters = {"context": {}, "skip_notify": []}
-    r.action = types.SimpleNamespace(pack="rerun_examples", name=action, ref="rerun_examples." + action,
-                                     entry_point=meta["entry_point"], parameters={})
-    r.liveaction = types.SimpleNamespace(id=st2_id, status="requested", context=context, parameters={},
-                                         result={}, callback={})
-    r.liveaction_id = r.execution_id = st2_id
-    r.entry_point = os.path.join(PACK_DIR, "actions", meta["entry_point"])
-    r.context = context
-    r.auth_token = types.SimpleNamespace(token="tok-" + st2_id)
-    r.rerun_ex_ref = types.SimpleNamespace(context=rerun_of) if rerun_of is not None else None
-    r.pre_run()
-    return r
+    return wire_runner("rerun_examples", action, meta["entry_point"],
+                       os.path.join(PACK_DIR, "actions", meta["entry_point"]), context,
+                       {"context": {}, "skip_notify": []}, {},
+                       types.SimpleNamespace(context=rerun_of) if rerun_of is not None else None)
 
 
 def test_runner_reruns_failed_branches_in_the_same_mistral_execution(mistral, mistral_client, wait_for_state):

@@ -4,8 +4,6 @@ from __future__ import annotations
 import os
 import shutil
 import time
-import types
-import uuid
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 import pytest
@@ -17,6 +15,8 @@ from mistral_v2.callback import MistralCallbackHandler
 from mistral_v2.exceptions import MistralUnreachableError
 from mistral_v2.mistral_api import MistralAPI
 
+from runner_wiring import action_metadata, mistral_options, wire_runner
+
 pytestmark = pytest.mark.integration
 
 PACK_DIR = os.path.join(os.path.dirname(__file__), "..", "fixtures", "packs", "mistral_tests")
@@ -26,14 +26,9 @@ ST2_API_URL = "http://127.0.0.1:9101/api/v1"
 @pytest.fixture(scope="module")
 def mistral(mistral_server):
     """Point `[mistral]` at the session's server (polling mode: no StackStorm API to push to)."""
-    config.register_opts()
-    overrides = {"v2_base_url": mistral_server.url, "api_url": ST2_API_URL, "enable_polling": True,
-                 "retry_exp_msec": 100, "jitter_interval": 50}
-    for key, value in overrides.items():
-        cfg.CONF.set_override(key, value, "mistral")
-    yield mistral_server
-    for key in overrides:
-        cfg.CONF.clear_override(key, "mistral")
+    with mistral_options(v2_base_url=mistral_server.url, api_url=ST2_API_URL, enable_polling=True,
+                         retry_exp_msec=100, jitter_interval=50):
+        yield mistral_server
 
 
 @pytest.fixture
@@ -49,30 +44,13 @@ def querier(api):
 def make_runner(action: str, entry_point: Optional[str] = None, runner_params: Optional[Dict] = None,
                 pack_dir: str = PACK_DIR, context: Optional[Dict] = None) -> mistral_v2.MistralRunner:
     """A runner wired the way the host/StackStorm wires it, for pack `mistral_tests`."""
-    meta = yaml.safe_load(open(os.path.join(pack_dir, "actions", action + ".yaml")))
-    params_meta = dict(meta.get("parameters") or {})
-    rp: Dict[str, Any] = {"context": {}, "skip_notify": []}
-    if "workflow" in params_meta:
-        rp["workflow"] = params_meta.pop("workflow").get("default")
+    meta, params_meta, rp = action_metadata(pack_dir, action)
     rp.update(runner_params or {})
-    st2_id = uuid.uuid4().hex[:24]
     ctx = context if context is not None else {"user": "stanley", "api_user": "alice",
                                                "source_channel": "chatops", "rule": {"ref": "pk.r"}}
-    r = mistral_v2.get_runner()
-    r.runner_type = types.SimpleNamespace(name="mistral-v2", enabled=True)
-    r.runner_parameters = rp
-    r.action = types.SimpleNamespace(pack="mistral_tests", name=action, ref="mistral_tests." + action,
-                                     entry_point=meta["entry_point"], parameters=params_meta)
-    r.liveaction = types.SimpleNamespace(id=st2_id, status="requested", context=ctx, parameters={},
-                                         result={}, callback={})
-    r.liveaction_id = r.execution_id = st2_id
-    r.entry_point = entry_point if entry_point is not None else \
-        os.path.join(pack_dir, "actions", meta["entry_point"])
-    r.context = ctx
-    r.auth_token = types.SimpleNamespace(token="tok-" + st2_id)
-    r.rerun_ex_ref = None
-    r.pre_run()
-    return r
+    return wire_runner("mistral_tests", action, meta["entry_point"],
+                       entry_point if entry_point is not None else
+                       os.path.join(pack_dir, "actions", meta["entry_point"]), ctx, rp, params_meta)
 
 
 def start(action: str, params: Dict[str, Any], **kw: Any) -> Tuple[mistral_v2.MistralRunner, Dict[str, Any]]:
