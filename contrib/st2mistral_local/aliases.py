@@ -10,8 +10,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from mistral_v2.exceptions import InvalidOperationError, InvalidParametersError, St2MistralError
 
 from st2mistral_local import ids, transitions
-from st2mistral_local.rules import (cast_params, load_pack_objects, name_and_pack_problems, pack_dirs,
-                                    raise_problems, render)
+from st2mistral_local.rules import (cast_params, listed, load_pack_objects, name_and_pack_problems,
+                                    pack_dirs, raise_problems, render)
 
 LOG = logging.getLogger(__name__)
 
@@ -319,10 +319,7 @@ def register(app: Any, host: Any) -> AliasRegistry:
     @app.get(API + "/actionalias")
     def list_aliases() -> Response:
         pack = request.args.get("pack")
-        items = [a.api() for a in registry.aliases if not pack or a.pack == pack]
-        resp = jsonify(items)
-        resp.headers["X-Total-Count"] = str(len(items))
-        return resp
+        return listed([a.api() for a in registry.aliases if not pack or a.pack == pack])
 
     @app.post(API + "/actionalias/match")
     def match_alias() -> Response:

@@ -455,6 +455,15 @@ class RuleEngine:
         return enforcement
 
 
+def listed(items: List[Dict[str, Any]]) -> Any:
+    """A flask JSON response of `items` with StackStorm's X-Total-Count header."""
+    from flask import jsonify
+
+    resp = jsonify(items)
+    resp.headers["X-Total-Count"] = str(len(items))
+    return resp
+
+
 def register(app: Any, host: Any) -> RuleEngine:
     """Load the packs' rules and add /webhooks, /rules, /triggerinstances, /ruleenforcements routes."""
     from flask import Response, jsonify, request
@@ -467,11 +476,6 @@ def register(app: Any, host: Any) -> RuleEngine:
             LOG.warning("rule %s runs action %s which is not registered", rule.ref, rule.action["ref"])
     LOG.info("registered %d rules on webhooks: %s", len(engine.rules), ", ".join(engine.urls()) or "none")
     app.extensions["st2mistral_rules"] = engine
-
-    def listed(items: List[Dict[str, Any]]) -> Response:
-        resp = jsonify(items)
-        resp.headers["X-Total-Count"] = str(len(items))
-        return resp
 
     @app.post(API + "/webhooks/<path:hook>")
     def post_webhook(hook: str) -> Response:
