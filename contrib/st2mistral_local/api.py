@@ -27,6 +27,8 @@ LOG = logging.getLogger(__name__)
 API = "/api/v1"
 AUTH = "/auth/v1"
 DEFAULT_LIMIT = 50
+# Statuses a late push of "running" must not overwrite without asking Mistral first.
+STALE_IF_RUNNING = frozenset({transitions.PAUSING, transitions.PAUSED, transitions.CANCELING})
 MAX_LIMIT = 1000
 # Largest request body accepted (bytes); ST2MISTRAL_MAX_BODY_BYTES overrides. Mistral's pushes carry
 # results truncated to [mistral] max_result_size (1 MiB by default), hence the headroom.
@@ -311,8 +313,17 @@ def create_app(host: Host) -> Flask:
             if status not in transitions.ALL_STATUSES:
                 raise InvalidParametersError('Unknown status "%s"; expected one of: %s' % (
                     status, ", ".join(sorted(transitions.ALL_STATUSES))))
-            status = host.container.settle_status(execution_id, status)
             result = body.get("result")
+            if host.container.is_busy(execution_id):
+                # A pause/resume/cancel is being applied; its outcome (then the next push or
+                # reconcile round) sets the status, not a push computed before it.
+                LOG.info("push for %s (%s) ignored while an operation is applied", execution_id, status)
+                return jsonify(_view(host.container.get(execution_id)))
+            if status == transitions.RUNNING and host.container.get(execution_id)["status"] in STALE_IF_RUNNING:
+                # A push is computed when Mistral's event is handled and may arrive after a pause or
+                # cancel went through: moving back to running is only believed when Mistral says so.
+                status, result = host.reconciler.fresh(execution_id) or (status, result)
+            status = host.container.settle_status(execution_id, status)
             mistral_ctx = (host.container.get(execution_id).get("context") or {}).get("mistral") or {}
             if result is not None and mistral_ctx.get("secret_parameters"):
                 # Mistral's push does not know which parameters are secret; never store them in clear.

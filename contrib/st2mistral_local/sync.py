@@ -133,6 +133,14 @@ class Reconciler:
                 LOG.warning("querying Mistral for %s failed: %s", ex_id, exc)
         return out
 
+    def fresh(self, execution_id: str) -> Optional[Tuple[str, Any]]:
+        """(status, result) of one mistral-v2 execution read from Mistral now, or None."""
+        doc = self.container.get(execution_id)
+        mistral_ctx = (doc.get("context") or {}).get("mistral")
+        if not isinstance(mistral_ctx, dict) or not mistral_ctx.get("execution_id"):
+            return None
+        return self._query([(execution_id, dict(mistral_ctx))]).get(execution_id)
+
     def completed(self, doc: Dict[str, Any]) -> None:
         """Hook run when an execution completes: report a Mistral child back (on a worker)."""
         if (doc.get("callback") or {}).get("source") == CALLBACK_SOURCE:

@@ -262,6 +262,36 @@ def test_push_updates_and_ignores_regressions_after_completion(client, auth_head
     assert doc["status"] == "succeeded" and doc["result"] == {"output": {"x": 1}}
 
 
+def test_late_push_of_running_after_a_pause_is_checked_against_mistral(client, auth_headers):
+    ex = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf").get_json()["id"], {"running"})
+    url = "/api/v1/executions/" + ex["id"]
+    assert client.put(url, headers=auth_headers, json={"status": "pausing"}).get_json()["status"] == "paused"
+    # A push computed before the pause reached Mistral arrives late: Mistral says PAUSED now.
+    FakeQuerier.answers = {ex["id"]: ("paused", {"tasks": [], "output": None})}
+    late = client.put(url, headers=auth_headers, json={"status": "running", "result": {"tasks": []}})
+    assert late.get_json()["status"] == "paused"
+    # So the resume that follows is not mistaken for a no-op on a running execution.
+    assert client.put(url, headers=auth_headers, json={"status": "resuming"}).get_json()["status"] == "running"
+    # When Mistral itself runs the workflow again, the push is believed.
+    assert client.put(url, headers=auth_headers, json={"status": "pausing"}).get_json()["status"] == "paused"
+    FakeQuerier.answers = {ex["id"]: ("running", {"tasks": []})}
+    again = client.put(url, headers=auth_headers, json={"status": "running", "result": {"tasks": []}})
+    assert again.get_json()["status"] == "running"
+
+
+def test_push_is_ignored_while_an_operation_is_applied(host, client, auth_headers):
+    ex = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf").get_json()["id"], {"running"})
+    url = "/api/v1/executions/" + ex["id"]
+    host.container._mark_busy(ex["id"], True)
+    try:
+        pushed = client.put(url, headers=auth_headers, json={"status": "succeeded", "result": {"output": 1}})
+        assert pushed.status_code == 200 and pushed.get_json()["status"] == "running"
+    finally:
+        host.container._mark_busy(ex["id"], False)
+    done = client.put(url, headers=auth_headers, json={"status": "succeeded", "result": {"output": 1}})
+    assert done.get_json()["status"] == "succeeded"
+
+
 def test_runner_error_fails_the_execution_with_message(client, auth_headers):
     FakeWorkflowRunner.fail_with = MistralAPIError("Mistral said no", 400)
     doc = wait_status(client, auth_headers, run(client, auth_headers, "tp.wf").get_json()["id"], {"failed"})
