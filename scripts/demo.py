@@ -38,6 +38,16 @@ def started_id(proc: subprocess.CompletedProcess) -> str:
     return found.group(1)
 
 
+def tree(execution_id: str) -> str:
+    return subprocess.run(["st2-mistral", "tree", execution_id], capture_output=True, text=True).stdout
+
+
+def mistral_id(execution_id: str) -> str:
+    """The root Mistral execution id, as the `st2-mistral tree` view shows it."""
+    found = re.search(r"\(mistral ([0-9a-f-]{36})\)", tree(execution_id))
+    return found.group(1) if found else "?"
+
+
 def get(execution_id: str) -> Dict[str, Any]:
     return st2_json("execution", "get", execution_id)
 
@@ -90,13 +100,13 @@ def main() -> int:
     say("5. Fix the cause outside the workflow, then re-run only the failed task")
     st2("key", "set", "demo_ready", "yes")
     new_id = started_id(st2("execution", "re-run", ex_id, "--tasks", "check_ready", "-a"))
-    print("   new StackStorm execution %s re-uses Mistral execution %s"
-          % (new_id, ex.get("context", {}).get("mistral", {}).get("execution_id")))
+    print("   new StackStorm execution %s; Mistral execution %s -> %s (re-used)"
+          % (new_id, mistral_id(ex_id), mistral_id(new_id)))
     ex = watch(new_id, FINAL)
     print("   output: %s" % json.dumps((ex.get("result") or {}).get("output")))
 
     say("6. The task tree of the re-run execution")
-    print(subprocess.run(["st2-mistral", "tree", new_id], capture_output=True, text=True).stdout)
+    print(tree(new_id))
     return 0 if ex["status"] == "succeeded" else 1
 
 
