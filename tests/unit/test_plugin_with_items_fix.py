@@ -162,7 +162,7 @@ def test_install_before_mistral_loads_patches_on_import(fake_mistral):
     assert fix.install() == "deferred"
     tasks = importlib.import_module("mistral.engine.tasks")
     assert getattr(tasks.WithItemsTask, "_st2mistral_with_items_fix", False) is True
-    assert fix._FINDER is None  # the hook removed itself
+    assert fix._PATCH.finder is None  # the hook removed itself
 
 
 def test_install_after_mistral_loaded_patches_at_once(fake_mistral):

@@ -14,12 +14,11 @@ Installed when Mistral imports this plugin; switch off with ST2MISTRAL_RERUN_BAT
 """
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
 import logging
 import os
-import sys
 from typing import Any, Dict, List, Optional
+
+from st2mistral_plugin.deferred_patch import DeferredClassPatch
 
 LOG = logging.getLogger(__name__)
 
@@ -154,61 +153,16 @@ def patch_class(cls: Any) -> bool:
     return True
 
 
-class _PatchingLoader(importlib.abc.Loader):
-    """Runs the real loader, then patches the freshly executed module."""
-
-    def __init__(self, wrapped: importlib.abc.Loader) -> None:
-        self._wrapped = wrapped
-
-    def create_module(self, spec: Any) -> Any:
-        return self._wrapped.create_module(spec)
-
-    def exec_module(self, module: Any) -> None:
-        self._wrapped.exec_module(module)
-        patch_class(module.Workflow)
-
-
-class _Finder(importlib.abc.MetaPathFinder):
-    """Meta-path hook: wraps the loader of mistral.engine.workflows, or patches the module at
-    the next import once a half-imported one is complete."""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        module = sys.modules.get(TARGET_MODULE)
-        if module is not None:
-            if hasattr(module, "Workflow"):
-                _uninstall_finder()
-                patch_class(module.Workflow)
-            return None
-        if fullname != TARGET_MODULE:
-            return None
-        _uninstall_finder()
-        spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.loader is None:
-            return None
-        spec.loader = _PatchingLoader(spec.loader)
-        return spec
-
-
-_FINDER: Optional[_Finder] = None
+_PATCH = DeferredClassPatch(TARGET_MODULE, "Workflow", patch_class)
 
 
 def _uninstall_finder() -> None:
-    global _FINDER
-    if _FINDER is not None and _FINDER in sys.meta_path:
-        sys.meta_path.remove(_FINDER)
-    _FINDER = None
+    _PATCH.uninstall()
 
 
 def install() -> str:
-    """Patch Workflow now if mistral.engine.workflows is loaded, else as soon as it is.
+    """Patch Workflow now if its module is loaded, else as soon as it is.
 
     Returns "patched", "already" or "deferred".
     """
-    global _FINDER
-    module = sys.modules.get(TARGET_MODULE)
-    if module is not None and hasattr(module, "Workflow"):
-        return "patched" if patch_class(module.Workflow) else "already"
-    if _FINDER is None:
-        _FINDER = _Finder()
-        sys.meta_path.insert(0, _FINDER)
-    return "deferred"
+    return _PATCH.install()
