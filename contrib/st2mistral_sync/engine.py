@@ -151,6 +151,8 @@ class SyncEngine:
         errors and 5xx are retried by MistralAPI with the [mistral] policy; a delivery that still
         fails is FAILED here and found again by the next sweep.
         """
+        if not wants_callback(doc):
+            return SKIPPED
         callback = callback_of(doc)
         with self.partition.lock("callback:%s" % doc["id"]) as got:
             if not got or not self.executions.claim_callback(doc):
