@@ -9,12 +9,11 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from st2mistral_sync.engine import APPLIED, CALLBACK_SOURCE, SyncEngine, QueryAnswer
-
 from st2mistral_local import transitions
 from st2mistral_local.container import Container
 from st2mistral_local.runners import MISTRAL_RUNNER
 from st2mistral_local.store import Store
+from st2mistral_sync.engine import APPLIED, CALLBACK_SOURCE, QueryAnswer, SyncEngine
 
 LOG = logging.getLogger(__name__)
 

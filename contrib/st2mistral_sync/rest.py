@@ -6,7 +6,6 @@ from typing import Any, Dict, List, Optional
 
 from mistral_v2 import seam
 from mistral_v2.cascade import RestSt2Executions
-
 from st2mistral_sync.engine import COMPLETED, QueryAnswer, awaiting_task_ids, wants_callback
 
 LOG = logging.getLogger(__name__)

@@ -68,7 +68,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     from oslo_config import cfg
     sync_opts = cfg.CONF.mistral_sync
     stop = threading.Event()
-    coordinator = partition = consumer = None
+    coordinator: Any = None
+    consumer: Any = None
+    partition: Any = None
     try:
         executions = RestExecutions(_api_url(st2_seam), api_key=_api_key(), conf=opts)
         membership = sync_opts.membership_timeout or max(2.0, opts.query_interval)
@@ -80,7 +82,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             st2_seam.spawn(_beat, coordinator, membership / 3.0, stop)
             partition = ToozPartition(coordinator, sync_opts.group.encode())
-            member = partition.member_id.decode() if isinstance(partition.member_id, bytes) else str(partition.member_id)
+            member_id = partition.member_id
+            member = member_id.decode() if isinstance(member_id, bytes) else str(member_id)
         engine = SyncEngine(executions, partition)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())

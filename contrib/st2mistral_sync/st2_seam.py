@@ -21,8 +21,8 @@ class _ServiceConfig:
 
     @staticmethod
     def parse_args(args: Optional[List[str]] = None) -> None:
-        from oslo_config import cfg
         import st2common.config as common_config
+        from oslo_config import cfg
         from st2common.constants.system import DEFAULT_CONFIG_FILE_PATH, VERSION_STRING
 
         common_config.use_st2_env_vars(cfg.CONF)
@@ -102,7 +102,8 @@ def consume_execution_updates(member: str, on_update: Callable[[Dict[str, Any]],
     """Start a consumer of StackStorm's execution updates (exchange st2.execution, routing key
     `update`) on an exclusive queue of this instance; returns st2's MessageHandler (shutdown())."""
     from st2common.models.db.execution import ActionExecutionDB
-    from st2common.transport import consumers, execution as execution_transport, publishers
+    from st2common.transport import consumers, publishers
+    from st2common.transport import execution as execution_transport
     from st2common.transport import utils as transport_utils
 
     class ExecutionUpdates(consumers.MessageHandler):

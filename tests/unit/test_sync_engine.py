@@ -10,8 +10,17 @@ import pytest
 
 from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError
 from st2mistral_sync import engine as engine_mod
-from st2mistral_sync.engine import (ALREADY, APPLIED, FAILED, REJECTED, SKIPPED, Alone, SyncEngine,
-                                    awaiting_task_ids, owner_key)
+from st2mistral_sync.engine import (
+    ALREADY,
+    APPLIED,
+    FAILED,
+    REJECTED,
+    SKIPPED,
+    Alone,
+    SyncEngine,
+    awaiting_task_ids,
+    owner_key,
+)
 from st2mistral_sync.rest import RestExecutions
 from st2mistral_sync.st2_seam import with_membership_timeout
 
