@@ -13,6 +13,7 @@ PACKAGE_DIRS = {
     "st2mistral_local": "contrib/st2mistral_local",
     "st2mistral_server": "contrib/st2mistral_server",
     "st2client_ext": "st2client_ext",
+    "st2mistral_compat": "contrib/st2mistral_compat",
 }
 PACKAGE_DIRS = {name: path for name, path in PACKAGE_DIRS.items() if os.path.isdir(path)}
 
@@ -44,6 +45,7 @@ setup(
             "st2mistral-local = st2mistral_local.cli:main",
             "st2mistral-server = st2mistral_server.cli:main",
             "st2-mistral = st2client_ext.shell:main",
+            "st2-mistral-compat = st2mistral_compat.cli:main",
         ],
     },
 )
