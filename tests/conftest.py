@@ -50,7 +50,7 @@ def st2_stack(mistral_server: ServerInfo, tmp_path_factory: pytest.TempPathFacto
     """Real StackStorm 3.9.0 (tests/stacks/real_st2.py) on the session's Mistral; started once.
 
     Fails (never skips) when StackStorm's source or the build is missing."""
-    from stacks.real_st2 import StackError, St2Stack
+    from stacks.real_st2 import St2Stack, StackError
 
     try:
         stack = St2Stack.start(mistral_server.url, tmp_path_factory.mktemp("st2stack"))

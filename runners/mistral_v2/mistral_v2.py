@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from mistral_v2 import cascade, config, context, definitions, seam
 from mistral_v2.exceptions import (
