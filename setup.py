@@ -37,9 +37,10 @@ setup(
         "local": ["Flask>=2.2", "cryptography>=3.4"],
         # CLI additions on top of the stock st2 client.
         "cli": ["st2client>=3.8"],
-        # Test runner and the linters scripts/test runs first (settings in pyproject.toml).
+        # Test runner and the linters scripts/test runs first (settings in pyproject.toml);
+        # semver/jsonpath-ng: the Mistral plugin's expression functions, unit-tested in this venv.
         "test": ["pytest>=7", "pytest-timeout>=2.1", "ruff>=0.5", "mypy>=1.10", "types-PyYAML",
-                 "types-requests"],
+                 "types-requests", "semver>=3.0.0", "jsonpath-ng>=1.5.0"],
     },
     entry_points={
         "st2common.runners.runner": ["mistral-v2 = mistral_v2.mistral_v2"],
