@@ -14,6 +14,7 @@ PACKAGE_DIRS = {
     "st2mistral_server": "contrib/st2mistral_server",
     "st2mistral_sync": "contrib/st2mistral_sync",
     "st2client_ext": "st2client_ext",
+    "st2mistral_compat": "contrib/st2mistral_compat",
 }
 PACKAGE_DIRS = {name: path for name, path in PACKAGE_DIRS.items() if os.path.isdir(path)}
 
@@ -50,6 +51,7 @@ setup(
             "st2mistral-server = st2mistral_server.cli:main",
             "st2-mistral = st2client_ext.shell:main",
             "st2mistral-sync = st2mistral_sync.service:main",
+            "st2-mistral-compat = st2mistral_compat.cli:main",
         ],
     },
 )
