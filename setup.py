@@ -36,7 +36,9 @@ setup(
         "local": ["Flask>=2.2", "cryptography>=3.4"],
         # CLI additions on top of the stock st2 client.
         "cli": ["st2client>=3.8"],
-        "test": ["pytest>=7", "pytest-timeout>=2.1"],
+        # Test runner and the linters scripts/test runs first (settings in pyproject.toml).
+        "test": ["pytest>=7", "pytest-timeout>=2.1", "ruff>=0.5", "mypy>=1.10", "types-PyYAML",
+                 "types-requests"],
     },
     entry_points={
         "st2common.runners.runner": ["mistral-v2 = mistral_v2.mistral_v2"],

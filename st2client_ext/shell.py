@@ -13,7 +13,6 @@ import requests
 
 from mistral_v2 import masking
 from mistral_v2.exceptions import InvalidParametersError, St2MistralError
-
 from st2client_ext import formatting
 from st2client_ext.api_client import ApiFailure, StackStormHTTP
 

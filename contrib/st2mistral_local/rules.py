@@ -18,7 +18,6 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
 from mistral_v2.exceptions import ConfigurationError, InvalidParametersError, St2MistralError
-
 from st2mistral_local import ids, packs
 
 LOG = logging.getLogger(__name__)

@@ -5,8 +5,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from mistral_v2 import masking
 from mistral_v2.exceptions import RerunError, St2MistralError
-from mistral_v2.rerun import (ResolveSt2Child, as_dict, execution_env, latest_tasks,  # noqa: F401
-                              resolve_task)
+from mistral_v2.rerun import ResolveSt2Child, as_dict, execution_env, latest_tasks, resolve_task  # noqa: F401
 
 
 def triggers_from_definition(body: Dict[str, Any], tasks: List[Dict[str, Any]]) -> Dict[str, List[str]]:

@@ -130,7 +130,7 @@ class MistralRunner(seam.AsyncActionRunner):
     def rerun_workflow(self, action_parameters: Dict[str, Any], options: Dict[str, Any]) -> seam.RunnerResult:
         """Re-run tasks of the original Mistral execution; implemented by `mistral_v2.rerun`."""
         try:
-            from mistral_v2 import rerun  # type: ignore[attr-defined]
+            from mistral_v2 import rerun
         except ImportError:
             raise InvalidOperationError("Re-running workflow tasks is not available in this installation.")
         return rerun.rerun_workflow(self, action_parameters, options)

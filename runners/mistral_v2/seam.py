@@ -119,7 +119,7 @@ def get_runner_metadata(package_name: str) -> List[Dict[str, Any]]:
     import importlib
 
     pkg = importlib.import_module(package_name)
-    with open(os.path.join(os.path.dirname(pkg.__file__), "runner.yaml")) as fh:
+    with open(os.path.join(os.path.dirname(pkg.__file__ or ""), "runner.yaml")) as fh:
         return yaml.safe_load(fh)
 
 
