@@ -11,7 +11,6 @@ from typing import Any, Dict, Optional
 from werkzeug.serving import make_server
 
 from mistral_v2 import masking
-
 from st2mistral_local.api import create_app
 from st2mistral_local.host import Host, HostSettings
 

@@ -5,7 +5,6 @@ import copy
 from typing import Any, Dict, List, Optional
 
 from mistral_v2 import masking
-
 from st2mistral_local import ids, params
 from st2mistral_local.runners import runner_types
 from st2mistral_local.store import Store

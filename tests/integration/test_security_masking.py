@@ -6,9 +6,7 @@ import json
 import uuid
 
 import pytest
-
-from test_plugin_mistral import (DONE, TOKEN, FakeSt2, client, fake_st2, start, st2_env,  # noqa: F401
-                                 unique, wait_until)
+from test_plugin_mistral import DONE, TOKEN, FakeSt2, client, fake_st2, st2_env, start, unique, wait_until  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
