@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from mistral_v2 import cascade, config, context, definitions, masking, seam
 from mistral_v2.exceptions import (
@@ -255,6 +255,10 @@ def get_runner() -> MistralRunner:
     return MistralRunner(str(uuid.uuid4()))
 
 
-def get_metadata() -> List[Dict[str, Any]]:
-    """The runner's runner.yaml content."""
-    return seam.get_runner_metadata("mistral_v2")
+def get_metadata() -> Dict[str, Any]:
+    """The mistral-v2 entry of runner.yaml: StackStorm's `register_runners` reads ONE dict per
+    `st2common.runners.runner` entry point (as the runners shipped with StackStorm return)."""
+    for entry in seam.get_runner_metadata("mistral_v2"):
+        if entry.get("name") == RUNNER_NAME:
+            return entry
+    raise ConfigurationError("mistral_v2/runner.yaml has no runner named %s" % RUNNER_NAME)
