@@ -8,7 +8,7 @@ import threading
 import uuid
 from typing import Any, Dict, Optional, Tuple
 
-from mistral_v2 import cascade, config, context, definitions, seam
+from mistral_v2 import cascade, config, context, definitions, masking, seam
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidOperationError,
@@ -158,7 +158,7 @@ class MistralRunner(seam.AsyncActionRunner):
             "workflow_name": execution.get("workflow_name") or workflow_name,
             "workbook_name": prepared.workbook_name if prepared else None,
         }
-        secret = sorted(n for n, m in (meta or {}).items() if isinstance(m, dict) and m.get("secret"))
+        secret = masking.secret_names(meta)
         if secret:  # names only: the reconciler masks these keys in task inputs/published/output
             ctx["mistral"]["secret_parameters"] = secret
         return seam.LIVEACTION_STATUS_RUNNING, {"tasks": []}, ctx
@@ -198,6 +198,7 @@ class MistralRunner(seam.AsyncActionRunner):
             auth_token=self._auth_token(),
             notify=getattr(self.liveaction, "notify", None) or {},
             skip_notify_tasks=self._params().get("skip_notify") or [],
+            secret_parameters=masking.secret_names(getattr(self.action, "parameters", None)),
         )
         params: Dict[str, Any] = {"env": env}
         if not self.opts.enable_polling:
