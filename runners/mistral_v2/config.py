@@ -32,6 +32,10 @@ HISTORIC_OPTS: List[cfg.Opt] = [
 ]
 
 OUR_OPTS: List[cfg.Opt] = [
+    cfg.StrOpt("api_key", default=None, secret=True,
+               help="StackStorm API key sent to Mistral (St2-Api-Key) when Mistral authenticates "
+               "with StackStorm ([DEFAULT] auth_type = st2); without it the runner sends the "
+               "execution's own token and the reconciler/callbacks send nothing."),
     cfg.IntOpt("retry_attempts", default=5, min=1,
                help="Maximum attempts of one Mistral call (connection errors, timeouts, 5xx)."),
     cfg.FloatOpt("request_timeout", default=30.0, min=0.1,
