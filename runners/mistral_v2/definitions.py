@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Optional, Set, Tuple
 
 import yaml
 
-from mistral_v2 import resume
+from mistral_v2 import workflow_spec
 from mistral_v2.exceptions import (
     DefinitionError,
     InvalidParametersError,
@@ -313,9 +313,9 @@ def prepare(path: str, action_ref: str, workflow_param: Optional[str] = None,
     """Read, check names of, and transform the definition in `path` for action `action_ref`."""
     spec = read_definition(path)
     kind, wf_name = resolve_names(spec, action_ref, workflow_param, path)
-    # resume.add_resume_hooks: lets `re-run --next` complete a failed task as SKIPPED with
+    # workflow_spec.add_resume_hooks: lets `re-run --next` complete a failed task as SKIPPED with
     # user-supplied published variables (docs/architecture.md, "Re-run and resume").
-    final = resume.add_resume_hooks(transform(spec, lookup, mistral_actions, path))
+    final = workflow_spec.add_resume_hooks(transform(spec, lookup, mistral_actions, path))
     text = yaml.dump(final, Dumper=_Dumper,
                      default_flow_style=False, sort_keys=False)
     return PreparedDefinition(kind=kind, name=action_ref, workflow_name=wf_name, text=text)
