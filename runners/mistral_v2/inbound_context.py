@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional
 
-from mistral_v2 import workflow_spec
+from mistral_v2 import masking, workflow_spec
 from mistral_v2.exceptions import RerunError, St2MistralError
-from mistral_v2.rerun import mask_secrets
 from mistral_v2.results import execution_env, json_object
 from mistral_v2.task_paths import ResolveSt2Child, latest_tasks, resolve_task
 
@@ -90,13 +89,17 @@ def task_inbound_context(
     variables.update(json_object(ex.get("published_global")))
     variables.update(published)
     secrets = list(secret_names)
+    env = execution_env(env_holder)
+    values = (masking.secret_values(wf_input, secrets, *masking.env_credentials(env))
+              + masking.secret_values(json_object(env_holder.get("input")), secrets))
+    mask_secrets = masking.Masker(secrets, values)
     return {
         "task": task_name,
         "task_id": r.task_id,
         "state": r.state,
         "workflow_execution_id": ex["id"],
-        "input": mask_secrets(wf_input, secrets),
-        "env": mask_secrets(execution_env(env_holder), secrets),
-        "published": mask_secrets(published, secrets),
-        "variables": mask_secrets(variables, secrets),
+        "input": mask_secrets(wf_input),
+        "env": mask_secrets(env),
+        "published": mask_secrets(published),
+        "variables": mask_secrets(variables),
     }

@@ -9,11 +9,10 @@ import copy
 import functools
 import json
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from mistral_v2 import results, statuses, workflow_spec
+from mistral_v2 import masking, results, statuses, workflow_spec
 from mistral_v2.exceptions import MistralAPIError, RerunError
 from mistral_v2.task_paths import (
     ResolvedTask,
@@ -41,27 +40,13 @@ RERUN_BATCH_KEY = "__st2_rerun_batch"
 RESERVED_ENV_KEYS = frozenset({"st2_execution_id", "st2_liveaction_id", "st2_action_api_url",
                                "__actions", workflow_spec.RESUME_ENV_KEY, RERUN_BATCH_KEY})
 
-MASK = "********"
-_SECRET_KEY = re.compile(r"(token|passw|secret|api_?key|private_?key|credential)", re.I)
-
-
-def mask_secrets(value: Any, secret_names: Iterable[str] = ()) -> Any:
-    """A copy of `value` whose secret-looking keys (and `secret_names`) have masked values."""
-    names = set(secret_names)
-    if isinstance(value, dict):
-        return {k: (MASK if (isinstance(k, str) and (k in names or _SECRET_KEY.search(k)))
-                    else mask_secrets(v, names)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_secrets(v, names) for v in value]
-    return value
-
-
 def public_execution(execution: Dict[str, Any]) -> Dict[str, Any]:
     """The execution with its env's secrets (auth token...) masked, safe to return or log."""
     out = dict(execution)
     params = results.json_object(out.get("params"))
     if params.get("env"):
-        params["env"] = mask_secrets(results.json_object(params["env"]))
+        env = results.json_object(params["env"])
+        params["env"] = masking.mask(env, (), masking.env_credentials(env))
         out["params"] = json.dumps(params)
     return out
 
