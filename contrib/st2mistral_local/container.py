@@ -10,7 +10,7 @@ import time
 import types
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from mistral_v2 import cascade
+from mistral_v2 import cascade, masking
 from mistral_v2.exceptions import (
     InvalidOperationError,
     InvalidParametersError,
@@ -308,7 +308,9 @@ class Container:
         context = copy.deepcopy(doc.get("context") or {})
         runner.context = context
         user = context.get("user") or "stanley"
-        runner.auth_token = types.SimpleNamespace(token=self.auth.issue_execution_token(user, doc["id"]), user=user)
+        token = self.auth.issue_execution_token(user, doc["id"])
+        masking.remember([token] + masking.secret_values(final, params.secret_names(schema)))
+        runner.auth_token = types.SimpleNamespace(token=token, user=user)
         runner.st2_executions = self.st2_executions
         runner.action_lookup = self.action_parameters
         rerun = context.get("re-run") or {}

@@ -88,6 +88,9 @@ def test_check_rule_lists_every_problem():
         rules.check_rule("p", {"name": "r", "trigger": {"type": "core.st2.webhook", "parameters": {"url": "u"}},
                                "criteria": {"trigger.x": {"type": "regex", "pattern": "("}},
                                "action": {"ref": "p.a"}}, "src")
+    with pytest.raises(ConfigurationError, match='criteria "trigger.x": no pattern specified for operator exists'):
+        rules.check_rule("p", {"name": "r", "trigger": {"type": "core.st2.webhook", "parameters": {"url": "u"}},
+                               "criteria": {"trigger.x": {"type": "exists"}}, "action": {"ref": "p.a"}}, "src")
     with pytest.raises(ConfigurationError, match="trigger.parameters.url"):
         rules.check_rule("p", {"name": "r", "trigger": {"type": "core.st2.webhook"}, "action": {"ref": "p.a"}}, "src")
 
