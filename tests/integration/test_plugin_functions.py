@@ -120,11 +120,11 @@ exprtest.kv_params:
         cmd: 'echo "{{ st2kv.system.exprtest_key }}"'
       publish:
         system: <% task(system).result.stdout %>
-      on-success: secret
-    secret:
+      on-success: decrypted
+    decrypted:
       action: core.local cmd="echo {{ st2kv.system.exprtest_secret | decrypt_kv }}"
       publish:
-        secret: <% task(secret).result.stdout %>
+        decrypted: <% task(decrypted).result.stdout %>
       on-success: user
     user:
       action: st2.action
@@ -142,7 +142,7 @@ exprtest.kv_params:
         env: <% use_none(null) %>
   output:
     system: <% $.system %>
-    secret: <% $.secret %>
+    decrypted: <% $.decrypted %>
     user: <% $.user %>
 """
 
@@ -216,8 +216,8 @@ def test_st2kv_in_stackstorm_action_parameters_is_rendered_when_the_action_start
     doc = expr_host.wait(ex_id, ["succeeded", "failed"], timeout=120)
     assert doc["status"] == "succeeded", json.dumps(doc.get("result"), indent=1)[:3000]
     out = _output(doc)
-    assert {k: (out.get(k) or "").strip() for k in ("system", "secret", "user")} == {
-        "system": "kv-value", "secret": "s3cret", "user": "mine-value"}
+    assert {k: (out.get(k) or "").strip() for k in ("system", "decrypted", "user")} == {
+        "system": "kv-value", "decrypted": "s3cret", "user": "mine-value"}
     children = {c["parameters"].get("cmd"): c for c in expr_host.children(ex_id)}
     assert set(children) == {'echo "kv-value"', "echo s3cret", "echo mine-value", "echo none"}
     # use_none(null) reached StackStorm as its marker and became null in the typed `env` parameter
