@@ -578,5 +578,6 @@ def rerun_workflow(runner: Any, action_parameters: Dict[str, Any], options: Dict
                     no_reset=options.get("no_reset"), overrides=options.get("context"),
                     resolve_st2_child=resolver)
     ctx = copy.deepcopy(runner.context or {})
-    ctx["mistral"] = dict(original_ctx.get("mistral") or {})
+    ctx["mistral"] = st2_env_context.execution_mistral_context((runner.context or {}).get("mistral"),
+                                                               dict(original_ctx.get("mistral") or {}))
     return seam.LIVEACTION_STATUS_RUNNING, {"tasks": []}, ctx

@@ -54,6 +54,8 @@ def build_request(ref: str, parameters: Mapping[str, Any], timeout: Optional[flo
         "task_execution_id": execution.task_execution_id,
         "action_execution_id": execution.action_execution_id,
         "workflow_name": execution.workflow_name,
+        "callback_url": getattr(execution, "callback_url", None)
+        or "/v2/action_executions/%s" % execution.action_execution_id,
     }
     mistral_ctx.update({k: v for k, v in extra_facts.items() if v is not None})
     body: Dict[str, Any] = {
@@ -133,5 +135,9 @@ class St2Action(actions.Action):
                      self.ref, (child or {}).get("id"), execution.action_execution_id)
         except St2MistralError as exc:
             LOG.warning("st2.action %s failed: %s", self.ref, exc)
-            return actions.Result(error=describe(exc))
+            error = describe(exc)
+            resp = getattr(exc, "response", None)
+            if resp is not None:  # StackStorm answered: its response, as st2mistral reported it
+                error.update(st2_api.response_facts(resp))
+            return actions.Result(error=error)
         return None
