@@ -12,7 +12,6 @@ from typing import Any, Dict, List, Optional, Sequence
 import requests
 
 from mistral_v2.exceptions import InvalidParametersError, St2MistralError
-
 from st2client_ext import formatting
 from st2client_ext.api_client import ApiFailure, StackStormHTTP
 

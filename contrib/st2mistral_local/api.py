@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
 
 from flask import Flask, Response, g, jsonify, request
 
@@ -15,7 +15,6 @@ from mistral_v2.exceptions import (
     MistralUnreachableError,
     St2MistralError,
 )
-
 from st2mistral_local import aliases, extensions, rules, transitions, views
 from st2mistral_local.auth import AuthenticationError
 from st2mistral_local.container import NotFoundError, public_action
@@ -172,7 +171,7 @@ def create_app(host: Host) -> Flask:
             return _too_large(Exception())
         if request.path in ("/", AUTH + "/tokens"):
             return None
-        g.user = host.auth.user_for_request(request.headers, request.args)
+        g.user = host.auth.user_for_request(cast(Mapping[str, str], request.headers), request.args)
         return None
 
     # ---- misc / auth ---------------------------------------------------------------------

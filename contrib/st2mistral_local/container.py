@@ -16,7 +16,6 @@ from mistral_v2.exceptions import (
     InvalidParametersError,
     St2MistralError,
 )
-
 from st2mistral_local import builtin_runners, ids, params, rerun_request, transitions
 from st2mistral_local.auth import Authenticator
 from st2mistral_local.runners import ASYNC_RUNNERS, get_runner, runner_types

@@ -12,7 +12,6 @@ from mistral_v2.exceptions import (
     RerunError,
     St2MistralError,
 )
-
 from st2mistral_local import params, transitions
 
 LOG = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from typing import List, Optional
 
 from oslo_config import cfg
 
+from mistral_v2 import config as mistral_config
 from mistral_v2.exceptions import ConfigurationError
-
 from st2mistral_local import auth, kv, packs
 from st2mistral_local.container import Container
 from st2mistral_local.store import Store
@@ -61,12 +61,7 @@ def load_config_file(path: str) -> None:
 
 def _register_mistral_options(settings: HostSettings) -> cfg.ConfigOpts:
     """Register the runner's `[mistral]` options and point them at Mistral and at this host."""
-    try:
-        from mistral_v2 import config as mistral_config
-    except ImportError:
-        mistral_config = None
-    if mistral_config is not None:
-        mistral_config.register_opts(conf=cfg.CONF)
+    mistral_config.register_opts(conf=cfg.CONF)
     if "mistral" in cfg.CONF:
         group = cfg.CONF.mistral
         if settings.mistral_url and "v2_base_url" in group:

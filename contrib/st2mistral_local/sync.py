@@ -9,7 +9,6 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from mistral_v2.exceptions import MistralAPIError, St2MistralError
-
 from st2mistral_local import transitions
 from st2mistral_local.container import Container
 from st2mistral_local.runners import MISTRAL_RUNNER

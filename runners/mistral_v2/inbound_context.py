@@ -4,8 +4,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Optional
 
 from mistral_v2.exceptions import RerunError, St2MistralError
-from mistral_v2.rerun import (MASK, ResolveSt2Child, as_dict, execution_env, latest_tasks,  # noqa: F401
-                              mask_secrets, resolve_task)
+from mistral_v2.rerun import MASK, ResolveSt2Child, as_dict, execution_env, latest_tasks, mask_secrets, resolve_task  # noqa: F401
 
 
 def triggers_from_definition(body: Dict[str, Any], tasks: List[Dict[str, Any]]) -> Dict[str, List[str]]:

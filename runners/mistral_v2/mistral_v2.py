@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from mistral_v2 import cascade, config, context, definitions, seam
 from mistral_v2.exceptions import (
@@ -141,7 +141,7 @@ class MistralRunner(seam.AsyncActionRunner):
     def rerun_workflow(self, action_parameters: Dict[str, Any], options: Dict[str, Any]) -> seam.RunnerResult:
         """Re-run tasks of the original Mistral execution; implemented by `mistral_v2.rerun`."""
         try:
-            from mistral_v2 import rerun  # type: ignore[attr-defined]
+            from mistral_v2 import rerun
         except ImportError:
             raise InvalidOperationError("Re-running workflow tasks is not available in this installation.")
         return rerun.rerun_workflow(self, action_parameters, options)
@@ -266,6 +266,10 @@ def get_runner() -> MistralRunner:
     return MistralRunner(str(uuid.uuid4()))
 
 
-def get_metadata() -> List[Dict[str, Any]]:
-    """The runner's runner.yaml content."""
-    return seam.get_runner_metadata("mistral_v2")
+def get_metadata() -> Dict[str, Any]:
+    """The mistral-v2 entry of runner.yaml: StackStorm's `register_runners` reads ONE dict per
+    `st2common.runners.runner` entry point (as the runners shipped with StackStorm return)."""
+    for entry in seam.get_runner_metadata("mistral_v2"):
+        if entry.get("name") == RUNNER_NAME:
+            return entry
+    raise ConfigurationError("mistral_v2/runner.yaml has no runner named %s" % RUNNER_NAME)

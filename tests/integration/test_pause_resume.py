@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from test_pause_resume_harness import host, mistral  # noqa: F401 - fixtures
 
 from mistral_v2 import cascade
 from mistral_v2.exceptions import InvalidOperationError
-from test_pause_resume_harness import host, mistral  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from mistral_lib import actions
 
-from mistral_v2.exceptions import (ConfigurationError, InvalidParametersError, St2MistralError,
-                                   describe)
+from mistral_v2.exceptions import ConfigurationError, InvalidParametersError, St2MistralError, describe
 from st2mistral_plugin import config, mistral_info, st2_api
 
 LOG = logging.getLogger(__name__)
