@@ -308,16 +308,15 @@ def transform(spec: Dict[str, Any], lookup: Optional[ActionLookup] = None,
     a StackStorm action, call `st2.action` with {ref, parameters} (as StackStorm's runner did)."""
     out = copy.deepcopy(spec)
     wfs = workflows_of(out, path)
-    adhoc = out.get("actions") if is_workbook(out) else None
-    if adhoc is not None and not (isinstance(adhoc, dict)
-                                  and all(isinstance(a, dict) for a in adhoc.values())):
+    adhoc: Dict[str, Any] = (out.get("actions") if is_workbook(out) else None) or {}
+    if not (isinstance(adhoc, dict) and all(isinstance(a, dict) for a in adhoc.values())):
         raise DefinitionError('Workbook "%s": actions must be a mapping of ad-hoc action names to '
                               "mappings." % path)
-    local: Set[str] = set(wfs) | set(adhoc or {})
+    local: Set[str] = set(wfs) | set(adhoc)
     if is_workbook(out):
         local |= {"%s.%s" % (out.get("name"), w) for w in local}
     classifier = _Classifier(lookup, mistral_actions, local)
-    for a_name in list(adhoc or {}):
+    for a_name in list(adhoc):
         adhoc[a_name] = _transform_task(adhoc[a_name], 'Ad-hoc action "%s"' % a_name, classifier,
                                         action_key="base", input_key="base-input")
     for wf_name, body in wfs.items():

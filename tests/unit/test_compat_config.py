@@ -177,7 +177,7 @@ def test_reverse_task_name_and_its_alias(monkeypatch):
 
 
 def test_runner_yaml_declares_task_name_like_stackstorm():
-    (meta,) = mistral_v2.get_metadata()
+    meta = mistral_v2.get_metadata()
     params = meta["runner_parameters"]
     assert params["task_name"]["type"] == "string"
     assert "task" in params and set(params) >= {"context", "skip_notify", "task_name", "workflow"}

@@ -135,8 +135,8 @@ class St2Action(actions.Action):
         except St2MistralError as exc:
             LOG.warning("st2.action %s failed: %s", self.ref, exc)
             error = describe(exc)
-            resp = getattr(exc, "response", None)
-            if resp is not None:  # StackStorm answered: its response, as st2mistral reported it
-                error.update(st2_api.response_facts(resp))
+            answer = getattr(exc, "response", None)
+            if answer is not None:  # StackStorm answered: its response, as st2mistral reported it
+                error.update(st2_api.response_facts(answer))
             return actions.Result(error=error)
         return None
