@@ -70,6 +70,7 @@ def build_env(
     auth_token: Optional[str] = None,
     notify: Optional[Dict[str, Any]] = None,
     skip_notify_tasks: Optional[List[str]] = None,
+    secret_parameters: Optional[List[str]] = None,
 ) -> Dict[str, Any]:
     """The `env` passed to executions.create (see docs/architecture.md)."""
     api_url = api_url.rstrip("/")
@@ -82,6 +83,8 @@ def build_env(
     }
     if auth_token:
         st2_context["auth_token"] = auth_token
+    if secret_parameters:  # names only: the plugin masks these inputs' values before pushing
+        st2_context["secret_parameters"] = list(secret_parameters)
     return {
         "st2_execution_id": execution_id,
         "st2_liveaction_id": liveaction_id,
@@ -89,11 +92,3 @@ def build_env(
         "__actions": {"st2.action": {"st2_context": st2_context}},
     }
 
-
-def mask_env(env: Dict[str, Any]) -> Dict[str, Any]:
-    """A copy of `env` with the auth token masked, safe to log or show."""
-    masked = copy.deepcopy(env)
-    ctx = masked.get("__actions", {}).get("st2.action", {}).get("st2_context", {})
-    if "auth_token" in ctx:
-        ctx["auth_token"] = "********"
-    return masked
