@@ -388,45 +388,29 @@ def sync(api: Any, prepared: PreparedDefinition) -> bool:
         with _uploaded_lock:
             if _uploaded.get(key) == digest:
                 return False
-        changed = _sync_workbook(api, prepared) if prepared.kind == "workbook" else _sync_workflow(api, prepared)
+        changed = _sync_one(api, prepared)
         with _uploaded_lock:
             _uploaded[key] = digest
     return changed
 
 
-def _sync_workflow(api: Any, p: PreparedDefinition) -> bool:
+def _sync_one(api: Any, p: PreparedDefinition) -> bool:
+    """Create or update the workbook or workflow `p` in Mistral; True if it changed."""
+    kind, other = ("workbook", "workflow") if p.kind == "workbook" else ("workflow", "workbook")
     try:
-        current = api.get_workflow(p.name)
+        current = getattr(api, "get_" + kind)(p.name)
     except WorkflowNotFoundError:
-        _delete_quietly(api.delete_workbook, p.name)  # it may have been a workbook before
+        _delete_quietly(getattr(api, "delete_" + other), p.name)  # it may have been the other kind before
         try:
-            api.create_workflow(p.text)
+            getattr(api, "create_" + kind)(p.text)
         except MistralAPIError as exc:
             if exc.status_code != 409:
                 raise
-            api.update_workflow(p.text)  # another process created it meanwhile
+            getattr(api, "update_" + kind)(p.text)  # another process created it meanwhile
         return True
     if current.get("definition") == p.text:
         return False
-    api.update_workflow(p.text)
-    return True
-
-
-def _sync_workbook(api: Any, p: PreparedDefinition) -> bool:
-    try:
-        current = api.get_workbook(p.name)
-    except WorkflowNotFoundError:
-        _delete_quietly(api.delete_workflow, p.name)  # it may have been a single workflow before
-        try:
-            api.create_workbook(p.text)
-        except MistralAPIError as exc:
-            if exc.status_code != 409:
-                raise
-            api.update_workbook(p.text)  # another process created it meanwhile
-        return True
-    if current.get("definition") == p.text:
-        return False
-    api.update_workbook(p.text)
+    getattr(api, "update_" + kind)(p.text)
     return True
 
 

@@ -14,13 +14,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 from mistral_v2 import masking, results, statuses, workflow_spec
 from mistral_v2.exceptions import MistralAPIError, RerunError
-from mistral_v2.task_paths import (
-    ResolvedTask,
-    ResolveSt2Child,
-    join_names,
-    original_execution_id,
-    resolve_and_validate,
-)
+from mistral_v2.task_paths import ResolvedTask, ResolveSt2Child, join_names, original_execution_id, resolve_and_validate
 
 LOG = logging.getLogger(__name__)
 
@@ -78,21 +72,10 @@ def check_reset_names(task_names: Sequence[str], reset_names: Optional[Iterable[
     tasks = list(dict.fromkeys(task_names))
     if not tasks:
         raise RerunError("Cannot re-run: no task names given (use --tasks).")
-    problems: Dict[str, str] = {}
-    if no_reset is not None:
-        stray = [n for n in no_reset if n not in tasks]
-        for n in stray:
-            problems[n] = "not in --tasks"
-        no_reset_set = set(no_reset)
-    else:
-        no_reset_set = set()
-    if reset_names is not None:
-        stray = [n for n in reset_names if n not in tasks]
-        for n in stray:
-            problems[n] = "not in --tasks"
-        reset_set = set(reset_names)
-    else:
-        reset_set = set(tasks)
+    no_reset_set = set(no_reset) if no_reset is not None else set()
+    reset_set = set(reset_names) if reset_names is not None else set(tasks)
+    problems = {n: "not in --tasks" for names in (no_reset, reset_names) if names is not None
+                for n in names if n not in tasks}
     if problems:
         raise RerunError(
             "Cannot re-run: --no-reset/reset names %s not in --tasks (%s)."

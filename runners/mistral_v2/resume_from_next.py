@@ -11,13 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from mistral_v2 import rerun, workflow_spec
 from mistral_v2.exceptions import MissingRequirementsError, RerunError
-from mistral_v2.task_paths import (
-    ResolvedTask,
-    ResolveSt2Child,
-    join_names,
-    original_execution_id,
-    resolve_and_validate,
-)
+from mistral_v2.task_paths import ResolvedTask, ResolveSt2Child, join_names, original_execution_id, resolve_and_validate
 
 LOG = logging.getLogger(__name__)
 
