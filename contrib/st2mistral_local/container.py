@@ -16,7 +16,7 @@ from mistral_v2.exceptions import (
     InvalidParametersError,
     St2MistralError,
 )
-from st2mistral_local import builtin_runners, ids, params, rerun_request, transitions
+from st2mistral_local import builtin_runners, ids, live_params, params, rerun_request, transitions
 from st2mistral_local.auth import Authenticator
 from st2mistral_local.runners import ASYNC_RUNNERS, get_runner, runner_types
 from st2mistral_local.store import Store
@@ -84,9 +84,11 @@ class LocalSt2Executions:
 class Container:
     """Creates, runs, pauses, resumes, cancels and re-runs executions; the one writer of statuses."""
 
-    def __init__(self, store: Store, authenticator: Authenticator, workers: int = 8) -> None:
+    def __init__(self, store: Store, authenticator: Authenticator, workers: int = 8,
+                 renderer: Optional[live_params.Renderer] = None) -> None:
         self.store = store
         self.auth = authenticator
+        self.renderer = renderer  # Jinja (st2kv.*) in supplied parameters, as StackStorm's API
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="st2-runner")
         self._live: Dict[str, Any] = {}
         self._live_lock = threading.Lock()
@@ -140,6 +142,9 @@ class Container:
             raise InvalidParametersError('"context" must be an object.')
         supplied = body.get("parameters") or {}
         schema = self.schema_for(action)
+        if self.renderer is not None and isinstance(supplied, dict):
+            user = body.get("user") or context.get("user") or requester
+            supplied = self.renderer.render(ref, schema, supplied, dict(context, user=user))
         params.finalize(ref, schema, supplied)  # raises with every problem listed
         parent_id = None
         parent_ctx = context.get("parent")
@@ -153,6 +158,9 @@ class Container:
         delay = body.get("delay") or 0
         if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
             raise InvalidParametersError('"delay" must be a non-negative integer of milliseconds.')
+        notify = body.get("notify") or {}
+        if not isinstance(notify, dict):
+            raise InvalidParametersError('"notify" must be an object.')
         context = dict(context)
         if isinstance(context.get("re-run"), dict) and not context["re-run"].get("ref"):
             # st2.action re-running a child workflow of a re-run parent (rerun_children hint)
@@ -161,6 +169,8 @@ class Container:
         context["user"] = body.get("user") or context.get("user") or requester
         context.setdefault("pack", action["pack"])
         doc = self._new_doc(action, supplied, context, parent_id, callback, delay)
+        # As StackStorm: the action's own notify settings win over the request's.
+        doc["liveaction"]["notify"] = copy.deepcopy(action.get("notify") or notify)
         stored = self.store.insert_execution(doc)
         if stored["id"] != doc["id"]:
             LOG.info("execution for Mistral action execution %s exists already as %s",
@@ -293,7 +303,8 @@ class Container:
         runner.liveaction = types.SimpleNamespace(
             id=doc["id"], status=doc["status"], context=copy.deepcopy(doc.get("context") or {}),
             parameters=copy.deepcopy(doc.get("parameters") or {}), result=copy.deepcopy(doc.get("result") or {}),
-            callback=copy.deepcopy(doc.get("callback") or {}), action=action["ref"])
+            callback=copy.deepcopy(doc.get("callback") or {}), action=action["ref"],
+            notify=copy.deepcopy((doc.get("liveaction") or {}).get("notify") or {}))
         runner.liveaction_id = runner.execution_id = doc["id"]
         runner.execution = _ns(doc)
         pack_dir = action.get("_pack_dir")

@@ -1,4 +1,5 @@
-"""All 23 st2mistral expression functions on a REAL Mistral 23, in YAQL, in Jinja and as Jinja filters.
+"""All 23 st2mistral expression functions on a REAL Mistral 23, in YAQL, in Jinja and as Jinja filters;
+and `{{ st2kv.system.key }}` in StackStorm action parameters, rendered by the host as StackStorm does.
 
 A pack workflow run by the local host (so st2kv reads the host's real key-value store) publishes
 every function's value in each form; the test asserts the published values. Bad input fails the
@@ -109,6 +110,42 @@ def _bad_workflow() -> str:
     return yaml.safe_dump(wf, default_flow_style=False)
 
 
+KV_PARAMS_WORKFLOW = """\
+version: '2.0'
+exprtest.kv_params:
+  tasks:
+    system:
+      action: core.local
+      input:
+        cmd: 'echo "{{ st2kv.system.exprtest_key }}"'
+      publish:
+        system: <% task(system).result.stdout %>
+      on-success: decrypted
+    decrypted:
+      action: core.local cmd="echo {{ st2kv.system.exprtest_secret | decrypt_kv }}"
+      publish:
+        decrypted: <% task(decrypted).result.stdout %>
+      on-success: user
+    user:
+      action: st2.action
+      input:
+        ref: core.local
+        parameters:
+          cmd: "echo {{ st2kv.user.exprtest_mine }}"
+      publish:
+        user: <% task(user).result.stdout %>
+      on-success: nothing
+    nothing:
+      action: core.local
+      input:
+        cmd: echo none
+        env: <% use_none(null) %>
+  output:
+    system: <% $.system %>
+    decrypted: <% $.decrypted %>
+    user: <% $.user %>
+"""
+
 PACK = {
     "pack.yaml": "ref: exprtest\nname: exprtest\ndescription: expression functions\nversion: 0.1.0\n",
     "actions/functions.yaml": (
@@ -121,6 +158,8 @@ PACK = {
         "name: bad\nrunner_type: mistral-v2\nentry_point: workflows/bad.yaml\n"
         "parameters:\n  v:\n    type: string\n  language:\n    type: string\n"),
     "actions/workflows/bad.yaml": _bad_workflow(),
+    "actions/kv_params.yaml": "name: kv_params\nrunner_type: mistral-v2\nentry_point: workflows/kv_params.yaml\n",
+    "actions/workflows/kv_params.yaml": KV_PARAMS_WORKFLOW,
 }
 
 
@@ -128,6 +167,8 @@ PACK = {
 def expr_host(mistral_server, tmp_path_factory, st2_host_class):
     with st2_host_class.serving(tmp_path_factory.mktemp("exprhost"), PACK, mistral_server.url) as host:
         host.st2("key", "set", "exprtest_key", "kv-value")
+        host.st2("key", "set", "exprtest_secret", "s3cret", "--encrypt")
+        host.st2("key", "set", "exprtest_mine", "mine-value", "--scope", "user")
         yield host
 
 
@@ -167,3 +208,17 @@ def test_bad_input_fails_the_task_with_the_function_error(expr_host, language, v
     doc = expr_host.wait(ex_id, ["succeeded", "failed"], timeout=120)
     assert doc["status"] == "failed"
     assert message in json.dumps(doc.get("result")), json.dumps(doc.get("result"), indent=1)[:3000]
+
+
+def test_st2kv_in_stackstorm_action_parameters_is_rendered_when_the_action_starts(expr_host):
+    """examples.mistral-jinja-st2kv-system-scope: Mistral passes the Jinja on, the host renders it."""
+    ex_id = _start(expr_host, "exprtest.kv_params", {})
+    doc = expr_host.wait(ex_id, ["succeeded", "failed"], timeout=120)
+    assert doc["status"] == "succeeded", json.dumps(doc.get("result"), indent=1)[:3000]
+    out = _output(doc)
+    assert {k: (out.get(k) or "").strip() for k in ("system", "decrypted", "user")} == {
+        "system": "kv-value", "decrypted": "s3cret", "user": "mine-value"}
+    children = {c["parameters"].get("cmd"): c for c in expr_host.children(ex_id)}
+    assert set(children) == {'echo "kv-value"', "echo s3cret", "echo mine-value", "echo none"}
+    # use_none(null) reached StackStorm as its marker and became null in the typed `env` parameter
+    assert "env" in children["echo none"]["parameters"] and children["echo none"]["parameters"]["env"] is None
