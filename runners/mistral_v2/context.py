@@ -43,6 +43,7 @@ def build_env(
     auth_token: Optional[str] = None,
     notify: Optional[Dict[str, Any]] = None,
     skip_notify_tasks: Optional[List[str]] = None,
+    result_format: Optional[str] = None,
 ) -> Dict[str, Any]:
     """The `env` passed to executions.create (see docs/architecture.md)."""
     api_url = api_url.rstrip("/")
@@ -55,12 +56,15 @@ def build_env(
     }
     if auth_token:
         st2_context["auth_token"] = auth_token
-    return {
+    env: Dict[str, Any] = {
         "st2_execution_id": execution_id,
         "st2_liveaction_id": liveaction_id,
         "st2_action_api_url": (public_api_url or api_url).rstrip("/"),
         "__actions": {"st2.action": {"st2_context": st2_context}},
     }
+    if result_format:  # the plugin pushes results in the shape the runner's config asks for
+        env["st2_result_format"] = result_format
+    return env
 
 
 def mask_env(env: Dict[str, Any]) -> Dict[str, Any]:

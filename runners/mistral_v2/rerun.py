@@ -561,6 +561,7 @@ def rerun_workflow(runner: Any, action_parameters: Dict[str, Any], options: Dict
         auth_token=token,
         notify=getattr(runner.liveaction, "notify", None) or {},
         skip_notify_tasks=(runner.runner_parameters or {}).get("skip_notify") or [],
+        result_format=getattr(getattr(runner, "opts", None), "result_format", None),
     )
     resolver = getattr(runner, "resolve_st2_child", None)
     original_id = getattr(runner.rerun_ex_ref, "id", None) or options.get("ref")
