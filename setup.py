@@ -12,7 +12,9 @@ PACKAGE_DIRS = {
     "mistral_v2": "runners/mistral_v2",
     "st2mistral_local": "contrib/st2mistral_local",
     "st2mistral_server": "contrib/st2mistral_server",
+    "st2mistral_sync": "contrib/st2mistral_sync",
     "st2client_ext": "st2client_ext",
+    "st2mistral_compat": "contrib/st2mistral_compat",
 }
 PACKAGE_DIRS = {name: path for name, path in PACKAGE_DIRS.items() if os.path.isdir(path)}
 
@@ -27,6 +29,7 @@ setup(
     package_data={
         "mistral_v2": ["runner.yaml"],
         "st2mistral_server": ["launcher.py"],
+        "st2mistral_sync": ["logging.conf"],
     },
     include_package_data=True,
     zip_safe=False,
@@ -36,7 +39,10 @@ setup(
         "local": ["Flask>=2.2", "cryptography>=3.4"],
         # CLI additions on top of the stock st2 client.
         "cli": ["st2client>=3.8"],
-        "test": ["pytest>=7", "pytest-timeout>=2.1"],
+        # Test runner and the linters scripts/test runs first (settings in pyproject.toml);
+        # semver/jsonpath-ng: the Mistral plugin's expression functions, unit-tested in this venv.
+        "test": ["pytest>=7", "pytest-timeout>=2.1", "ruff>=0.5", "mypy>=1.10", "types-PyYAML",
+                 "types-requests", "semver>=3.0.0", "jsonpath-ng>=1.5.0"],
     },
     entry_points={
         "st2common.runners.runner": ["mistral-v2 = mistral_v2.mistral_v2"],
@@ -44,6 +50,8 @@ setup(
             "st2mistral-local = st2mistral_local.cli:main",
             "st2mistral-server = st2mistral_server.cli:main",
             "st2-mistral = st2client_ext.shell:main",
+            "st2mistral-sync = st2mistral_sync.service:main",
+            "st2-mistral-compat = st2mistral_compat.cli:main",
         ],
     },
 )

@@ -15,9 +15,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Tuple
 
-import requests
-
 import common
+import requests
 
 PARK = "bench.park"
 DEFINITION = """version: '2.0'
@@ -84,12 +83,11 @@ def _cycle(mistral: common.Mistral, adapter: CountingAdapter, fn: Callable[[], A
 
 def run(mistral: common.Mistral, sizes: List[int] = (10, 100, 1000)) -> List[Dict]:
     """Rows for the table; parked executions are left running (stop Mistral afterwards)."""
+    import naive_query
     from oslo_config import cfg
 
     from mistral_v2 import config
     from mistral_v2.query import MistralResultsQuerier
-
-    import naive_query
 
     config.register_opts(cfg.CONF)
     cfg.CONF.set_override("v2_base_url", mistral.url, "mistral")

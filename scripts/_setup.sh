@@ -16,8 +16,8 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c pass 2>/dev/null; then
 fi
 
 # The editable install only needs redoing when packaging inputs change (sources are live).
-stamp="$( (cat setup.py requirements.txt; ls -d runners/mistral_v2 contrib/st2mistral_local \
-           contrib/st2mistral_server st2client_ext 2>/dev/null) | sha256sum | cut -c1-16)"
+stamp="$( (cat setup.py pyproject.toml requirements.txt; ls -d runners/mistral_v2 contrib/st2mistral_local \
+           contrib/st2mistral_server contrib/st2mistral_compat st2client_ext 2>/dev/null) | sha256sum | cut -c1-16)"
 if [ "$(cat "$VENV/.st2mistral-dev-stamp" 2>/dev/null)" != "$stamp" ]; then
   echo "setup: installing st2-mistral[local,cli,test] into .venv (log: $LOGDIR/dev-pip.log)"
   if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -e ".[local,cli,test]" \

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -43,6 +43,24 @@ def mistral_distributed(request: pytest.FixtureRequest) -> Iterator[ServerInfo]:
     info = start(mode="distributed")
     yield info
     _teardown(request, info)
+
+
+@pytest.fixture(scope="session")
+def st2_stack(mistral_server: ServerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Real StackStorm 3.9.0 (tests/stacks/real_st2.py) on the session's Mistral; started once.
+
+    Fails (never skips) when StackStorm's source or the build is missing."""
+    from stacks.real_st2 import St2Stack, StackError
+
+    try:
+        stack = St2Stack.start(mistral_server.url, tmp_path_factory.mktemp("st2stack"))
+    except StackError as exc:
+        pytest.fail("real StackStorm could not be started: %s" % exc)
+    yield stack
+    stack.stop()
+    if stack.setup_log.exists():
+        print("\nst2 tier: %s; logs in %s" % (
+            ", ".join("%s %.1fs" % kv for kv in stack.timings.items()), stack.state))
 
 
 def make_client(info: ServerInfo):

@@ -44,9 +44,10 @@ module = DriverManager(namespace="st2common.runners.runner", name="mistral-v2",
                        invoke_on_load=False).driver
 assert module is direct, f"entry point loads {module!r}, not mistral_v2.mistral_v2"
 runner = module.get_runner()
-meta = module.get_metadata()
-names = [m.get("name") for m in meta]
-assert "mistral-v2" in names, f"runner metadata names {names}"
+meta = module.get_metadata()  # one dict per entry point, as st2's register_runners reads it
+assert isinstance(meta, dict), f"get_metadata() returned {type(meta).__name__}, not the runner's dict"
+names = [meta.get("name")]
+assert names == ["mistral-v2"], f"runner metadata names {names}"
 pins = {}
 for line in open(__import__("os").environ["CONSTRAINTS"]):
     line = line.split("#")[0].split(";")[0].strip()

@@ -8,10 +8,16 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from mistral_v2.exceptions import InvalidOperationError, InvalidParametersError, St2MistralError
-
 from st2mistral_local import ids, transitions
-from st2mistral_local.rules import (cast_params, listed, load_pack_objects, name_and_pack_problems,
-                                    pack_dirs, raise_problems, render)
+from st2mistral_local.rules import (
+    cast_params,
+    listed,
+    load_pack_objects,
+    name_and_pack_problems,
+    pack_dirs,
+    raise_problems,
+    render,
+)
 
 LOG = logging.getLogger(__name__)
 

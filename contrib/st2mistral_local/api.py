@@ -4,18 +4,16 @@ from __future__ import annotations
 import base64
 import logging
 import os
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
 
 from flask import Flask, Response, g, jsonify, request
 
-from mistral_v2 import results
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidParametersError,
     MistralUnreachableError,
     St2MistralError,
 )
-
 from st2mistral_local import aliases, extensions, rules, transitions, views
 from st2mistral_local.auth import AuthenticationError
 from st2mistral_local.container import NotFoundError, public_action
@@ -172,7 +170,7 @@ def create_app(host: Host) -> Flask:
             return _too_large(Exception())
         if request.path in ("/", AUTH + "/tokens"):
             return None
-        g.user = host.auth.user_for_request(request.headers, request.args)
+        g.user = host.auth.user_for_request(cast(Mapping[str, str], request.headers), request.args)
         return None
 
     # ---- misc / auth ---------------------------------------------------------------------
@@ -324,10 +322,10 @@ def create_app(host: Host) -> Flask:
                 # cancel went through: moving back to running is only believed when Mistral says so.
                 status, result = host.reconciler.fresh(execution_id) or (status, result)
             status = host.container.settle_status(execution_id, status)
-            mistral_ctx = (host.container.get(execution_id).get("context") or {}).get("mistral") or {}
-            if result is not None and mistral_ctx.get("secret_parameters"):
-                # Mistral's push does not know which parameters are secret; never store them in clear.
-                result = results.mask(result, mistral_ctx["secret_parameters"])
+            if result is not None:
+                # The plugin masks before pushing; a push from an older plugin (or another
+                # publisher) is masked again here: secrets are never stored in clear.
+                result = views.masker(host.store, host.container.get(execution_id))(result)
             doc, changed = host.container.update(execution_id, status, result=result)
             if not changed:
                 LOG.info("push for %s (%s) ignored; execution is %s", execution_id, status, doc["status"])

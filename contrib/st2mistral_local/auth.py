@@ -10,7 +10,6 @@ from typing import Any, Dict, Mapping, Optional
 import yaml
 
 from mistral_v2.exceptions import ConfigurationError, St2MistralError
-
 from st2mistral_local import ids, transitions
 from st2mistral_local.store import Store
 

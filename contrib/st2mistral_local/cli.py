@@ -14,7 +14,6 @@ from typing import Any, Dict, List, Optional
 import requests
 
 from mistral_v2.exceptions import St2MistralError
-
 from st2mistral_local import host as host_mod
 from st2mistral_local import server
 

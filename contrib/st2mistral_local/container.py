@@ -10,14 +10,13 @@ import time
 import types
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from mistral_v2 import cascade
+from mistral_v2 import cascade, masking
 from mistral_v2.exceptions import (
     InvalidOperationError,
     InvalidParametersError,
     St2MistralError,
 )
-
-from st2mistral_local import builtin_runners, ids, params, rerun_request, transitions
+from st2mistral_local import builtin_runners, ids, live_params, params, rerun_request, transitions
 from st2mistral_local.auth import Authenticator
 from st2mistral_local.runners import ASYNC_RUNNERS, get_runner, runner_types
 from st2mistral_local.store import Store
@@ -85,9 +84,11 @@ class LocalSt2Executions:
 class Container:
     """Creates, runs, pauses, resumes, cancels and re-runs executions; the one writer of statuses."""
 
-    def __init__(self, store: Store, authenticator: Authenticator, workers: int = 8) -> None:
+    def __init__(self, store: Store, authenticator: Authenticator, workers: int = 8,
+                 renderer: Optional[live_params.Renderer] = None) -> None:
         self.store = store
         self.auth = authenticator
+        self.renderer = renderer  # Jinja (st2kv.*) in supplied parameters, as StackStorm's API
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="st2-runner")
         self._live: Dict[str, Any] = {}
         self._live_lock = threading.Lock()
@@ -141,6 +142,9 @@ class Container:
             raise InvalidParametersError('"context" must be an object.')
         supplied = body.get("parameters") or {}
         schema = self.schema_for(action)
+        if self.renderer is not None and isinstance(supplied, dict):
+            user = body.get("user") or context.get("user") or requester
+            supplied = self.renderer.render(ref, schema, supplied, dict(context, user=user))
         params.finalize(ref, schema, supplied)  # raises with every problem listed
         parent_id = None
         parent_ctx = context.get("parent")
@@ -304,7 +308,9 @@ class Container:
         context = copy.deepcopy(doc.get("context") or {})
         runner.context = context
         user = context.get("user") or "stanley"
-        runner.auth_token = types.SimpleNamespace(token=self.auth.issue_execution_token(user, doc["id"]), user=user)
+        token = self.auth.issue_execution_token(user, doc["id"])
+        masking.remember([token] + masking.secret_values(final, params.secret_names(schema)))
+        runner.auth_token = types.SimpleNamespace(token=token, user=user)
         runner.st2_executions = self.st2_executions
         runner.action_lookup = self.action_parameters
         rerun = context.get("re-run") or {}

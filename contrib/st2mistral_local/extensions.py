@@ -12,7 +12,6 @@ from mistral_v2.exceptions import (
     RerunError,
     St2MistralError,
 )
-
 from st2mistral_local import params, transitions
 
 LOG = logging.getLogger(__name__)
@@ -268,7 +267,7 @@ def register(app: Any, host: Any) -> None:
                                                         st2_child_resolver(host.store, execution_id), secrets)
         except RerunError as exc:
             return _refusal(exc, 404)
-        return jsonify(views.mask_secret_keys(view))
+        return jsonify(views.masker(host.store, doc)(view))
 
     @app.post(API + "/executions/<execution_id>/rerun_check")
     def check_rerun(execution_id: str) -> Response:

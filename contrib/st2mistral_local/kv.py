@@ -7,7 +7,6 @@ from typing import Any, Dict, List, Optional
 from cryptography.fernet import Fernet, InvalidToken
 
 from mistral_v2.exceptions import ConfigurationError, InvalidParametersError
-
 from st2mistral_local import ids
 from st2mistral_local.store import Store
 

@@ -9,7 +9,6 @@ from typing import Any, Dict, List, Optional
 import yaml
 
 from mistral_v2.exceptions import ConfigurationError, St2MistralError
-
 from st2mistral_local import ids, params
 from st2mistral_local.runners import MISTRAL_RUNNER, runner_types
 from st2mistral_local.store import Store

@@ -18,7 +18,6 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
 from mistral_v2.exceptions import ConfigurationError, InvalidParametersError, St2MistralError
-
 from st2mistral_local import ids, packs
 
 LOG = logging.getLogger(__name__)
@@ -347,6 +346,8 @@ def check_rule(pack: str, meta: Any, source: str) -> Rule:
             problems.append('criteria key "%s" must start with "trigger."' % key)
         if not isinstance(crit, dict) or operator_name(crit.get("type")) is None:
             problems.append('criteria "%s" needs a "type" among: %s' % (key, ", ".join(sorted(OPERATORS))))
+        elif crit.get("pattern") is None:  # StackStorm refuses it too, for every operator (exists included)
+            problems.append('criteria "%s": no pattern specified for operator %s' % (key, crit.get("type")))
         elif (operator_name(crit.get("type")) in ("regex", "iregex", "matchregex")
               and isinstance(crit.get("pattern"), str) and "{{" not in crit["pattern"]):
             try:

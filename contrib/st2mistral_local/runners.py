@@ -10,7 +10,6 @@ from typing import Any, Dict, List
 
 from mistral_v2 import seam
 from mistral_v2.exceptions import ConfigurationError
-
 from st2mistral_local import builtin_runners
 
 LOG = logging.getLogger(__name__)

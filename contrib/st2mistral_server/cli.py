@@ -7,7 +7,6 @@ import sys
 from typing import List, Optional
 
 from mistral_v2.exceptions import St2MistralError
-
 from st2mistral_server import server
 from st2mistral_server.venv import ensure_venv
 

@@ -9,7 +9,6 @@ from typing import Optional
 from urllib.parse import urlparse
 
 from mistral_v2.exceptions import ConfigurationError
-
 from st2mistral_server.process import reachable
 
 PG_HOST = os.environ.get("ST2MISTRAL_PG_HOST", "127.0.0.1")

@@ -28,9 +28,9 @@ def _stamp_head() -> None:
 
     `mistral-db-manage upgrade head` cannot run on SQLite ("No support for ALTER of constraints").
     """
+    import mistral.db.sqlalchemy.migration as migration_pkg
     from alembic import command as alembic_cmd
     from alembic import config as alembic_config
-    import mistral.db.sqlalchemy.migration as migration_pkg
 
     acfg = alembic_config.Config(os.path.join(os.path.dirname(migration_pkg.__file__), "alembic.ini"))
     acfg.set_main_option("script_location", "mistral.db.sqlalchemy.migration:alembic_migrations")
@@ -51,8 +51,8 @@ def main() -> int:
     parser.add_argument("--init-db", action="store_true")
     args = parser.parse_args()
 
-    from mistral import config as mistral_config
     import oslo_messaging as messaging
+    from mistral import config as mistral_config
     from mistral.rpc import base as rpc_base
     from mistral.rpc import clients as rpc_clients
 

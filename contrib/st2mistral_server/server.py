@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from mistral_v2.exceptions import ConfigurationError, MistralError
-
-from st2mistral_server import infra, mistralconf, paths, process, probe
+from st2mistral_server import infra, mistralconf, paths, probe, process
 from st2mistral_server.logtail import tail
 from st2mistral_server.venv import ensure_venv, run_logged, say
 

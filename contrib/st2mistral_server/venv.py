@@ -12,10 +12,9 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from mistral_v2.exceptions import ConfigurationError
-
 from st2mistral_server import paths
 from st2mistral_server.logtail import tail
 
@@ -30,9 +29,9 @@ def say(message: str) -> None:
     print(f"st2mistral-server: {message}", file=sys.stderr, flush=True)
 
 
-def _local_packages(repo: Path) -> Dict[str, Dict[str, object]]:
+def _local_packages(repo: Path) -> Dict[str, Dict[str, Any]]:
     """The local distributions to install: the runner (always) and the plugin (if present)."""
-    pkgs: Dict[str, Dict[str, object]] = {
+    pkgs: Dict[str, Dict[str, Any]] = {
         "runner": {"path": repo, "src": [repo / "runners" / "mistral_v2"]},
     }
     plugin = repo / "contrib" / "st2mistral_plugin"

@@ -28,8 +28,8 @@ from mistral_v2.exceptions import (
     InvalidOperationError,
     MistralAPIError,
     MistralError,
-    StackStormAPIError,
     St2MistralError,
+    StackStormAPIError,
     WorkflowNotFoundError,
 )
 

@@ -44,6 +44,7 @@ def build_env(
     notify: Optional[Dict[str, Any]] = None,
     skip_notify_tasks: Optional[List[str]] = None,
     result_format: Optional[str] = None,
+    secret_parameters: Optional[List[str]] = None,
 ) -> Dict[str, Any]:
     """The `env` passed to executions.create (see docs/architecture.md)."""
     api_url = api_url.rstrip("/")
@@ -56,6 +57,8 @@ def build_env(
     }
     if auth_token:
         st2_context["auth_token"] = auth_token
+    if secret_parameters:  # names only: the plugin masks these inputs' values before pushing
+        st2_context["secret_parameters"] = list(secret_parameters)
     env: Dict[str, Any] = {
         "st2_execution_id": execution_id,
         "st2_liveaction_id": liveaction_id,
@@ -66,11 +69,3 @@ def build_env(
         env["st2_result_format"] = result_format
     return env
 
-
-def mask_env(env: Dict[str, Any]) -> Dict[str, Any]:
-    """A copy of `env` with the auth token masked, safe to log or show."""
-    masked = copy.deepcopy(env)
-    ctx = masked.get("__actions", {}).get("st2.action", {}).get("st2_context", {})
-    if "auth_token" in ctx:
-        ctx["auth_token"] = "********"
-    return masked

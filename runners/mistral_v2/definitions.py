@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Optional, Set, Tuple
 
 import yaml
 
-from mistral_v2 import resume
+from mistral_v2 import kv_templates, resume
 from mistral_v2.exceptions import (
     DefinitionError,
     InvalidParametersError,
@@ -269,6 +269,8 @@ def _transform_task(task: Dict[str, Any], where: str, classifier: _Classifier) -
         raise DefinitionError("%s: cannot parse action %r: %s" % (where, action, exc)) from None
     if name == "st2.callback":
         raise DefinitionError("%s: st2.callback is not supported; call StackStorm actions by ref." % where)
+    if name == ST2_PROXY_ACTION:
+        return _defer_proxy_parameters(task, where)
     is_st2, meta = classifier.st2_meta(name)
     if not is_st2:
         return task
@@ -284,9 +286,21 @@ def _transform_task(task: Dict[str, Any], where: str, classifier: _Classifier) -
         params = given
     if isinstance(params, dict):
         check_parameters(name, meta, params, where)
+        params = kv_templates.defer_parameters(params, name, where)
     new = dict(task)
     new["action"] = ST2_PROXY_ACTION
     new["input"] = {"ref": name, "parameters": params}
+    return new
+
+
+def _defer_proxy_parameters(task: Dict[str, Any], where: str) -> Dict[str, Any]:
+    """A task written as `st2.action` itself: its st2kv Jinja is left for StackStorm too."""
+    given = task.get("input")
+    if not isinstance(given, dict) or not isinstance(given.get("parameters"), dict):
+        return task
+    new = dict(task)
+    new["input"] = dict(given, parameters=kv_templates.defer_parameters(
+        given["parameters"], str(given.get("ref")), where))
     return new
 
 

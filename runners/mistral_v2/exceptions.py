@@ -40,6 +40,10 @@ class WorkflowNotFoundError(MistralAPIError):
     """The workflow, workbook or execution does not exist in Mistral."""
 
 
+class ExpressionFunctionError(St2MistralError):
+    """An st2mistral expression function (YAQL/Jinja) got input it cannot use; names the function."""
+
+
 class StackStormAPIError(St2MistralError):
     """The StackStorm API refused or failed a request."""
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional
 
+from mistral_v2 import masking
 from mistral_v2.exceptions import RerunError, St2MistralError
-from mistral_v2.rerun import (MASK, ResolveSt2Child, as_dict, execution_env, latest_tasks,  # noqa: F401
-                              mask_secrets, resolve_task)
+from mistral_v2.rerun import ResolveSt2Child, as_dict, execution_env, latest_tasks, resolve_task  # noqa: F401
 
 
 def triggers_from_definition(body: Dict[str, Any], tasks: List[Dict[str, Any]]) -> Dict[str, List[str]]:
@@ -92,13 +92,17 @@ def task_inbound_context(
     variables.update(as_dict(ex.get("published_global")))
     variables.update(published)
     secrets = list(secret_names)
+    env = execution_env(env_holder)
+    values = (masking.secret_values(wf_input, secrets, *masking.env_credentials(env))
+              + masking.secret_values(as_dict(env_holder.get("input")), secrets))
+    mask_secrets = masking.Masker(secrets, values)
     return {
         "task": task_name,
         "task_id": r.task_id,
         "state": r.state,
         "workflow_execution_id": ex["id"],
-        "input": mask_secrets(wf_input, secrets),
-        "env": mask_secrets(execution_env(env_holder), secrets),
-        "published": mask_secrets(published, secrets),
-        "variables": mask_secrets(variables, secrets),
+        "input": mask_secrets(wf_input),
+        "env": mask_secrets(env),
+        "published": mask_secrets(published),
+        "variables": mask_secrets(variables),
     }

@@ -6,9 +6,9 @@ import logging
 import os
 import threading
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
-from mistral_v2 import cascade, config, context, definitions, seam
+from mistral_v2 import cascade, config, context, definitions, masking, seam
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidOperationError,
@@ -130,7 +130,7 @@ class MistralRunner(seam.AsyncActionRunner):
     def rerun_workflow(self, action_parameters: Dict[str, Any], options: Dict[str, Any]) -> seam.RunnerResult:
         """Re-run tasks of the original Mistral execution; implemented by `mistral_v2.rerun`."""
         try:
-            from mistral_v2 import rerun  # type: ignore[attr-defined]
+            from mistral_v2 import rerun
         except ImportError:
             raise InvalidOperationError("Re-running workflow tasks is not available in this installation.")
         return rerun.rerun_workflow(self, action_parameters, options)
@@ -158,7 +158,7 @@ class MistralRunner(seam.AsyncActionRunner):
             "workflow_name": execution.get("workflow_name") or workflow_name,
             "workbook_name": prepared.workbook_name if prepared else None,
         }
-        secret = sorted(n for n, m in (meta or {}).items() if isinstance(m, dict) and m.get("secret"))
+        secret = masking.secret_names(meta)
         if secret:  # names only: the reconciler masks these keys in task inputs/published/output
             ctx["mistral"]["secret_parameters"] = secret
         return seam.LIVEACTION_STATUS_RUNNING, {"tasks": []}, ctx
@@ -198,7 +198,8 @@ class MistralRunner(seam.AsyncActionRunner):
             auth_token=self._auth_token(),
             notify=getattr(self.liveaction, "notify", None) or {},
             skip_notify_tasks=self._params().get("skip_notify") or [],
-        result_format=getattr(self.opts, "result_format", None),
+            secret_parameters=masking.secret_names(getattr(self.action, "parameters", None)),
+            result_format=getattr(self.opts, "result_format", None),
         )
         params: Dict[str, Any] = {"env": env}
         if not self.opts.enable_polling:
@@ -256,6 +257,10 @@ def get_runner() -> MistralRunner:
     return MistralRunner(str(uuid.uuid4()))
 
 
-def get_metadata() -> List[Dict[str, Any]]:
-    """The runner's runner.yaml content."""
-    return seam.get_runner_metadata("mistral_v2")
+def get_metadata() -> Dict[str, Any]:
+    """The mistral-v2 entry of runner.yaml: StackStorm's `register_runners` reads ONE dict per
+    `st2common.runners.runner` entry point (as the runners shipped with StackStorm return)."""
+    for entry in seam.get_runner_metadata("mistral_v2"):
+        if entry.get("name") == RUNNER_NAME:
+            return entry
+    raise ConfigurationError("mistral_v2/runner.yaml has no runner named %s" % RUNNER_NAME)

@@ -149,7 +149,8 @@ class MistralResultsQuerier:
                                             root_tasks)
                 answer[st2_id] = results.summarize(roots[ex_id], entries, self.opts.max_result_size,
                                                    ctx.get("secret_parameters") or (),
-                                                   getattr(self.opts, "result_format", results.FORMAT_ST2))
+                                                   result_format=getattr(self.opts, "result_format",
+                                                                         results.FORMAT_ST2))
         return answer
 
     # -- with-items order -----------------------------------------------------------------------

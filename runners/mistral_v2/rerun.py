@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from mistral_v2 import seam, statuses
+from mistral_v2 import masking, seam, statuses
 from mistral_v2.exceptions import InvalidOperationError, MistralAPIError, RerunError
 
 LOG = logging.getLogger(__name__)
@@ -78,27 +78,13 @@ def execution_env(execution: Dict[str, Any]) -> Dict[str, Any]:
     return as_dict(as_dict(execution.get("params")).get("env"))
 
 
-MASK = "********"
-_SECRET_KEY = re.compile(r"(token|passw|secret|api_?key|private_?key|credential)", re.I)
-
-
-def mask_secrets(value: Any, secret_names: Iterable[str] = ()) -> Any:
-    """A copy of `value` whose secret-looking keys (and `secret_names`) have masked values."""
-    names = set(secret_names)
-    if isinstance(value, dict):
-        return {k: (MASK if (isinstance(k, str) and (k in names or _SECRET_KEY.search(k)))
-                    else mask_secrets(v, names)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_secrets(v, names) for v in value]
-    return value
-
-
 def public_execution(execution: Dict[str, Any]) -> Dict[str, Any]:
     """The execution with its env's secrets (auth token...) masked, safe to return or log."""
     out = dict(execution)
     params = as_dict(out.get("params"))
     if params.get("env"):
-        params["env"] = mask_secrets(as_dict(params["env"]))
+        env = as_dict(params["env"])
+        params["env"] = masking.mask(env, (), masking.env_credentials(env))
         out["params"] = json.dumps(params)
     return out
 
@@ -561,6 +547,7 @@ def rerun_workflow(runner: Any, action_parameters: Dict[str, Any], options: Dict
         auth_token=token,
         notify=getattr(runner.liveaction, "notify", None) or {},
         skip_notify_tasks=(runner.runner_parameters or {}).get("skip_notify") or [],
+        secret_parameters=masking.secret_names(getattr(getattr(runner, "action", None), "parameters", None)),
         result_format=getattr(getattr(runner, "opts", None), "result_format", None),
     )
     resolver = getattr(runner, "resolve_st2_child", None)

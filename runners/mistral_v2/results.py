@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from mistral_v2 import statuses
+from mistral_v2 import masking, statuses
 
 TRUNCATED = "__truncated__"
-MASK = "********"
-ALWAYS_SECRET = frozenset({"auth_token"})
 PREVIEW_CHARS = 1000
 # Result keys that are not (part of) the workflow output; never truncated as a whole.
 _NOT_OUTPUT = frozenset({"tasks", "extra", "error", "state_info", TRUNCATED, "original_size",
@@ -207,22 +205,24 @@ def st2_status(execution: Dict[str, Any], tasks: Iterable[Dict[str, Any]]) -> st
     return statuses.to_st2_status(str(execution.get("state")), [str(t.get("state")) for t in tasks])
 
 
-def mask(value: Any, secret_names: Iterable[str] = ()) -> Any:
-    """A copy of `value` where every dict key in `secret_names` (or auth_token) has a masked value."""
-    names = ALWAYS_SECRET | set(secret_names)
-    if isinstance(value, dict):
-        return {k: (MASK if k in names and v is not None else mask(v, names)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(v, names) for v in value]
-    return value
+def execution_secrets(execution: Dict[str, Any], secret_names: Iterable[str] = ()) -> List[Any]:
+    """Secret values of a Mistral workflow execution: its secret inputs and its env's credentials."""
+    names = list(secret_names)
+    params = parse_json(execution.get("params"))
+    env = parse_json(params.get("env")) if isinstance(params, dict) else None
+    return masking.secret_values(parse_json(execution.get("input")), names,
+                                 *masking.env_credentials(env if isinstance(env, dict) else None))
 
 
 def summarize(execution: Dict[str, Any], tasks: List[Dict[str, Any]],
               max_size: Optional[int] = None,
               secret_names: Iterable[str] = (),
+              secret_values: Iterable[Any] = (),
               result_format: str = FORMAT_ST2) -> Tuple[str, Dict[str, Any]]:
-    """(status, capped result with secret values masked) for a root execution and its tasks
+    """(status, capped result with secrets masked by key and value) for a root execution and its tasks
     (the status counts sub-workflow tasks whatever the result shape)."""
+    names = list(secret_names)
+    values = execution_secrets(execution, names) + list(secret_values)
     status = st2_status(execution, tasks)
-    result = mask(build_result(execution, tasks, result_format), secret_names)
+    result = masking.mask(build_result(execution, tasks, result_format), names, values)
     return status, (cap_result(result, max_size) if max_size else result)

@@ -16,6 +16,7 @@ from mistral_v2.exceptions import (
     MissingRequirementsError,
     RerunError,
 )
+
 if TYPE_CHECKING:  # rerun is imported lazily: definitions imports this module for the hooks
     from mistral_v2.rerun import ResolvedTask, ResolveSt2Child
 
@@ -268,8 +269,15 @@ def resume_from_next(
     to every uploaded definition (add_resume_hooks), and the workflow follows its on-success path.
     Returns the Mistral execution.  Nothing changes when anything is refused.
     """
-    from mistral_v2.rerun import (apply_to_task, check_overrides, original_execution_id,
-                                  public_execution, resolve_and_validate, skip_task, update_root_envs)
+    from mistral_v2.rerun import (
+        apply_to_task,
+        check_overrides,
+        original_execution_id,
+        public_execution,
+        resolve_and_validate,
+        skip_task,
+        update_root_envs,
+    )
 
     ex_id = original_execution_id(original_context)
     names = list(dict.fromkeys(task_names))

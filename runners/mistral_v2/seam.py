@@ -25,6 +25,8 @@ RunnerResult = Tuple[str, Dict[str, Any], Dict[str, Any]]
 
 if _action_constants is not None:  # pragma: no cover
     LIVEACTION_STATUS_REQUESTED = _action_constants.LIVEACTION_STATUS_REQUESTED
+    LIVEACTION_STATUS_DELAYED = _action_constants.LIVEACTION_STATUS_DELAYED
+    LIVEACTION_STATUS_PENDING = _action_constants.LIVEACTION_STATUS_PENDING
     LIVEACTION_STATUS_SCHEDULED = _action_constants.LIVEACTION_STATUS_SCHEDULED
     LIVEACTION_STATUS_RUNNING = _action_constants.LIVEACTION_STATUS_RUNNING
     LIVEACTION_STATUS_SUCCEEDED = _action_constants.LIVEACTION_STATUS_SUCCEEDED
@@ -39,6 +41,8 @@ if _action_constants is not None:  # pragma: no cover
     LIVEACTION_COMPLETED_STATES: List[str] = list(_action_constants.LIVEACTION_COMPLETED_STATES)
 else:
     LIVEACTION_STATUS_REQUESTED = "requested"
+    LIVEACTION_STATUS_DELAYED = "delayed"
+    LIVEACTION_STATUS_PENDING = "pending"
     LIVEACTION_STATUS_SCHEDULED = "scheduled"
     LIVEACTION_STATUS_RUNNING = "running"
     LIVEACTION_STATUS_SUCCEEDED = "succeeded"
@@ -119,20 +123,25 @@ def get_runner_metadata(package_name: str) -> List[Dict[str, Any]]:
     import importlib
 
     pkg = importlib.import_module(package_name)
-    with open(os.path.join(os.path.dirname(pkg.__file__), "runner.yaml")) as fh:
+    with open(os.path.join(os.path.dirname(pkg.__file__ or ""), "runner.yaml")) as fh:
         return yaml.safe_load(fh)
 
 
 def get_st2_api_urls() -> Tuple[Optional[str], Optional[str]]:
-    """(API URL Mistral calls back, public API URL) from StackStorm's config; (None, None) outside."""
+    """(API URL Mistral calls back, public API URL) from StackStorm's config; (None, None) outside.
+
+    StackStorm 3.9 has no `get_mistral_api_url` any more: both default to its public API URL
+    (`[auth] api_url` + `/v1`, else `[api] host:port`); `[mistral] api_url` overrides the first.
+    """
     if not ST2COMMON_AVAILABLE:
         return None, None
-    from st2common.util.api import get_full_public_api_url, get_mistral_api_url  # pragma: no cover
+    from st2common.util.api import get_full_public_api_url  # pragma: no cover
 
     try:  # pragma: no cover
-        return get_mistral_api_url(), get_full_public_api_url()
+        public = get_full_public_api_url()
     except Exception:  # pragma: no cover - st2 config not loaded
         return None, None
+    return public, public  # pragma: no cover
 
 
 def get_st2_action_lookup() -> Optional[Any]:

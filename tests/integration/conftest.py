@@ -223,3 +223,9 @@ def st2_host(mistral_server, tmp_path_factory) -> Any:
     """The host on the session's Mistral, with an API key for the CLI; started once per run."""
     with St2Host.serving(tmp_path_factory.mktemp("st2host"), HOST_PACK, mistral_server.url) as host:
         yield host
+
+
+@pytest.fixture(scope="session")
+def st2_host_class() -> Any:
+    """St2Host itself, for tests serving a pack of their own: st2_host_class.serving(root, pack, url)."""
+    return St2Host

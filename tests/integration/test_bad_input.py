@@ -7,7 +7,6 @@ import uuid
 
 import pytest
 from mistralclient.api import client as mistral_client
-
 from test_faults_support import api, host_factory, mistral_executions_for
 
 pytestmark = pytest.mark.integration

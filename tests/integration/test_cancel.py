@@ -6,9 +6,9 @@ scheduled; the execution goes canceling -> canceled.
 from __future__ import annotations
 
 import pytest
+from test_pause_resume_harness import host, mistral  # noqa: F401 - fixtures
 
 from mistral_v2.exceptions import InvalidOperationError
-from test_pause_resume_harness import host, mistral  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
 

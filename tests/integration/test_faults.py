@@ -6,7 +6,6 @@ import time
 
 import pytest
 from mistralclient.api import client as mistral_client
-
 from test_faults_support import api, kill_mistral, make_host, mistral_executions_for, own_mistral, restart_mistral
 from result_shape import output_of
 

@@ -9,7 +9,6 @@ import uuid
 
 import pytest
 from mistralclient.api import client as mistral_client
-
 from test_faults_support import make_host, mistral_executions_for
 from result_shape import output_of
 

@@ -72,14 +72,16 @@ FAULT_PACK = {
         "  seconds:\n    type: integer\n    default: 0\n"),
     "actions/workflows/secretive.yaml": (
         "version: '2.0'\nfaulttest.secretive:\n  input:\n    - api_password\n    - seconds\n  tasks:\n"
-        "    use:\n      action: std.echo\n      input:\n        output:\n          api_password: <% $.api_password %>\n"
+        "    use:\n      action: std.echo\n      input:\n        output:\n"
+        "          api_password: <% $.api_password %>\n"
         "      publish:\n        api_password: <% task().result.api_password %>\n      on-success: hold\n"
         "    hold:\n      action: std.sleep seconds=<% $.seconds %>\n"
         "  output:\n    api_password: <% $.api_password %>\n    fine: visible\n"),
     # Regressions: a StackStorm child with a timeout, an undefined variable, a child started late.
     "actions/child_timeout.yaml": (
         "name: child_timeout\nrunner_type: mistral-v2\nentry_point: workflows/child_timeout.yaml\n"
-        "parameters:\n  seconds:\n    type: integer\n    default: 30\n  timeout:\n    type: integer\n    default: 60\n"),
+        "parameters:\n  seconds:\n    type: integer\n    default: 30\n"
+        "  timeout:\n    type: integer\n    default: 60\n"),
     "actions/workflows/child_timeout.yaml": (
         "version: '2.0'\nfaulttest.child_timeout:\n  input:\n    - seconds\n    - timeout\n  tasks:\n"
         "    child:\n      action: core.local\n      input:\n        cmd: sleep <% $.seconds %>\n"

@@ -11,7 +11,6 @@ from typing import Dict, List, Tuple
 
 import pytest
 from mistralclient.api import client as mistral_client
-
 from test_faults_support import api, make_host, own_mistral
 from result_shape import output_of
 

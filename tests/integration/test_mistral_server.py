@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from mistral_v2.exceptions import MistralError
-
-from st2mistral_server import ensure_venv, venv as venv_mod
+from st2mistral_server import ensure_venv
+from st2mistral_server import venv as venv_mod
 from st2mistral_server.infra import distributed_unavailable_reason
 from st2mistral_server.process import alive
 

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from result_shape import output_of
+from test_pause_resume_harness import host, mistral  # noqa: F401 - fixtures
 
 from mistral_v2 import cascade
 from mistral_v2.exceptions import InvalidOperationError
-from test_pause_resume_harness import host, mistral  # noqa: F401 - fixtures
-from result_shape import output_of
 
 pytestmark = pytest.mark.integration
 

@@ -13,11 +13,10 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import pytest
+from runner_wiring import action_metadata, mistral_options, wire_runner
 
 from mistral_v2 import cascade, mistral_v2, query, statuses
 from mistral_v2.callback import MistralCallbackHandler
-
-from runner_wiring import action_metadata, mistral_options, wire_runner
 
 PACK_DIR = os.path.join(os.path.dirname(__file__), "..", "fixtures", "packs", "pause_examples")
 HANG_GUARD = 90.0  # seconds; a stuck test fails instead of blocking (never a timing assertion)

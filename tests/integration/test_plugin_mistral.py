@@ -486,7 +486,8 @@ def test_with_items_rerun_without_reset_reruns_only_failed_items(client, fake_st
 @pytest.fixture(scope="module")
 def unpatched_mistral():
     """A second real Mistral started with the plugin's with-items fix switched off."""
-    from st2mistral_server import start as start_server, stop as stop_server
+    from st2mistral_server import start as start_server
+    from st2mistral_server import stop as stop_server
 
     old = os.environ.get("ST2MISTRAL_WITH_ITEMS_FIX")
     os.environ["ST2MISTRAL_WITH_ITEMS_FIX"] = "0"

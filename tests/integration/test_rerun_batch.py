@@ -180,7 +180,8 @@ def test_batch_with_a_with_items_task_not_reset_reruns_only_its_failed_item(mist
 @pytest.fixture(scope="module")
 def unpatched_mistral():
     """A second real Mistral whose plugin has the re-run batch fix switched off."""
-    from st2mistral_server import start as start_server, stop as stop_server
+    from st2mistral_server import start as start_server
+    from st2mistral_server import stop as stop_server
 
     old = os.environ.get("ST2MISTRAL_RERUN_BATCH_FIX")
     os.environ["ST2MISTRAL_RERUN_BATCH_FIX"] = "0"

@@ -181,6 +181,7 @@ def test_dotted_name_descends_into_a_child_stackstorm_workflow(api, workflows, m
 @pytest.fixture(scope="module")
 def failed_parallel(api, workflows, mistral_server):
     from mistralclient.api import client as mc
+
     from st2mistral_server.waiting import wait_for_state
 
     ex_id = _start(api, workflows, "parallel_fail", {})

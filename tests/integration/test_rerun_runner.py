@@ -7,10 +7,9 @@ from typing import Any, Dict, Optional
 
 import pytest
 import yaml
+from runner_wiring import mistral_options, wire_runner
 
 from mistral_v2 import rerun
-
-from runner_wiring import mistral_options, wire_runner
 
 pytestmark = pytest.mark.integration
 

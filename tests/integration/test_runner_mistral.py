@@ -9,14 +9,13 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 import pytest
 import yaml
 from oslo_config import cfg
+from result_shape import failure_of, output_of
+from runner_wiring import action_metadata, mistral_options, wire_runner
 
 from mistral_v2 import config, definitions, mistral_v2, query
 from mistral_v2.callback import MistralCallbackHandler
 from mistral_v2.exceptions import MistralUnreachableError
 from mistral_v2.mistral_api import MistralAPI
-
-from runner_wiring import action_metadata, mistral_options, wire_runner
-from result_shape import failure_of, output_of
 
 pytestmark = pytest.mark.integration
 

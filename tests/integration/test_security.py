@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 from mistralclient.api import client as mistral_client
+from test_faults_support import api, make_host
 
 from st2mistral_server import process
-from test_faults_support import api, make_host
 
 pytestmark = pytest.mark.integration
 __all__ = ["make_host"]

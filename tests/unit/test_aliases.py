@@ -4,14 +4,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from host_helpers import admin_login, start_host, write_files
 
 from mistral_v2.exceptions import ConfigurationError, InvalidParametersError
-from st2mistral_local import aliases
+from st2mistral_local import aliases, runners
 from st2mistral_local import container as container_mod
-from st2mistral_local import runners
 from st2mistral_local.api import create_app
-
-from host_helpers import admin_login, start_host, write_files
 
 PACK = {
     "pack.yaml": "ref: ap\nname: ap\n",

@@ -3,10 +3,10 @@ import types
 
 import pytest
 from oslo_config import cfg
+from test_cascade import FakeMistral, FakeSt2
 
 from mistral_v2 import config, mistral_v2
 from mistral_v2.exceptions import InvalidOperationError
-from test_cascade import FakeMistral, FakeSt2
 
 CALLBACK = {"source": "mistral_v2", "url": "http://127.0.0.1:8989/v2/action_executions/ae-parent"}
 

@@ -6,14 +6,13 @@ import time
 from typing import Any, Dict, List
 
 import pytest
+from host_helpers import admin_login, start_host
 
 from mistral_v2 import seam
 from mistral_v2.exceptions import InvalidOperationError, InvalidParametersError, RerunError
 from st2mistral_local import container as container_mod
 from st2mistral_local import extensions, runners
 from st2mistral_local.api import create_app
-
-from host_helpers import admin_login, start_host
 
 WF = """version: '2.0'
 wf:

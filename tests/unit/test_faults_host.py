@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from typing import List
 
-from st2mistral_local.host import Host, HostSettings
 from test_host_api import FakeWorkflowRunner, auth_headers, client, host, run, wait_status
+
+from st2mistral_local.host import Host
 
 __all__ = ["auth_headers", "client", "host"]  # fixtures
 

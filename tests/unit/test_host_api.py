@@ -7,6 +7,7 @@ import time
 from typing import Any, Dict, List
 
 import pytest
+from host_helpers import admin_login, start_host, write_files
 
 from mistral_v2 import seam
 from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError
@@ -14,8 +15,6 @@ from st2mistral_local import container as container_mod
 from st2mistral_local import runners, sync
 from st2mistral_local.api import PrefixMiddleware, create_app
 from st2mistral_local.host import Host
-
-from host_helpers import admin_login, start_host, write_files
 
 WORKFLOW_PACK = {
     "pack.yaml": "ref: tp\nname: tp\n",

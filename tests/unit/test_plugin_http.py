@@ -21,9 +21,9 @@ from oslo_config import cfg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "contrib" / "st2mistral_plugin"))
 
-from mistral_v2.exceptions import (ConfigurationError, InvalidParametersError,  # noqa: E402
-                                   StackStormAPIError)
 from plugin_action_stub import forget_action, import_action  # noqa: E402
+
+from mistral_v2.exceptions import ConfigurationError, InvalidParametersError, StackStormAPIError  # noqa: E402
 from st2mistral_plugin import config, functions, st2_api  # noqa: E402
 
 TOKEN = "secret-token-123"

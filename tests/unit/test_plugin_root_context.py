@@ -13,6 +13,7 @@ from oslo_config import cfg
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "contrib" / "st2mistral_plugin"))
 
 from plugin_action_stub import forget_action, import_action  # noqa: E402
+
 from st2mistral_plugin import config, mistral_info  # noqa: E402
 
 TOKEN = "root-token-456"

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
+from plugin_action_stub import forget_action, import_action
 
 from mistral_v2.exceptions import InvalidParametersError
-
-from plugin_action_stub import forget_action, import_action
 from st2mistral_local.rerun_request import child_rerun_options, rerun_options
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "contrib" / "st2mistral_plugin"))

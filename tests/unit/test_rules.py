@@ -4,13 +4,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from host_helpers import admin_login, start_host, write_files
 
 from mistral_v2.exceptions import ConfigurationError, InvalidParametersError
 from st2mistral_local import container as container_mod
 from st2mistral_local import rules, runners
 from st2mistral_local.api import create_app
-
-from host_helpers import admin_login, start_host, write_files
 
 PACK = {
     "pack.yaml": "ref: rp\nname: rp\n",
@@ -89,6 +88,9 @@ def test_check_rule_lists_every_problem():
         rules.check_rule("p", {"name": "r", "trigger": {"type": "core.st2.webhook", "parameters": {"url": "u"}},
                                "criteria": {"trigger.x": {"type": "regex", "pattern": "("}},
                                "action": {"ref": "p.a"}}, "src")
+    with pytest.raises(ConfigurationError, match='criteria "trigger.x": no pattern specified for operator exists'):
+        rules.check_rule("p", {"name": "r", "trigger": {"type": "core.st2.webhook", "parameters": {"url": "u"}},
+                               "criteria": {"trigger.x": {"type": "exists"}}, "action": {"ref": "p.a"}}, "src")
     with pytest.raises(ConfigurationError, match="trigger.parameters.url"):
         rules.check_rule("p", {"name": "r", "trigger": {"type": "core.st2.webhook"}, "action": {"ref": "p.a"}}, "src")
 

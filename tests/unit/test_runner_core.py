@@ -271,9 +271,10 @@ def test_rerun_with_tasks_delegates_to_rerun_module(wf_file, monkeypatch):
 
 
 def test_get_metadata_reads_runner_yaml():
-    meta = mistral_v2.get_metadata()
-    assert meta[0]["name"] == "mistral-v2"
-    assert set(meta[0]["runner_parameters"]) >= {"context", "skip_notify", "task", "workflow"}
+    meta = mistral_v2.get_metadata()  # one dict, as st2's register_runners reads it
+    assert isinstance(meta, dict) and meta["name"] == "mistral-v2"
+    assert set(meta["runner_parameters"]) >= {"context", "skip_notify", "task", "workflow"}
+    assert meta["output_schema"]["type"] == "object"
 
 
 def test_register_opts_is_idempotent_and_keeps_existing_options():

@@ -7,8 +7,8 @@ from typing import Any, Dict, Mapping, Optional
 
 from mistral_lib import actions
 
-from mistral_v2.exceptions import (ConfigurationError, InvalidParametersError, St2MistralError,
-                                   describe)
+from mistral_v2 import masking
+from mistral_v2.exceptions import ConfigurationError, InvalidParametersError, St2MistralError, describe
 from st2mistral_plugin import config, mistral_info, st2_api
 
 LOG = logging.getLogger(__name__)
@@ -112,11 +112,13 @@ class St2Action(actions.Action):
 
     def run(self, context: Any) -> Any:
         """POST the child execution; None means "result arrives later via the Mistral API"."""
+        masking.install_log_filter()
         try:
             if self.st2_context is None:  # a workbook subworkflow: Mistral did not pass the env
                 self.st2_context = mistral_info.root_st2_context(
                     getattr(context.execution, "workflow_execution_id", None))
             self._validate()
+            masking.remember(masking.context_credentials(self.st2_context))
             mistral_url = config.mistral_api_url()
             if not mistral_url:
                 raise ConfigurationError("st2.action: set [st2] mistral_api_url (the Mistral API "
@@ -132,6 +134,8 @@ class St2Action(actions.Action):
             LOG.info("st2.action started %s as StackStorm execution %s for action execution %s",
                      self.ref, (child or {}).get("id"), execution.action_execution_id)
         except St2MistralError as exc:
-            LOG.warning("st2.action %s failed: %s", self.ref, exc)
-            return actions.Result(error=describe(exc))
+            mask = masking.Masker((), masking.context_credentials(self.st2_context)
+                                  + masking.known_values())
+            LOG.warning("st2.action %s failed: %s", self.ref, mask.text(str(exc)))
+            return actions.Result(error=mask(describe(exc)))
         return None

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from mistral_v2.exceptions import InvalidParametersError, StackStormAPIError
 from st2mistral_plugin import st2_api
+from st2mistral_plugin.expressions.base import expression_function
 
 SYSTEM_PREFIX = "system."
 USER_PREFIX = "user."
@@ -54,6 +55,7 @@ def get_value(st2_context: Mapping[str, Any], key: str, decrypt: bool = False,
     return (body or {}).get("value")
 
 
+@expression_function
 def st2kv_(context: Any, key: str, decrypt: bool = False, default: Any = _MISSING) -> Any:
     """Expression function: st2kv('system.k'), st2kv('k', decrypt=true), st2kv('k', default=1)."""
     return get_value(_st2_context(context), key, decrypt, default)

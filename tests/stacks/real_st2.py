@@ -1,0 +1,230 @@
+"""Real StackStorm 3.9.0 for the `st2` tier: st2box built from StackStorm's source, this project
+pip-installed into it within StackStorm's pins, the compat layer enabled, one box on a real Mistral."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+import requests
+
+from st2mistral_server import process
+
+REPO = Path(__file__).resolve().parents[2]
+SRC_ENV = "ST2MISTRAL_ST2_SRC"
+# What `pip install` of this project reads: a change here (by content) triggers a re-install.
+PACKAGE_SOURCES = ("setup.py", "requirements.txt", "runners/mistral_v2", "contrib/st2mistral_local",
+                   "contrib/st2mistral_server", "contrib/st2mistral_compat", "st2client_ext")
+PACKS: List[Path] = [REPO / "actions", *sorted(p for p in (REPO / "tests/fixtures/packs").iterdir() if p.is_dir())]
+FINAL = ("succeeded", "failed", "canceled", "timeout", "abandoned")
+
+
+class StackError(AssertionError):
+    """The real StackStorm could not be built or started (the tier fails, never skips)."""
+
+
+def _run(cmd: Sequence[str], log: Path, what: str, env: Optional[Dict[str, str]] = None,
+         timeout: float = 900) -> None:
+    with open(log, "ab") as out:
+        proc = subprocess.run(list(cmd), stdout=out, stderr=subprocess.STDOUT, env=env, timeout=timeout)
+    if proc.returncode != 0:
+        raise StackError("%s failed (exit %d): %s\n%s" % (what, proc.returncode, " ".join(cmd),
+                                                          log.read_text(errors="replace")[-4000:]))
+
+
+def st2_source() -> Path:
+    """StackStorm's source: $ST2MISTRAL_ST2_SRC, else <repo>/../shared/stackstorm; missing -> StackError."""
+    src = Path(os.environ.get(SRC_ENV) or REPO.parent / "shared" / "stackstorm").resolve()
+    missing = [n for n in ("st2box/build.sh", "st2box/st2box.sh", "st2-3.9.0/st2common") if not (src / n).exists()]
+    if missing:
+        raise StackError("StackStorm source not found at %s (missing %s); set %s to the folder holding "
+                         "st2-3.9.0/ and st2box/" % (src, ", ".join(missing), SRC_ENV))
+    return src
+
+
+def home() -> Path:
+    path = Path(os.environ.get("ST2MISTRAL_HOME") or Path.home() / ".st2mistral").expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def package_hash(root: Path = REPO) -> str:
+    """sha256 over the path and content of every file pip installs from (bytecode excluded)."""
+    digest = hashlib.sha256()
+    for rel in PACKAGE_SOURCES:
+        base = root / rel
+        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        for path in files:
+            if "__pycache__" in path.parts or path.suffix == ".pyc":
+                continue
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def build(src: Path, dest: Path, log: Path) -> float:
+    """st2box's build.sh (cached by st2box itself); returns seconds spent."""
+    began = time.monotonic()
+    _run(["bash", str(src / "st2box/build.sh"), str(src), str(dest)], log, "st2box build.sh")
+    return time.monotonic() - began
+
+
+def install_project(dest: Path, log: Path) -> bool:
+    """pip-install a clean copy of this tree into dest/venv within StackStorm's pins; skipped when
+    the package sources' content hash is the one installed last. True when it installed."""
+    stamp = dest / "st2mistral-installed.sha256"
+    wanted = package_hash()
+    if stamp.exists() and stamp.read_text().strip() == wanted:
+        return False
+    pip = [str(dest / "venv/bin/python"), "-m", "pip", "--disable-pip-version-check"]
+    with tempfile.TemporaryDirectory(prefix="st2mistral-copy-", dir=str(dest)) as tmp:
+        for rel in PACKAGE_SOURCES:
+            source, target = REPO / rel, Path(tmp) / rel
+            if source.is_file():
+                shutil.copy2(source, target)
+            else:
+                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        stamp.unlink(missing_ok=True)
+        _run(pip + ["uninstall", "-y", "st2-mistral"], log, "pip uninstall st2-mistral")
+        _run(pip + ["install", "-c", str(dest / "reqs/constraints.txt"), tmp], log,
+             "pip install of st2-mistral into StackStorm's venv within its pins")
+    stamp.write_text(wanted + "\n")
+    return True
+
+
+def compat(dest: Path, command: str, log: Path) -> str:
+    """Run the compat layer's own command (`st2-mistral-compat`) with StackStorm's venv."""
+    out = subprocess.run([str(dest / "venv/bin/st2-mistral-compat"), command], capture_output=True, text=True)
+    with open(log, "a") as fh:
+        fh.write(out.stdout + out.stderr)
+    if out.returncode != 0:
+        raise StackError("st2-mistral-compat %s failed: %s%s" % (command, out.stdout, out.stderr))
+    return out.stdout.strip()
+
+
+class St2Stack:
+    """A running st2box (real StackStorm 3.9) whose `[mistral]` points at a real Mistral."""
+
+    def __init__(self, src: Path, dest: Path, state: Path, mistral_url: str) -> None:
+        self.src = src
+        self.dest = dest
+        self.state = state
+        self.mistral_url = mistral_url
+        self.api_port = process.free_port()
+        self.api_url = "http://127.0.0.1:%d/v1" % self.api_port
+        self.log = state / "st2box.log"
+        self.setup_log = state / "setup.log"
+        self.st2_bin = str(dest / "clientvenv/bin/st2")
+        self.python = str(dest / "venv/bin/python")
+        self.env: Dict[str, str] = {}
+        self.timings: Dict[str, float] = {}
+        self._client: Any = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @classmethod
+    def start(cls, mistral_url: str, state: Path, extra_packs: Iterable[Path] = (),
+              extra_conf: str = "") -> "St2Stack":
+        src = st2_source()
+        dest = home() / "st2box"
+        state.mkdir(parents=True, exist_ok=True)
+        stack = cls(src, dest, state, mistral_url)
+        stack.timings["build"] = build(src, dest, stack.setup_log)
+        began = time.monotonic()
+        install_project(dest, stack.setup_log)
+        stack.timings["install"] = time.monotonic() - began
+        compat(dest, "enable", stack.setup_log)
+        try:
+            stack.up(list(PACKS) + list(extra_packs), extra_conf)
+        except BaseException:
+            stack.stop()
+            raise
+        return stack
+
+    def box_env(self) -> Dict[str, str]:
+        env = dict(os.environ)
+        env["ST2BOX_HOME"] = str(self.dest)
+        return env
+
+    def up(self, packs: List[Path], extra_conf: str = "") -> None:
+        conf = self.state / "mistral.ini"
+        conf.write_text("[mistral]\nv2_base_url = %s\napi_url = %s\n%s" % (self.mistral_url, self.api_url, extra_conf))
+        box = self.state / "box"
+        cmd = ["bash", str(self.src / "st2box/st2box.sh"), "up", str(box), "--api-port", str(self.api_port),
+               "--conf-extra", str(conf), "--stream", "--workflow-engine"]
+        for pack in packs:
+            cmd += ["--pack", str(pack)]
+        began = time.monotonic()
+        _run(cmd, self.setup_log, "st2box.sh up", env=self.box_env(), timeout=300)
+        self.timings["up"] = time.monotonic() - began
+        self.log = box / "st2box.log"
+        cli_home = self.state / "cli"
+        cli_home.mkdir(exist_ok=True)
+        (cli_home / "st2.conf").write_text("[cli]\ncache_token = False\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ST2_")}
+        env.update({"HOME": str(cli_home), "ST2_CONFIG_FILE": str(cli_home / "st2.conf")})
+        for line in (box / "env").read_text().splitlines():
+            if line.startswith("export "):
+                name, value = line[len("export "):].split("=", 1)
+                env[name] = value
+        self.env = env
+
+    def stop(self) -> None:
+        box = self.state / "box"
+        subprocess.run(["bash", str(self.src / "st2box/st2box.sh"), "down", str(box)], env=self.box_env(),
+                       capture_output=True, timeout=120)
+
+    # -- clients ---------------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """st2client's Python API (`st2client.client.Client`) logged in with the box's API key."""
+        if self._client is None:
+            from st2client.client import Client
+
+            self._client = Client(base_url=self.env["ST2_BASE_URL"], api_url=self.env["ST2_API_URL"],
+                                  auth_url=self.env["ST2_AUTH_URL"], api_key=self.env["ST2_API_KEY"])
+        return self._client
+
+    def st2(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        """The stock `st2` CLI (st2client 3.9.0 from st2box's clientvenv) with the box's exports."""
+        proc = subprocess.run([self.st2_bin, *args], capture_output=True, text=True, env=self.env, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError("st2 %s failed (%d):\n%s\n%s" % (" ".join(args), proc.returncode, proc.stdout,
+                                                                   proc.stderr))
+        return proc
+
+    def run_cli(self, *args: str, check: bool = True) -> Any:
+        """`st2 <args> -j` parsed as JSON."""
+        proc = self.st2(*args, "-j", check=check)
+        return json.loads(proc.stdout) if proc.stdout.strip().startswith(("{", "[")) else proc.stdout
+
+    def headers(self) -> Dict[str, str]:
+        return {"St2-Api-Key": self.env["ST2_API_KEY"]}
+
+    def get(self, ex_id: str) -> Dict[str, Any]:
+        resp = requests.get("%s/executions/%s" % (self.api_url, ex_id), headers=self.headers(), timeout=10)
+        resp.raise_for_status()
+        return resp.json()
+
+    def wait_for_status(self, ex_id: str, statuses: Iterable[str], timeout: float = 90) -> Dict[str, Any]:
+        """Poll the execution until its status is one of `statuses`; AssertionError with the last one."""
+        wanted = set(statuses)
+        deadline = time.monotonic() + timeout
+        doc: Dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            doc = self.get(ex_id)
+            if doc["status"] in wanted:
+                return doc
+            time.sleep(0.2)
+        raise AssertionError("execution %s never reached %s in %ss; last %s: %s" % (
+            ex_id, sorted(wanted), timeout, doc.get("status"), json.dumps(doc.get("result"))[:2000]))
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
