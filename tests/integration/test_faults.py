@@ -6,8 +6,8 @@ import time
 
 import pytest
 from mistralclient.api import client as mistral_client
-from test_faults_support import api, kill_mistral, make_host, mistral_executions_for, own_mistral, restart_mistral
 from result_shape import output_of
+from test_faults_support import api, kill_mistral, make_host, mistral_executions_for, own_mistral, restart_mistral
 
 pytestmark = pytest.mark.integration
 __all__ = ["make_host", "own_mistral"]  # fixtures used below

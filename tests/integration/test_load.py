@@ -11,8 +11,8 @@ from typing import Dict, List, Tuple
 
 import pytest
 from mistralclient.api import client as mistral_client
-from test_faults_support import api, make_host, own_mistral
 from result_shape import output_of
+from test_faults_support import api, make_host, own_mistral
 
 pytestmark = [pytest.mark.integration, pytest.mark.load]
 __all__ = ["make_host", "own_mistral"]

@@ -6,8 +6,8 @@ import time
 import pytest
 import requests
 from mistralclient.api import client as mistral_client
-from test_faults_support import api, make_host, mistral_executions_for
 from result_shape import output_of
+from test_faults_support import api, make_host, mistral_executions_for
 
 pytestmark = pytest.mark.integration
 __all__ = ["make_host"]

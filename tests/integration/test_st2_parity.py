@@ -9,7 +9,6 @@ import time
 from typing import Any, Dict, List
 
 import pytest
-
 from result_shape import output_of
 
 pytestmark = pytest.mark.integration
