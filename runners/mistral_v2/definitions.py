@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Optional, Set, Tuple
 
 import yaml
 
-from mistral_v2 import kv_templates, resume
+from mistral_v2 import kv_templates, workflow_spec
 from mistral_v2.exceptions import (
     DefinitionError,
     InvalidParametersError,
@@ -327,9 +327,9 @@ def prepare(path: str, action_ref: str, workflow_param: Optional[str] = None,
     """Read, check names of, and transform the definition in `path` for action `action_ref`."""
     spec = read_definition(path)
     kind, wf_name = resolve_names(spec, action_ref, workflow_param, path)
-    # resume.add_resume_hooks: lets `re-run --next` complete a failed task as SKIPPED with
+    # workflow_spec.add_resume_hooks: lets `re-run --next` complete a failed task as SKIPPED with
     # user-supplied published variables (docs/architecture.md, "Re-run and resume").
-    final = resume.add_resume_hooks(transform(spec, lookup, mistral_actions, path))
+    final = workflow_spec.add_resume_hooks(transform(spec, lookup, mistral_actions, path))
     text = yaml.dump(final, Dumper=_Dumper,
                      default_flow_style=False, sort_keys=False)
     return PreparedDefinition(kind=kind, name=action_ref, workflow_name=wf_name, text=text)
@@ -364,45 +364,29 @@ def sync(api: Any, prepared: PreparedDefinition) -> bool:
         with _uploaded_lock:
             if _uploaded.get(key) == digest:
                 return False
-        changed = _sync_workbook(api, prepared) if prepared.kind == "workbook" else _sync_workflow(api, prepared)
+        changed = _sync_one(api, prepared)
         with _uploaded_lock:
             _uploaded[key] = digest
     return changed
 
 
-def _sync_workflow(api: Any, p: PreparedDefinition) -> bool:
+def _sync_one(api: Any, p: PreparedDefinition) -> bool:
+    """Create or update the workbook or workflow `p` in Mistral; True if it changed."""
+    kind, other = ("workbook", "workflow") if p.kind == "workbook" else ("workflow", "workbook")
     try:
-        current = api.get_workflow(p.name)
+        current = getattr(api, "get_" + kind)(p.name)
     except WorkflowNotFoundError:
-        _delete_quietly(api.delete_workbook, p.name)  # it may have been a workbook before
+        _delete_quietly(getattr(api, "delete_" + other), p.name)  # it may have been the other kind before
         try:
-            api.create_workflow(p.text)
+            getattr(api, "create_" + kind)(p.text)
         except MistralAPIError as exc:
             if exc.status_code != 409:
                 raise
-            api.update_workflow(p.text)  # another process created it meanwhile
+            getattr(api, "update_" + kind)(p.text)  # another process created it meanwhile
         return True
     if current.get("definition") == p.text:
         return False
-    api.update_workflow(p.text)
-    return True
-
-
-def _sync_workbook(api: Any, p: PreparedDefinition) -> bool:
-    try:
-        current = api.get_workbook(p.name)
-    except WorkflowNotFoundError:
-        _delete_quietly(api.delete_workflow, p.name)  # it may have been a single workflow before
-        try:
-            api.create_workbook(p.text)
-        except MistralAPIError as exc:
-            if exc.status_code != 409:
-                raise
-            api.update_workbook(p.text)  # another process created it meanwhile
-        return True
-    if current.get("definition") == p.text:
-        return False
-    api.update_workbook(p.text)
+    getattr(api, "update_" + kind)(p.text)
     return True
 
 

@@ -8,7 +8,7 @@ import threading
 import uuid
 from typing import Any, Dict, Optional, Tuple
 
-from mistral_v2 import cascade, config, context, definitions, masking, seam
+from mistral_v2 import cascade, config, context, definitions, masking, rerun, resume_from_next, seam, task_paths
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidOperationError,
@@ -114,6 +114,22 @@ class MistralRunner(seam.AsyncActionRunner):
                 "(e.g. http://127.0.0.1:9101/api/v1) to report back.")
         return api_url, (st2_public or api_url)
 
+    def build_env(self) -> Dict[str, Any]:
+        """The Mistral env of this StackStorm execution (context.build_env), for a start or a re-run."""
+        api_url, public_url = self._api_urls()
+        return context.build_env(
+            execution_id=self.execution_id,
+            liveaction_id=self.liveaction_id or self.execution_id,
+            liveaction_context=getattr(self.liveaction, "context", None) or self.context,
+            api_url=api_url,
+            public_api_url=public_url,
+            auth_token=self._auth_token(),
+            notify=getattr(self.liveaction, "notify", None) or {},
+            skip_notify_tasks=self._params().get("skip_notify") or [],
+            secret_parameters=masking.secret_names(getattr(self.action, "parameters", None)),
+            result_format=getattr(self.opts, "result_format", None),
+        )
+
     # -- run ---------------------------------------------------------------------------------------
 
     def run(self, action_parameters: Dict[str, Any]) -> seam.RunnerResult:
@@ -128,12 +144,35 @@ class MistralRunner(seam.AsyncActionRunner):
             return seam.LIVEACTION_STATUS_FAILED, describe(exc), self._context()
 
     def rerun_workflow(self, action_parameters: Dict[str, Any], options: Dict[str, Any]) -> seam.RunnerResult:
-        """Re-run tasks of the original Mistral execution; implemented by `mistral_v2.rerun`."""
-        try:
-            from mistral_v2 import rerun
-        except ImportError:
-            raise InvalidOperationError("Re-running workflow tasks is not available in this installation.")
-        return rerun.rerun_workflow(self, action_parameters, options)
+        """Re-run tasks of the original Mistral execution (rerun.py), or resume after them from
+        their next tasks (resume_from_next.py); ("running", {"tasks": []}, context).
+
+        `options` is context["re-run"]: {"ref", "tasks", "reset"} plus ours: "no_reset",
+        "context" (variable overrides for env()), "next" (resume from the tasks after the named
+        failed ones) with "published" ({task: {var: value}}).  The original Mistral execution is
+        reused: the returned context keeps its context["mistral"].
+        """
+        original_ctx = getattr(self.rerun_ex_ref, "context", None) or {}
+        tasks = options.get("tasks") or []
+        resolver = self._st2_child_resolver(getattr(self.rerun_ex_ref, "id", None) or options.get("ref"))
+        if options.get("next"):
+            resume_from_next.resume_from_next(self.api, original_ctx, tasks, options.get("published") or {},
+                                              self.build_env(), overrides=options.get("context"),
+                                              resolve_st2_child=resolver)
+        else:
+            rerun.rerun_tasks(self.api, original_ctx, tasks, options.get("reset"), self.build_env(),
+                              no_reset=options.get("no_reset"), overrides=options.get("context"),
+                              resolve_st2_child=resolver)
+        ctx = copy.deepcopy(self.context or {})
+        ctx["mistral"] = dict(original_ctx.get("mistral") or {})
+        return seam.LIVEACTION_STATUS_RUNNING, {"tasks": []}, ctx
+
+    def _st2_child_resolver(self, original_id: Optional[str]) -> Optional[task_paths.ResolveSt2Child]:
+        """Finds the Mistral execution of a child StackStorm workflow below the original execution."""
+        st2 = self._st2()
+        if st2 is None or not original_id:
+            return None
+        return task_paths.st2_child_resolver(st2.list_children, original_id)
 
     def start_workflow(self, action_parameters: Dict[str, Any]) -> seam.RunnerResult:
         action_ref = self._action_ref()
@@ -188,20 +227,7 @@ class MistralRunner(seam.AsyncActionRunner):
         a retried start (same st2 execution) gets the existing execution, never a second one."""
         description = description_for(self.execution_id)
         ex_id = mistral_execution_id(self.execution_id)
-        api_url, public_url = self._api_urls()
-        env = context.build_env(
-            execution_id=self.execution_id,
-            liveaction_id=self.liveaction_id or self.execution_id,
-            liveaction_context=getattr(self.liveaction, "context", None) or self.context,
-            api_url=api_url,
-            public_api_url=public_url,
-            auth_token=self._auth_token(),
-            notify=getattr(self.liveaction, "notify", None) or {},
-            skip_notify_tasks=self._params().get("skip_notify") or [],
-            secret_parameters=masking.secret_names(getattr(self.action, "parameters", None)),
-            result_format=getattr(self.opts, "result_format", None),
-        )
-        params: Dict[str, Any] = {"env": env}
+        params: Dict[str, Any] = {"env": self.build_env()}
         if not self.opts.enable_polling:
             params["notify"] = [{"type": "st2", "event_types": NOTIFY_EVENTS}]
         if self._params().get("task"):
