@@ -148,10 +148,10 @@ class RestSt2Executions:
         except StackStormAPIError:
             raise
         except (requests.exceptions.RequestException, _Transient) as exc:
-            raise StackStormAPIError("StackStorm API unreachable at %s for %s %s (%s after %d attempt(s))."
+            raise StackStormAPIError("StackStorm API unreachable at %s for %s %s (%s; %s)."
                                      % (self.api_url, method, path, type(exc).__name__ if not
-                                        isinstance(exc, _Transient) else exc, self.opts.retry_attempts)
-                                     ) from None
+                                        isinstance(exc, _Transient) else exc,
+                                        retries.describe_limits(self.opts))) from None
 
     def get_execution(self, execution_id: str) -> Dict[str, Any]:
         return self._call("GET", "/executions/%s" % execution_id)
