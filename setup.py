@@ -47,7 +47,7 @@ setup(
     entry_points={
         "st2common.runners.runner": ["mistral-v2 = mistral_v2.mistral_v2"],
         "console_scripts": [
-            "st2mistral-local = st2mistral_local.cli:main",
+            "st2mistral-local = st2mistral_local.entry:main",
             "st2mistral-server = st2mistral_server.cli:main",
             "st2-mistral = st2client_ext.shell:main",
             "st2mistral-sync = st2mistral_sync.service:main",

@@ -11,7 +11,8 @@ from mistral_v2.exceptions import InvalidOperationError, InvalidParametersError,
 from st2mistral_local import ids, transitions
 from st2mistral_local.rules import (
     cast_params,
-    listed,
+    found,
+    listed_in_pack,
     load_pack_objects,
     name_and_pack_problems,
     pack_dirs,
@@ -310,7 +311,6 @@ def register(app: Any, host: Any) -> AliasRegistry:
     from flask import Response, g, jsonify, request
 
     from st2mistral_local import views
-    from st2mistral_local.container import NotFoundError
 
     registry = AliasRegistry(host, load_aliases(pack_dirs(host)))
     LOG.info("registered %d action aliases", len(registry.aliases))
@@ -324,8 +324,7 @@ def register(app: Any, host: Any) -> AliasRegistry:
 
     @app.get(API + "/actionalias")
     def list_aliases() -> Response:
-        pack = request.args.get("pack")
-        return listed([a.api() for a in registry.aliases if not pack or a.pack == pack])
+        return listed_in_pack(registry.aliases, request.args.get("pack"))
 
     @app.post(API + "/actionalias/match")
     def match_alias() -> Response:
@@ -334,10 +333,7 @@ def register(app: Any, host: Any) -> AliasRegistry:
 
     @app.get(API + "/actionalias/<ref_or_id>")
     def get_alias(ref_or_id: str) -> Response:
-        alias = registry.get(ref_or_id)
-        if alias is None:
-            raise NotFoundError('Action alias "%s" cannot be found.' % ref_or_id)
-        return jsonify(alias.api())
+        return found(registry.get(ref_or_id), "Action alias", ref_or_id)
 
     @app.post(API + "/aliasexecution")
     def alias_execution() -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
+from mistral_v2 import callback
 from mistral_v2.exceptions import InvalidParametersError
 
 LOG = logging.getLogger(__name__)
@@ -79,11 +80,7 @@ def rerun_options(execution_id: str, body: Dict[str, Any], workflow: bool) -> Di
 
 
 def _action_execution_of(doc: Dict[str, Any]) -> Optional[str]:
-    mctx = (doc.get("context") or {}).get("mistral") or {}
-    if mctx.get("action_execution_id"):
-        return str(mctx["action_execution_id"])
-    url = str((doc.get("callback") or {}).get("url") or "")
-    return url.rstrip("/").rsplit("/action_executions/", 1)[-1] if "/action_executions/" in url else None
+    return callback.child_action_execution_id(doc.get("context"), doc.get("callback"))
 
 
 def child_rerun_options(hint: Dict[str, Any], action_ref: str, parent_id: Optional[str],

@@ -23,6 +23,7 @@ try:
 except ImportError:  # pragma: no cover - Python < 3.8
     from typing_extensions import Protocol  # type: ignore
 
+from mistral_v2 import callback as callback_url
 from mistral_v2 import config, retries, seam, statuses
 from mistral_v2.exceptions import (
     InvalidOperationError,
@@ -147,10 +148,10 @@ class RestSt2Executions:
         except StackStormAPIError:
             raise
         except (requests.exceptions.RequestException, _Transient) as exc:
-            raise StackStormAPIError("StackStorm API unreachable at %s for %s %s (%s after %d attempt(s))."
+            raise StackStormAPIError("StackStorm API unreachable at %s for %s %s (%s; %s)."
                                      % (self.api_url, method, path, type(exc).__name__ if not
-                                        isinstance(exc, _Transient) else exc, self.opts.retry_attempts)
-                                     ) from None
+                                        isinstance(exc, _Transient) else exc,
+                                        retries.describe_limits(self.opts))) from None
 
     def get_execution(self, execution_id: str) -> Dict[str, Any]:
         return self._call("GET", "/executions/%s" % execution_id)
@@ -240,15 +241,7 @@ def parent_action_execution_id(context: Optional[Mapping[str, Any]],
     """
     if not parent_execution_id(context):
         return None
-    mctx = (context or {}).get("mistral") or {}
-    if isinstance(mctx, Mapping) and mctx.get("action_execution_id"):
-        return str(mctx["action_execution_id"])
-    url = (callback or {}).get("url") or ""
-    marker = "/action_executions/"
-    if marker in url:
-        tail = url.rsplit(marker, 1)[1].strip("/")
-        return tail.split("/", 1)[0] or None
-    return None
+    return callback_url.child_action_execution_id(context, callback)
 
 
 # -- Mistral side ------------------------------------------------------------------------------------

@@ -34,6 +34,33 @@ def parent_context(execution_id: str, liveaction_context: Optional[Dict[str, Any
     return parent
 
 
+# Keys of an incoming context["mistral"] (posted by the parent's st2.action) that describe the
+# PARENT workflow; a child workflow moves them under context["mistral"]["parent"].
+_PARENT_WORKFLOW_KEYS = ("workflow_name", "workflow_execution_id", "root_execution_id")
+
+
+def execution_mistral_context(incoming: Optional[Dict[str, Any]], own: Dict[str, Any]) -> Dict[str, Any]:
+    """context["mistral"] of a mistral-v2 execution, as StackStorm's mistral_v2 runner built it.
+
+    `own`: the execution's own facts (execution_id, workflow_name, ...). `incoming`: the
+    execution's context["mistral"] before the start: for a child started by a parent's
+    `st2.action`, the link to the parent (task_execution_id, task_name, action_execution_id,
+    callback_url stay at the top and win over stale ones in `own`; the parent's workflow_name /
+    workflow_execution_id move under "parent"). The whole dict is returned, so it survives a
+    shallow context merge.
+    """
+    incoming = dict(incoming or {})
+    if incoming.get("execution_id"):  # already this execution's own context (a retried start)
+        return dict(incoming, **own)
+    link = {k: copy.deepcopy(v) for k, v in incoming.items() if k not in _PARENT_WORKFLOW_KEYS}
+    parent = {k: incoming[k] for k in _PARENT_WORKFLOW_KEYS if k in incoming}
+    out = dict(own)
+    out.update(link)
+    if parent:
+        out["parent"] = parent
+    return out
+
+
 def build_env(
     execution_id: str,
     liveaction_id: str,

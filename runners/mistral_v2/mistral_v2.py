@@ -8,10 +8,11 @@ import threading
 import uuid
 from typing import Any, Dict, Optional, Tuple
 
-from mistral_v2 import cascade, config, context, definitions, masking, seam
+from mistral_v2 import cascade, config, context, definitions, masking, rerun, resume_from_next, seam, task_paths
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidOperationError,
+    InvalidParametersError,
     St2MistralError,
     WorkflowNotFoundError,
     describe,
@@ -107,12 +108,37 @@ class MistralRunner(seam.AsyncActionRunner):
 
     def _api_urls(self) -> Tuple[str, str]:
         st2_api, st2_public = seam.get_st2_api_urls()
-        api_url = self.opts.api_url or st2_api
+        api_url = config.st2_api_url(self.opts.api_url) or st2_api
         if not api_url:
             raise ConfigurationError(
                 "[mistral] api_url is not set: Mistral needs the StackStorm API URL "
-                "(e.g. http://127.0.0.1:9101/api/v1) to report back.")
+                "(e.g. http://127.0.0.1:9101) to report back.")
         return api_url, (st2_public or api_url)
+
+    def _reverse_target(self) -> Optional[str]:
+        """Task a reverse workflow runs up to: runner parameter `task_name` (StackStorm's name), or
+        its alias `task`; both set to different tasks is refused."""
+        name, alias = self._params().get("task_name"), self._params().get("task")
+        if name and alias and name != alias:
+            raise InvalidParametersError(
+                'Runner parameters task_name="%s" and task="%s" disagree; task is an alias of '
+                "task_name, set only task_name." % (name, alias))
+        return name or alias or None
+
+    def build_env(self) -> Dict[str, Any]:
+        """The Mistral env of this StackStorm execution (context.build_env), for a start or a re-run."""
+        api_url, public_url = self._api_urls()
+        return context.build_env(
+            execution_id=self.execution_id,
+            liveaction_id=self.liveaction_id or self.execution_id,
+            liveaction_context=getattr(self.liveaction, "context", None) or self.context,
+            api_url=api_url,
+            public_api_url=public_url,
+            auth_token=self._auth_token(),
+            notify=getattr(self.liveaction, "notify", None) or {},
+            skip_notify_tasks=self._params().get("skip_notify") or [],
+            secret_parameters=masking.secret_names(getattr(self.action, "parameters", None)),
+        )
 
     # -- run ---------------------------------------------------------------------------------------
 
@@ -128,12 +154,37 @@ class MistralRunner(seam.AsyncActionRunner):
             return seam.LIVEACTION_STATUS_FAILED, describe(exc), self._context()
 
     def rerun_workflow(self, action_parameters: Dict[str, Any], options: Dict[str, Any]) -> seam.RunnerResult:
-        """Re-run tasks of the original Mistral execution; implemented by `mistral_v2.rerun`."""
-        try:
-            from mistral_v2 import rerun
-        except ImportError:
-            raise InvalidOperationError("Re-running workflow tasks is not available in this installation.")
-        return rerun.rerun_workflow(self, action_parameters, options)
+        """Re-run tasks of the original Mistral execution (rerun.py), or resume after them from
+        their next tasks (resume_from_next.py); ("running", {"tasks": []}, context).
+
+        `options` is context["re-run"]: {"ref", "tasks", "reset"} plus ours: "no_reset",
+        "context" (variable overrides for env()), "next" (resume from the tasks after the named
+        failed ones) with "published" ({task: {var: value}}).  The original Mistral execution is
+        reused: the returned context keeps its context["mistral"].
+        """
+        original_ctx = getattr(self.rerun_ex_ref, "context", None) or {}
+        tasks = options.get("tasks") or []
+        resolver = self._st2_child_resolver(getattr(self.rerun_ex_ref, "id", None) or options.get("ref"))
+        if options.get("next"):
+            resume_from_next.resume_from_next(self.api, original_ctx, tasks, options.get("published") or {},
+                                              self.build_env(), overrides=options.get("context"),
+                                              resolve_st2_child=resolver)
+        else:
+            rerun.rerun_tasks(self.api, original_ctx, tasks, options.get("reset"), self.build_env(),
+                              no_reset=options.get("no_reset"), overrides=options.get("context"),
+                              resolve_st2_child=resolver)
+        ctx = copy.deepcopy(self.context or {})
+        # the original's Mistral execution; a re-run child keeps its NEW link to the parent's task
+        ctx["mistral"] = context.execution_mistral_context((self.context or {}).get("mistral"),
+                                                           dict(original_ctx.get("mistral") or {}))
+        return seam.LIVEACTION_STATUS_RUNNING, {"tasks": []}, ctx
+
+    def _st2_child_resolver(self, original_id: Optional[str]) -> Optional[task_paths.ResolveSt2Child]:
+        """Finds the Mistral execution of a child StackStorm workflow below the original execution."""
+        st2 = self._st2()
+        if st2 is None or not original_id:
+            return None
+        return task_paths.st2_child_resolver(st2.list_children, original_id)
 
     def start_workflow(self, action_parameters: Dict[str, Any]) -> seam.RunnerResult:
         action_ref = self._action_ref()
@@ -153,11 +204,11 @@ class MistralRunner(seam.AsyncActionRunner):
         execution = self._create(workflow_name, inputs, prepared)
 
         ctx = self._context()
-        ctx["mistral"] = {
+        ctx["mistral"] = context.execution_mistral_context(ctx.get("mistral"), {
             "execution_id": execution["id"],
             "workflow_name": execution.get("workflow_name") or workflow_name,
             "workbook_name": prepared.workbook_name if prepared else None,
-        }
+        })
         secret = masking.secret_names(meta)
         if secret:  # names only: the reconciler masks these keys in task inputs/published/output
             ctx["mistral"]["secret_parameters"] = secret
@@ -188,23 +239,12 @@ class MistralRunner(seam.AsyncActionRunner):
         a retried start (same st2 execution) gets the existing execution, never a second one."""
         description = description_for(self.execution_id)
         ex_id = mistral_execution_id(self.execution_id)
-        api_url, public_url = self._api_urls()
-        env = context.build_env(
-            execution_id=self.execution_id,
-            liveaction_id=self.liveaction_id or self.execution_id,
-            liveaction_context=getattr(self.liveaction, "context", None) or self.context,
-            api_url=api_url,
-            public_api_url=public_url,
-            auth_token=self._auth_token(),
-            notify=getattr(self.liveaction, "notify", None) or {},
-            skip_notify_tasks=self._params().get("skip_notify") or [],
-            secret_parameters=masking.secret_names(getattr(self.action, "parameters", None)),
-        )
-        params: Dict[str, Any] = {"env": env}
+        params: Dict[str, Any] = {"env": self.build_env()}
         if not self.opts.enable_polling:
             params["notify"] = [{"type": "st2", "event_types": NOTIFY_EVENTS}]
-        if self._params().get("task"):
-            params["task_name"] = self._params()["task"]
+        target = self._reverse_target()
+        if target:
+            params["task_name"] = target
         try:
             return self.api.create_execution(workflow_name, inputs, description, ex_id, **params)
         except WorkflowNotFoundError:
@@ -222,7 +262,7 @@ class MistralRunner(seam.AsyncActionRunner):
 
     def _st2(self) -> Optional[cascade.St2Executions]:
         if self.st2_executions is None and seam.ST2COMMON_AVAILABLE:  # pragma: no cover
-            api_url = self.opts.api_url or seam.get_st2_api_urls()[0]
+            api_url = config.st2_api_url(self.opts.api_url) or seam.get_st2_api_urls()[0]
             if api_url:
                 self.st2_executions = cascade.RestSt2Executions(api_url, auth_token=self._auth_token())
         return self.st2_executions

@@ -20,6 +20,17 @@ def parse_json(value: Any) -> Any:
     return value
 
 
+def json_object(value: Any) -> Dict[str, Any]:
+    """A JSON object field of a Mistral record (string, dict or None) as a dict ({} otherwise)."""
+    parsed = parse_json(value)
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def execution_env(execution: Dict[str, Any]) -> Dict[str, Any]:
+    """The env stored in a Mistral workflow execution's params."""
+    return json_object(json_object(execution.get("params")).get("env"))
+
+
 def _runtime_has_items(task: Dict[str, Any]) -> bool:
     ctx = parse_json(task.get("runtime_context"))
     return isinstance(ctx, dict) and "with_items" in ctx

@@ -7,6 +7,7 @@ convention are the same, so the runner code is identical inside and outside Stac
 from __future__ import annotations
 
 import abc
+import importlib
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -120,8 +121,6 @@ def get_runner_metadata(package_name: str) -> List[Dict[str, Any]]:
         from st2common.runners.base import get_metadata
 
         return get_metadata(package_name)
-    import importlib
-
     pkg = importlib.import_module(package_name)
     with open(os.path.join(os.path.dirname(pkg.__file__ or ""), "runner.yaml")) as fh:
         return yaml.safe_load(fh)

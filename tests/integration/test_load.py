@@ -24,7 +24,7 @@ query_batch_size = 100
 retry_attempts = 8
 retry_exp_msec = 200
 retry_exp_max_msec = 2000
-jitter_interval = 200
+jitter_interval = 0.2
 """
 
 

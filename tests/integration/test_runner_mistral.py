@@ -26,7 +26,7 @@ ST2_API_URL = "http://127.0.0.1:9101/api/v1"
 def mistral(mistral_server):
     """Point `[mistral]` at the session's server (polling mode: no StackStorm API to push to)."""
     with mistral_options(v2_base_url=mistral_server.url, api_url=ST2_API_URL, enable_polling=True,
-                         retry_exp_msec=100, jitter_interval=50):
+                         retry_exp_msec=100, jitter_interval=0.05):
         yield mistral_server
 
 

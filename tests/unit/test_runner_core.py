@@ -1,11 +1,10 @@
 """MistralRunner start/pause/resume/cancel against an in-memory fake MistralAPI."""
-import sys
 import types
 
 import pytest
 from oslo_config import cfg
 
-from mistral_v2 import config, mistral_v2
+from mistral_v2 import config, mistral_v2, rerun
 from mistral_v2.exceptions import (
     InvalidOperationError,
     MistralAPIError,
@@ -254,15 +253,11 @@ def test_cancel_without_mistral_execution_is_invalid_operation(wf_file):
 def test_rerun_with_tasks_delegates_to_rerun_module(wf_file, monkeypatch):
     seen = {}
 
-    def rerun_workflow(runner, params, options):
-        seen.update(options)
-        return "running", {"tasks": []}, {"mistral": {"execution_id": "old"}}
+    def rerun_tasks(api, original_context, tasks, reset, env, **kwargs):
+        seen.update(tasks=tasks, reset=reset)
+        return {}
 
-    import mistral_v2 as package
-
-    fake = types.SimpleNamespace(rerun_workflow=rerun_workflow)
-    monkeypatch.setitem(sys.modules, "mistral_v2.rerun", fake)
-    monkeypatch.setattr(package, "rerun", fake, raising=False)  # if the real one was imported
+    monkeypatch.setattr(rerun, "rerun_tasks", rerun_tasks)
     api = FakeAPI()
     r = make_runner(wf_file, api, context={"re-run": {"ref": "orig", "tasks": ["t1"], "reset": []}})
     r.rerun_ex_ref = types.SimpleNamespace(context={"mistral": {"execution_id": "old"}})
@@ -284,4 +279,4 @@ def test_register_opts_is_idempotent_and_keeps_existing_options():
     config.register_opts(conf)
     conf([], project="test")
     assert conf.mistral.v2_base_url == "http://st2-registered:8989/v2"
-    assert conf.mistral.retry_attempts == 5 and conf.mistral.enable_polling is False
+    assert conf.mistral.retry_attempts is None and conf.mistral.enable_polling is False
