@@ -52,6 +52,10 @@ OUR_OPTS: List[cfg.Opt] = [
                help="Seconds Mistral may stay unreachable before executions are failed."),
     cfg.IntOpt("max_result_size", default=1048576, min=1024,
                help="Bytes (JSON) above which a workflow result is truncated with a marker."),
+    cfg.StrOpt("result_format", default="st2", choices=("st2", "nested"),
+               help="Shape of a workflow's result: 'st2' = StackStorm's mistral_v2 runner (output "
+                    "keys at the top, extra: {state, state_info}, the root workflow's tasks); "
+                    "'nested' = {output | error, state_info, tasks incl. sub-workflow tasks}."),
 ]
 
 ALL_OPTS: List[cfg.Opt] = HISTORIC_OPTS + OUR_OPTS

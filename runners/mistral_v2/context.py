@@ -70,6 +70,7 @@ def build_env(
     auth_token: Optional[str] = None,
     notify: Optional[Dict[str, Any]] = None,
     skip_notify_tasks: Optional[List[str]] = None,
+    result_format: Optional[str] = None,
     secret_parameters: Optional[List[str]] = None,
 ) -> Dict[str, Any]:
     """The `env` passed to executions.create (see docs/architecture.md)."""
@@ -85,10 +86,13 @@ def build_env(
         st2_context["auth_token"] = auth_token
     if secret_parameters:  # names only: the plugin masks these inputs' values before pushing
         st2_context["secret_parameters"] = list(secret_parameters)
-    return {
+    env: Dict[str, Any] = {
         "st2_execution_id": execution_id,
         "st2_liveaction_id": liveaction_id,
         "st2_action_api_url": (public_api_url or api_url).rstrip("/"),
         "__actions": {"st2.action": {"st2_context": st2_context}},
     }
+    if result_format:  # the plugin pushes results in the shape the runner's config asks for
+        env["st2_result_format"] = result_format
+    return env
 

@@ -138,6 +138,7 @@ class MistralRunner(seam.AsyncActionRunner):
             notify=getattr(self.liveaction, "notify", None) or {},
             skip_notify_tasks=self._params().get("skip_notify") or [],
             secret_parameters=masking.secret_names(getattr(self.action, "parameters", None)),
+            result_format=getattr(self.opts, "result_format", None),
         )
 
     # -- run ---------------------------------------------------------------------------------------
@@ -274,7 +275,8 @@ class MistralRunner(seam.AsyncActionRunner):
         callback = getattr(self.liveaction, "callback", None)
         try:
             if verb == cascade.CANCEL:
-                return cascade.cancel(self.api, self._st2(), self.execution_id, ex_id)
+                return cascade.cancel(self.api, self._st2(), self.execution_id, ex_id, context=ctx,
+                                      callback=callback)
             operation = cascade.pause if verb == cascade.PAUSE else cascade.resume
             return operation(self.api, self._st2(), self.execution_id, ex_id, context=ctx, callback=callback)
         except InvalidOperationError as exc:

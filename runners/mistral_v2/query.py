@@ -151,7 +151,9 @@ class MistralResultsQuerier:
                 entries = self._order_items(results.build_tasks(root_tasks, root_actions, root_subs),
                                             root_tasks)
                 answer[st2_id] = results.summarize(roots[ex_id], entries, self.opts.max_result_size,
-                                                   ctx.get("secret_parameters") or ())
+                                                   ctx.get("secret_parameters") or (),
+                                                   result_format=getattr(self.opts, "result_format",
+                                                                         results.FORMAT_ST2))
         return answer
 
     # -- with-items order -----------------------------------------------------------------------
