@@ -105,7 +105,7 @@ def test_workflow_child_pause_resume_rerun_work_with_auth_on(stack):
     ex_id = run(stack, "faulttest.child_then_echo", word="auth", seconds=0)
     doc = wait(stack, ex_id, ["succeeded", "failed"])
     assert doc["status"] == "succeeded", doc["result"]
-    assert doc["result"]["output"]["said"].strip() == "child-auth"
+    assert doc["result"]["said"].strip() == "child-auth"
 
     gate = "authgate_%s" % uuid.uuid4().hex[:6]
     ex_id = run(stack, "faulttest.steps", seconds=2, gate=gate)
@@ -121,7 +121,7 @@ def test_workflow_child_pause_resume_rerun_work_with_auth_on(stack):
     assert rerun.status_code == 201, rerun.text
     again = wait(stack, rerun.json()["id"], ["succeeded", "failed"])
     assert again["status"] == "succeeded", again["result"]
-    assert again["result"]["output"]["done"] == "done-open"
+    assert again["result"]["done"] == "done-open"
 
 
 def test_token_in_mistral_database_is_useless_once_the_execution_ended(stack):
