@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Dict
 
 import pytest
+from result_shape import output_of
 
 pytestmark = pytest.mark.integration
 
@@ -154,9 +155,8 @@ PACK["actions/workflows/reverse_any.yaml"] = PACK["actions/workflows/reverse.yam
 
 
 def _output(result: Dict[str, Any]) -> Dict[str, Any]:
-    """The workflow output in the execution result (nested under "output" or at the top)."""
-    out = result.get("output")
-    return out if isinstance(out, dict) else result
+    """The workflow output in the execution result (StackStorm's shape: the keys at the top)."""
+    return output_of(result)
 
 
 def _tasks(doc: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
