@@ -56,10 +56,7 @@ MISTRAL_23_DIFFERS: Dict[str, str] = {
 }
 
 # Workflows that should run here once another part of issue 15 has landed (not collected).
-WAITING: Dict[str, str] = {
-    "mistral-reverse-basic": "reverse workflows: StackStorm's runner parameter `task_name` (compat helper)",
-    "mistral-reverse-requires": "reverse workflows: StackStorm's runner parameter `task_name` (compat helper)",
-}
+WAITING: Dict[str, str] = {}
 
 
 @dataclass
@@ -294,6 +291,10 @@ CASES: Dict[str, Case] = {
     "mistral-repeat-with-items": Case(("cmds=echo a,echo b,echo c",), check=_out_has({"result": ["a", "b", "c"]})),
     "mistral-jinja-repeat-with-items": Case(("cmds=echo a,echo b",), check=_out_has({"result": ["a", "b"]})),
     "mistral-with-items-concurrency": Case(("cmd=echo x", "count=4"), check=_with_items_concurrency),
+    "mistral-reverse-basic": Case(("cmd=echo rev",), check=_out({"stdout": "rev"})),
+    "mistral-reverse-requires": Case(("question=What is the answer?",), check=lambda doc, host: (
+        output_of(doc["result"]) == {"answer": 42} or pytest.fail(str(doc["result"])),
+        _tasks(doc) == {n: "SUCCESS" for n in "abcde"} or pytest.fail(str(_tasks(doc))))),
     "mistral-workbook-basic": Case(("cmd=echo wb",), check=_out({"stdout": "wb"})),
     "mistral-workbook-complex": Case(("vm_name=vm1",), check=_out({"vm_id": "vm1234", "ip": "10.1.23.99"})),
     "mistral-jinja-workbook-complex": Case(("vm_name=vm1",), check=_out({"vm_id": "vm6789", "ip": "10.1.23.98"})),
