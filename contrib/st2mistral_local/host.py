@@ -60,6 +60,9 @@ def load_config_file(path: str) -> None:
         raise ConfigurationError("Cannot read config file %s: %s" % (path, exc)) from exc
 
 
+HOST_RETRY_ATTEMPTS = 5
+
+
 def _register_mistral_options(settings: HostSettings) -> cfg.ConfigOpts:
     """Register the runner's `[mistral]` options and point them at Mistral and at this host."""
     mistral_config.register_opts(conf=cfg.CONF)
@@ -69,6 +72,11 @@ def _register_mistral_options(settings: HostSettings) -> cfg.ConfigOpts:
             cfg.CONF.set_override("v2_base_url", settings.mistral_url, group="mistral")
         if "api_url" in group:
             cfg.CONF.set_override("api_url", settings.api_url, group="mistral")
+        if "retry_attempts" in group:
+            # A person is waiting on the local host: fail a call to an unreachable Mistral after a
+            # few attempts (StackStorm's rule, [mistral] retry_stop_max_msec alone, can take 10
+            # minutes). A --config-file setting still wins.
+            cfg.CONF.set_default("retry_attempts", HOST_RETRY_ATTEMPTS, group="mistral")
     return cfg.CONF
 
 
