@@ -9,8 +9,9 @@ from typing import Any, Dict, Mapping, Optional
 
 import yaml
 
+from mistral_v2 import statuses
 from mistral_v2.exceptions import ConfigurationError, St2MistralError
-from st2mistral_local import ids, transitions
+from st2mistral_local import ids
 from st2mistral_local.store import Store
 
 DEFAULT_USER = "st2admin"
@@ -125,7 +126,7 @@ class Authenticator:
             ex = self.store.get_execution(row["execution_id"])
             if ex is None:
                 raise AuthenticationError("Unauthorized - Token has expired.")
-            if transitions.is_completed(ex["status"]) and ex.get("end_timestamp"):
+            if statuses.is_completed(ex["status"]) and ex.get("end_timestamp"):
                 ended = ids.parse_iso(ex["end_timestamp"])
                 if (ids.parse_iso(ids.now_iso()) - ended).total_seconds() > EXECUTION_TOKEN_GRACE:
                     raise AuthenticationError("Unauthorized - Token has expired.")

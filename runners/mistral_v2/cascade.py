@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - Python < 3.8
     from typing_extensions import Protocol  # type: ignore
 
 from mistral_v2 import callback as callback_url
-from mistral_v2 import config, retries, seam, statuses
+from mistral_v2 import config, retries, statuses
 from mistral_v2.exceptions import (
     InvalidOperationError,
     MistralAPIError,
@@ -33,6 +33,7 @@ from mistral_v2.exceptions import (
     StackStormAPIError,
     WorkflowNotFoundError,
 )
+from mistral_v2.statuses import St2
 
 LOG = logging.getLogger(__name__)
 
@@ -44,22 +45,15 @@ OPERATIONS = (PAUSE, RESUME, CANCEL)
 # StackStorm runners whose executions are workflows (st2common.constants.action).
 WORKFLOW_RUNNER_TYPES = frozenset({"mistral-v2", "action-chain", "orquesta"})
 
-RUNNING = seam.LIVEACTION_STATUS_RUNNING
-PAUSING = seam.LIVEACTION_STATUS_PAUSING
-PAUSED = seam.LIVEACTION_STATUS_PAUSED
-RESUMING = seam.LIVEACTION_STATUS_RESUMING
-CANCELING = seam.LIVEACTION_STATUS_CANCELING
-CANCELED = seam.LIVEACTION_STATUS_CANCELED
-
 # Operation -> (statuses it acts on, statuses where it is a no-op, explanation when refused).
 _RULES: Dict[str, Tuple[frozenset, frozenset, str]] = {
-    PAUSE: (frozenset({RUNNING}), frozenset({PAUSING, PAUSED}),
+    PAUSE: (frozenset({St2.RUNNING}), frozenset({St2.PAUSING, St2.PAUSED}),
             "only a running execution can be paused"),
-    RESUME: (frozenset({PAUSED, PAUSING}), frozenset({RUNNING, RESUMING}),
+    RESUME: (frozenset({St2.PAUSED, St2.PAUSING}), frozenset({St2.RUNNING, St2.RESUMING}),
              "only a paused or pausing execution can be resumed"),
-    CANCEL: (frozenset({seam.LIVEACTION_STATUS_REQUESTED, seam.LIVEACTION_STATUS_SCHEDULED, RUNNING,
-                        PAUSING, PAUSED, RESUMING}),
-             frozenset({CANCELING}),
+    CANCEL: (frozenset({St2.REQUESTED, St2.SCHEDULED, St2.RUNNING,
+                        St2.PAUSING, St2.PAUSED, St2.RESUMING}),
+             frozenset({St2.CANCELING}),
              "a completed execution cannot be canceled"),
 }
 
@@ -68,10 +62,10 @@ MISTRAL_TARGET_STATE = {PAUSE: statuses.PAUSED, RESUME: statuses.RUNNING, CANCEL
 
 # Child statuses for which each cascade sends a request to the child.
 _CHILD_STATUSES_TO_REQUEST = {
-    PAUSE: frozenset({RUNNING, RESUMING}),
-    RESUME: frozenset({PAUSED, PAUSING}),
-    CANCEL: frozenset({seam.LIVEACTION_STATUS_REQUESTED, seam.LIVEACTION_STATUS_SCHEDULED, RUNNING,
-                       PAUSING, PAUSED, RESUMING}),
+    PAUSE: frozenset({St2.RUNNING, St2.RESUMING}),
+    RESUME: frozenset({St2.PAUSED, St2.PAUSING}),
+    CANCEL: frozenset({St2.REQUESTED, St2.SCHEDULED, St2.RUNNING,
+                       St2.PAUSING, St2.PAUSED, St2.RESUMING}),
 }
 
 
@@ -160,10 +154,10 @@ class RestSt2Executions:
         return list(self._call("GET", "/executions", params={"parent": execution_id}) or [])
 
     def request_pause(self, execution_id: str) -> None:
-        self._call("PUT", "/executions/%s" % execution_id, json={"status": PAUSING})
+        self._call("PUT", "/executions/%s" % execution_id, json={"status": St2.PAUSING})
 
     def request_resume(self, execution_id: str) -> None:
-        self._call("PUT", "/executions/%s" % execution_id, json={"status": RESUMING})
+        self._call("PUT", "/executions/%s" % execution_id, json={"status": St2.RESUMING})
 
     def request_cancel(self, execution_id: str) -> None:
         self._call("DELETE", "/executions/%s" % execution_id)
@@ -204,7 +198,7 @@ def is_workflow(execution: Mapping[str, Any]) -> bool:
 
 def is_child_active(status: str) -> bool:
     """True when a child execution in `status` may still do work (not completed, not paused)."""
-    return status != PAUSED and not statuses.is_completed(status)
+    return status != St2.PAUSED and not statuses.is_completed(status)
 
 
 def combine_status(own_status: str, child_statuses: Iterable[str]) -> str:
@@ -214,16 +208,16 @@ def combine_status(own_status: str, child_statuses: Iterable[str]) -> str:
     StackStorm's documentation requires ("paused when no more tasks are in an active state").
     """
     active = any(is_child_active(s) for s in child_statuses)
-    if own_status == PAUSED and active:
-        return PAUSING
-    if own_status == CANCELED and active:
-        return CANCELING
+    if own_status == St2.PAUSED and active:
+        return St2.PAUSING
+    if own_status == St2.CANCELED and active:
+        return St2.CANCELING
     return own_status
 
 
 def should_pause_parent(child_status: str, parent_status: str) -> bool:
     """Cascade UP rule: a child going pausing/paused pauses a running (or resuming) parent."""
-    return child_status in (PAUSING, PAUSED) and parent_status in (RUNNING, RESUMING)
+    return child_status in (St2.PAUSING, St2.PAUSED) and parent_status in (St2.RUNNING, St2.RESUMING)
 
 
 def parent_execution_id(context: Optional[Mapping[str, Any]]) -> Optional[str]:
@@ -317,7 +311,7 @@ def apply_to_tree(api: Any, root_id: str, operation: str) -> str:
             except InvalidOperationError as exc:
                 LOG.warning("Could not set subworkflow %s to %s: %s", sub["id"], target, exc)
         if operation == RESUME and updated.get("state") not in statuses.MISTRAL_TERMINAL_STATES:
-            return RUNNING
+            return St2.RUNNING
         if lagging:
             subs = None  # states changed: list again
     return tree_status(api, root_id, subs)
@@ -393,7 +387,7 @@ def cascade_down(st2: Optional[St2Executions], execution_id: str, operation: str
         try:
             request(child["id"])
             done.append(child["id"])
-            child["status"] = {PAUSE: PAUSING, RESUME: RESUMING, CANCEL: CANCELING}[operation]
+            child["status"] = {PAUSE: St2.PAUSING, RESUME: St2.RESUMING, CANCEL: St2.CANCELING}[operation]
         except St2MistralError as exc:
             LOG.warning("Could not %s child execution %s of %s: %s", operation, child["id"], execution_id, exc)
     return done
@@ -416,11 +410,11 @@ def pause_up(st2: St2Executions, execution_id: str) -> List[str]:
             return asked
         seen.add(parent_id)
         parent = st2.get_execution(parent_id)
-        if should_pause_parent(current.get("status") or PAUSING, parent.get("status") or ""):
+        if should_pause_parent(current.get("status") or St2.PAUSING, parent.get("status") or ""):
             st2.request_pause(parent_id)
             asked.append(parent_id)
             return asked  # the parent's own pause continues the cascade up
-        if parent.get("status") in (PAUSING, PAUSED):
+        if parent.get("status") in (St2.PAUSING, St2.PAUSED):
             asked.extend(cascade_down(st2, parent_id, PAUSE))
             current = parent
             continue
@@ -467,9 +461,9 @@ def resume(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_ex
         except St2MistralError as exc:
             LOG.warning("Cannot read parent execution %s: %s", parent_id, exc)
             parent_status = None
-        if parent_status in (RUNNING, RESUMING):
+        if parent_status in (St2.RUNNING, St2.RESUMING):
             set_parent_task_state(api, parent_action_execution_id(context, callback), statuses.RUNNING)
-    return RUNNING if status in (PAUSING, PAUSED) else status
+    return St2.RUNNING if status in (St2.PAUSING, St2.PAUSED) else status
 
 
 def cancel(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_execution_id: str) -> str:
@@ -480,6 +474,6 @@ def cancel(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_ex
     status = apply_to_tree(api, mistral_execution_id, CANCEL)
     children = workflow_children(st2, execution_id)
     cascade_down(st2, execution_id, CANCEL, children)
-    if statuses.is_completed(status) and status != CANCELED:
+    if statuses.is_completed(status) and status != St2.CANCELED:
         return status
     return combine_status(status, [c.get("status") or "" for c in children])
