@@ -16,7 +16,6 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import requests
-import tenacity
 
 try:
     from typing import Protocol
@@ -24,13 +23,12 @@ except ImportError:  # pragma: no cover - Python < 3.8
     from typing_extensions import Protocol  # type: ignore
 
 from mistral_v2 import callback as callback_url
-from mistral_v2 import config, retries, statuses
+from mistral_v2 import config, retries, st2_rest, statuses
 from mistral_v2.exceptions import (
     InvalidOperationError,
     MistralAPIError,
     MistralError,
     St2MistralError,
-    StackStormAPIError,
     WorkflowNotFoundError,
 )
 from mistral_v2.statuses import St2
@@ -92,21 +90,12 @@ class St2Executions(Protocol):
         """DELETE /api/v1/executions/<id>."""
 
 
-class _Transient(Exception):
-    """A StackStorm answer worth retrying (5xx)."""
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Connection errors, timeouts and 5xx answers are worth retrying."""
-    return isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, _Transient))
-
-
 class RestSt2Executions:
-    """St2Executions over StackStorm's REST API (the local host and a real st2 both serve it).
+    """St2Executions over StackStorm's REST API (the local host and a real st2 both serve it),
+    through the one StackStorm REST client (st2_rest.St2Rest) with the `[mistral]` back-off.
 
-    Connection errors, timeouts and 5xx are retried with the `[mistral]` backoff; a 4xx raises
-    StackStormAPIError with StackStorm's message.  The token/API key is sent as a header and
-    never logged.
+    A 4xx raises StackStormAPIError with StackStorm's message.  The token/API key is sent as a
+    header and never logged.
     """
 
     def __init__(self, api_url: str, auth_token: Optional[str] = None, api_key: Optional[str] = None,
@@ -114,38 +103,13 @@ class RestSt2Executions:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.api_url = api_url.rstrip("/")
         self.opts = conf if conf is not None else config.get()
-        self._headers = {"X-Auth-Token": auth_token} if auth_token else (
-            {"St2-Api-Key": api_key} if api_key else {})
-        self._session = session or requests.Session()
-        self._sleep = sleep
-
-    def _retrying(self) -> tenacity.Retrying:
-        return retries.from_options(self.opts, _is_transient, sleep=self._sleep)
-
-    def _once(self, method: str, path: str, **kwargs: Any) -> Any:
-        resp = self._session.request(method, self.api_url + path, headers=self._headers,
-                                     timeout=self.opts.request_timeout, **kwargs)
-        if resp.status_code >= 500:
-            raise _Transient("HTTP %s" % resp.status_code)
-        if resp.status_code >= 400:
-            try:
-                message = resp.json().get("faultstring") or resp.text
-            except ValueError:
-                message = resp.text
-            raise StackStormAPIError("StackStorm refused %s %s (HTTP %s): %s"
-                                     % (method, path, resp.status_code, message))
-        return resp.json() if resp.content else None
+        self._rest = st2_rest.St2Rest(
+            self.api_url, lambda retry_if: retries.from_options(self.opts, retry_if, sleep=sleep),
+            headers=st2_rest.auth_header(auth_token, api_key), timeout=self.opts.request_timeout,
+            session=session)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            return self._retrying()(self._once, method, path, **kwargs)
-        except StackStormAPIError:
-            raise
-        except (requests.exceptions.RequestException, _Transient) as exc:
-            raise StackStormAPIError("StackStorm API unreachable at %s for %s %s (%s after %d attempt(s))."
-                                     % (self.api_url, method, path, type(exc).__name__ if not
-                                        isinstance(exc, _Transient) else exc, self.opts.retry_attempts)
-                                     ) from None
+        return self._rest.call(method, path, **kwargs)
 
     def get_execution(self, execution_id: str) -> Dict[str, Any]:
         return self._call("GET", "/executions/%s" % execution_id)
