@@ -51,16 +51,6 @@ def ensure_users_file(path: str, user: str = DEFAULT_USER) -> Optional[str]:
     return password
 
 
-def add_user(path: str, user: str, password: str) -> None:
-    """Add or replace a user in the users file."""
-    data = _read_users(path) if os.path.exists(path) else {}
-    salt = secrets.token_hex(16)
-    data[user] = {"salt": salt, "password_hash": _password_hash(password, salt)}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        yaml.safe_dump({"users": data}, fh)
-
-
 def _read_users(path: str) -> Dict[str, Dict[str, str]]:
     try:
         with open(path) as fh:

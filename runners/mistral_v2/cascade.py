@@ -281,25 +281,6 @@ def apply_to_tree(api: Any, root_id: str, operation: str) -> str:
     return tree_status(api, root_id, subs)
 
 
-def pause_up_needed(api: Any, root_id: str) -> bool:
-    """True when a subworkflow below a RUNNING root is PAUSED (someone paused it in Mistral)."""
-    if api.get_execution(root_id).get("state") != statuses.RUNNING:
-        return False
-    return any(ex.get("state") == statuses.PAUSED for ex in subworkflow_executions(api, root_id))
-
-
-def reconcile_pause_up(api: Any, root_id: str) -> bool:
-    """Reconciler hook: pause the root when a subworkflow below it was paused; True if it did.
-
-    Mistral 23 pauses the parents itself a moment later; this closes the window (and covers a
-    Mistral that does not), so StackStorm never shows `running` for a half-paused tree.
-    """
-    if not pause_up_needed(api, root_id):
-        return False
-    LOG.info("A subworkflow of Mistral execution %s is PAUSED; pausing the root.", root_id)
-    return _set_state(api, root_id, statuses.PAUSED) is not None
-
-
 def set_parent_task_state(api: Any, action_execution_id: Optional[str], state: str) -> bool:
     """Set the parent workflow's action execution that runs a child workflow (PAUSED/RUNNING).
 
