@@ -8,6 +8,10 @@ import requests
 from mistral_v2 import config, retries, st2_rest
 from mistral_v2.exceptions import StackStormAPIError
 
+# The CLI keeps a small attempt limit when [mistral] retry_attempts is unset (its default): a person
+# is waiting.
+CLI_ATTEMPTS = 5
+
 
 class StackStormHTTP:
     """GET/POST against the StackStorm API base URL (…/api/v1) with the CLI's credentials."""
@@ -17,7 +21,7 @@ class StackStormHTTP:
                  backoff_ms: Optional[int] = None, max_backoff_ms: Optional[int] = None) -> None:
         opts = config.get()
         self.api_url = api_url.rstrip("/")
-        attempts = attempts if attempts is not None else int(opts.retry_attempts)
+        attempts = attempts if attempts is not None else int(opts.retry_attempts or CLI_ATTEMPTS)
         backoff = backoff_ms if backoff_ms is not None else int(opts.retry_exp_msec)
         max_backoff = max(max_backoff_ms if max_backoff_ms is not None else int(opts.retry_exp_max_msec), backoff)
         self.session = requests.Session()

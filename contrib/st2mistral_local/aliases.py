@@ -26,8 +26,20 @@ LOG = logging.getLogger(__name__)
 API = "/api/v1"
 DEFAULT_ACK = "Execution {{ execution.id }} of {{ actionalias.action_ref }} started."
 DEFAULT_RESULT = ("{{ execution.action.ref }} {{ execution.status }}"
-                  "{% if execution.result.output is defined %}: {{ execution.result.output | to_json_string }}"
+                  "{% if workflow_output %}: {{ workflow_output | to_json_string }}"
                   "{% elif execution.result.error is defined %}: {{ execution.result.error }}{% endif %}")
+# Keys of a workflow result (StackStorm's mistral_v2 shape) that are not the workflow's output.
+_NOT_OUTPUT = ("extra", "tasks")
+
+
+def workflow_output(result: Any) -> Any:
+    """The output of a workflow result: its top-level keys but `extra`/`tasks` (StackStorm's
+    shape), or `output` (the "nested" result_format); None for other results."""
+    if isinstance(result, dict) and "extra" in result:
+        return {k: v for k, v in result.items() if k not in _NOT_OUTPUT}
+    if isinstance(result, dict):
+        return result.get("output")
+    return None
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*(?:=\s*(.*?))?\s*\}\}", re.DOTALL)
 # A value in a command: quoted text, a JSON object, or plain text (shortest match).
@@ -243,7 +255,9 @@ def reply_for(alias: Optional[Alias], execution: Dict[str, Any]) -> Dict[str, An
     result = alias.result if alias else {}
     if result.get("enabled", True) is False:
         return out
-    out["message"] = render_message(result.get("format") or DEFAULT_RESULT, {"execution": execution})
+    out["message"] = render_message(result.get("format") or DEFAULT_RESULT,
+                                    {"execution": execution,
+                                     "workflow_output": workflow_output(execution.get("result"))})
     if isinstance(result.get("extra"), dict):
         try:
             out["extra"] = render(result["extra"], {"execution": execution})

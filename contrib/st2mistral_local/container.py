@@ -159,6 +159,9 @@ class Container:
         delay = body.get("delay") or 0
         if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
             raise InvalidParametersError('"delay" must be a non-negative integer of milliseconds.')
+        notify = body.get("notify") or {}
+        if not isinstance(notify, dict):
+            raise InvalidParametersError('"notify" must be an object.')
         context = dict(context)
         if isinstance(context.get("re-run"), dict) and not context["re-run"].get("ref"):
             # st2.action re-running a child workflow of a re-run parent (rerun_children hint)
@@ -167,6 +170,8 @@ class Container:
         context["user"] = body.get("user") or context.get("user") or requester
         context.setdefault("pack", action["pack"])
         doc = self._new_doc(action, supplied, context, parent_id, callback, delay)
+        # As StackStorm: the action's own notify settings win over the request's.
+        doc["liveaction"]["notify"] = copy.deepcopy(action.get("notify") or notify)
         stored = self.store.insert_execution(doc)
         if stored["id"] != doc["id"]:
             LOG.info("execution for Mistral action execution %s exists already as %s",
@@ -299,7 +304,8 @@ class Container:
         runner.liveaction = types.SimpleNamespace(
             id=doc["id"], status=doc["status"], context=copy.deepcopy(doc.get("context") or {}),
             parameters=copy.deepcopy(doc.get("parameters") or {}), result=copy.deepcopy(doc.get("result") or {}),
-            callback=copy.deepcopy(doc.get("callback") or {}), action=action["ref"])
+            callback=copy.deepcopy(doc.get("callback") or {}), action=action["ref"],
+            notify=copy.deepcopy((doc.get("liveaction") or {}).get("notify") or {}))
         runner.liveaction_id = runner.execution_id = doc["id"]
         runner.execution = _ns(doc)
         pack_dir = action.get("_pack_dir")

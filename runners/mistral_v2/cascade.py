@@ -282,9 +282,10 @@ def apply_to_tree(api: Any, root_id: str, operation: str) -> str:
 
 
 def set_parent_task_state(api: Any, action_execution_id: Optional[str], state: str) -> bool:
-    """Set the parent workflow's action execution that runs a child workflow (PAUSED/RUNNING).
+    """Set the parent workflow's action execution that runs a child workflow (PAUSED/RUNNING/
+    CANCELLED).
 
-    Mistral then pauses (or resumes) the parent workflow itself.  An action execution that
+    Mistral then pauses (resumes, cancels) the parent workflow itself.  An action execution that
     has already ended is left alone.  Returns True when the state was set.
     """
     if not action_execution_id:
@@ -411,14 +412,20 @@ def resume(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_ex
     return St2.RUNNING if status in (St2.PAUSING, St2.PAUSED) else status
 
 
-def cancel(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_execution_id: str) -> str:
+def cancel(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_execution_id: str,
+           context: Optional[Mapping[str, Any]] = None,
+           callback: Optional[Mapping[str, Any]] = None) -> str:
     """Cancel a StackStorm workflow execution and every child workflow; canceling or canceled.
 
-    Running actions finish; Mistral schedules no new task.
+    Running actions finish; Mistral schedules no new task. As StackStorm's runner did, a child
+    workflow also sets its task in the parent workflow CANCELLED (cascade up): Mistral cancels
+    the parent once its other running tasks are done (at once when there are none), so the
+    parent shows `canceling` while this child is still canceling.
     """
     status = apply_to_tree(api, mistral_execution_id, CANCEL)
     children = workflow_children(st2, execution_id)
     cascade_down(st2, execution_id, CANCEL, children)
+    set_parent_task_state(api, parent_action_execution_id(context, callback), statuses.CANCELLED)
     if statuses.is_completed(status) and status != St2.CANCELED:
         return status
     return combine_status(status, [c.get("status") or "" for c in children])

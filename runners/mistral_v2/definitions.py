@@ -28,7 +28,15 @@ MistralActions = Callable[[], Set[str]]
 
 # libyaml's C loader/dumper when available (same results, several times faster).
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Writes every value in full: Mistral 23 refuses the anchors/aliases (`&id001`, `*id001`)
+    PyYAML emits for objects that appear twice (a transformed definition shares some, e.g. the
+    on-skip hooks reuse on-complete entries; a source file may use anchors too)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 ST2_PROXY_ACTION = "st2.action"
 MISTRAL_NAMESPACES = ("std.", "st2.")
@@ -259,14 +267,17 @@ class _Classifier:
         return not self.is_mistral_action(name), None
 
 
-def _transform_task(task: Dict[str, Any], where: str, classifier: _Classifier) -> Dict[str, Any]:
-    action = task.get("action")
+def _transform_task(task: Dict[str, Any], where: str, classifier: _Classifier,
+                    action_key: str = "action", input_key: str = "input") -> Dict[str, Any]:
+    """A task (`action`/`input`) or an ad-hoc action (`base`/`base-input`) calling a StackStorm
+    action rewritten to `st2.action` with {ref, parameters}; anything else unchanged."""
+    action = task.get(action_key)
     if not isinstance(action, str):
         return task
     try:
         name, inline = parse_inline(action)
     except ValueError as exc:
-        raise DefinitionError("%s: cannot parse action %r: %s" % (where, action, exc)) from None
+        raise DefinitionError("%s: cannot parse %s %r: %s" % (where, action_key, action, exc)) from None
     if name == "st2.callback":
         raise DefinitionError("%s: st2.callback is not supported; call StackStorm actions by ref." % where)
     if name == ST2_PROXY_ACTION:
@@ -274,22 +285,23 @@ def _transform_task(task: Dict[str, Any], where: str, classifier: _Classifier) -
     is_st2, meta = classifier.st2_meta(name)
     if not is_st2:
         return task
-    given = task.get("input")
+    given = task.get(input_key)
     if given is None:
         params: Any = dict(inline)
     elif isinstance(given, dict):
         params = dict(inline)
         params.update(given)
     elif inline:
-        raise DefinitionError("%s: action %r mixes inline parameters with an input expression." % (where, action))
+        raise DefinitionError("%s: %s %r mixes inline parameters with an %s expression."
+                              % (where, action_key, action, input_key))
     else:
         params = given
     if isinstance(params, dict):
         check_parameters(name, meta, params, where)
         params = kv_templates.defer_parameters(params, name, where)
     new = dict(task)
-    new["action"] = ST2_PROXY_ACTION
-    new["input"] = {"ref": name, "parameters": params}
+    new[action_key] = ST2_PROXY_ACTION
+    new[input_key] = {"ref": name, "parameters": params}
     return new
 
 
@@ -306,19 +318,32 @@ def _defer_proxy_parameters(task: Dict[str, Any], where: str) -> Dict[str, Any]:
 
 def transform(spec: Dict[str, Any], lookup: Optional[ActionLookup] = None,
               mistral_actions: Optional[MistralActions] = None, path: str = "<definition>") -> Dict[str, Any]:
-    """A copy of `spec` whose StackStorm action tasks call `st2.action` with {ref, parameters}."""
+    """A copy of `spec` whose StackStorm action tasks, and workbook ad-hoc actions whose `base:` is
+    a StackStorm action, call `st2.action` with {ref, parameters} (as StackStorm's runner did)."""
     out = copy.deepcopy(spec)
     wfs = workflows_of(out, path)
-    local: Set[str] = set(wfs)
+    adhoc: Dict[str, Any] = (out.get("actions") if is_workbook(out) else None) or {}
+    if not (isinstance(adhoc, dict) and all(isinstance(a, dict) for a in adhoc.values())):
+        raise DefinitionError('Workbook "%s": actions must be a mapping of ad-hoc action names to '
+                              "mappings." % path)
+    local: Set[str] = set(wfs) | set(adhoc)
     if is_workbook(out):
-        local |= {"%s.%s" % (out.get("name"), w) for w in wfs}
+        local |= {"%s.%s" % (out.get("name"), w) for w in local}
     classifier = _Classifier(lookup, mistral_actions, local)
+    for a_name in list(adhoc):
+        adhoc[a_name] = _transform_task(adhoc[a_name], 'Ad-hoc action "%s"' % a_name, classifier,
+                                        action_key="base", input_key="base-input")
     for wf_name, body in wfs.items():
         tasks = body.get("tasks") or {}
         for tname in list(tasks):
             where = 'Task "%s" of workflow "%s"' % (tname, wf_name)
             tasks[tname] = _transform_task(tasks[tname], where, classifier)
     return out
+
+
+def dump(spec: Dict[str, Any]) -> str:
+    """YAML text of a definition as uploaded to Mistral: block style, key order kept, no aliases."""
+    return yaml.dump(spec, Dumper=_Dumper, default_flow_style=False, sort_keys=False)
 
 
 def prepare(path: str, action_ref: str, workflow_param: Optional[str] = None,
@@ -330,8 +355,7 @@ def prepare(path: str, action_ref: str, workflow_param: Optional[str] = None,
     # workflow_spec.add_resume_hooks: lets `re-run --next` complete a failed task as SKIPPED with
     # user-supplied published variables (docs/architecture.md, "Re-run and resume").
     final = workflow_spec.add_resume_hooks(transform(spec, lookup, mistral_actions, path))
-    text = yaml.dump(final, Dumper=_Dumper,
-                     default_flow_style=False, sort_keys=False)
+    text = dump(final)
     return PreparedDefinition(kind=kind, name=action_ref, workflow_name=wf_name, text=text)
 
 

@@ -127,8 +127,8 @@ class MistralAPI:
             detail = ("HTTP %s" % exc.error_code if isinstance(exc, mistral_base.APIException)
                       else type(exc).__name__)
             return MistralUnreachableError(
-                "Mistral unreachable at %s while trying to %s (%s after %d attempt(s))."
-                % (safe_url(self.url), what, detail, self.opts.retry_attempts))
+                "Mistral unreachable at %s while trying to %s (%s; %s)."
+                % (safe_url(self.url), what, detail, retries.describe_limits(self.opts)))
         if isinstance(exc, mistral_base.APIException):
             message = exc.error_message or "no details"
             if exc.error_code == 404:

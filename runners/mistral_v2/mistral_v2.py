@@ -12,6 +12,7 @@ from mistral_v2 import cascade, config, context, definitions, masking, rerun, re
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidOperationError,
+    InvalidParametersError,
     St2MistralError,
     WorkflowNotFoundError,
     describe,
@@ -107,12 +108,22 @@ class MistralRunner(seam.AsyncActionRunner):
 
     def _api_urls(self) -> Tuple[str, str]:
         st2_api, st2_public = seam.get_st2_api_urls()
-        api_url = self.opts.api_url or st2_api
+        api_url = config.st2_api_url(self.opts.api_url) or st2_api
         if not api_url:
             raise ConfigurationError(
                 "[mistral] api_url is not set: Mistral needs the StackStorm API URL "
-                "(e.g. http://127.0.0.1:9101/api/v1) to report back.")
+                "(e.g. http://127.0.0.1:9101) to report back.")
         return api_url, (st2_public or api_url)
+
+    def _reverse_target(self) -> Optional[str]:
+        """Task a reverse workflow runs up to: runner parameter `task_name` (StackStorm's name), or
+        its alias `task`; both set to different tasks is refused."""
+        name, alias = self._params().get("task_name"), self._params().get("task")
+        if name and alias and name != alias:
+            raise InvalidParametersError(
+                'Runner parameters task_name="%s" and task="%s" disagree; task is an alias of '
+                "task_name, set only task_name." % (name, alias))
+        return name or alias or None
 
     def build_env(self) -> Dict[str, Any]:
         """The Mistral env of this StackStorm execution (context.build_env), for a start or a re-run."""
@@ -127,6 +138,7 @@ class MistralRunner(seam.AsyncActionRunner):
             notify=getattr(self.liveaction, "notify", None) or {},
             skip_notify_tasks=self._params().get("skip_notify") or [],
             secret_parameters=masking.secret_names(getattr(self.action, "parameters", None)),
+            result_format=getattr(self.opts, "result_format", None),
         )
 
     # -- run ---------------------------------------------------------------------------------------
@@ -163,7 +175,9 @@ class MistralRunner(seam.AsyncActionRunner):
                               no_reset=options.get("no_reset"), overrides=options.get("context"),
                               resolve_st2_child=resolver)
         ctx = copy.deepcopy(self.context or {})
-        ctx["mistral"] = dict(original_ctx.get("mistral") or {})
+        # the original's Mistral execution; a re-run child keeps its NEW link to the parent's task
+        ctx["mistral"] = context.execution_mistral_context((self.context or {}).get("mistral"),
+                                                           dict(original_ctx.get("mistral") or {}))
         return seam.LIVEACTION_STATUS_RUNNING, {"tasks": []}, ctx
 
     def _st2_child_resolver(self, original_id: Optional[str]) -> Optional[task_paths.ResolveSt2Child]:
@@ -191,11 +205,11 @@ class MistralRunner(seam.AsyncActionRunner):
         execution = self._create(workflow_name, inputs, prepared)
 
         ctx = self._context()
-        ctx["mistral"] = {
+        ctx["mistral"] = context.execution_mistral_context(ctx.get("mistral"), {
             "execution_id": execution["id"],
             "workflow_name": execution.get("workflow_name") or workflow_name,
             "workbook_name": prepared.workbook_name if prepared else None,
-        }
+        })
         secret = masking.secret_names(meta)
         if secret:  # names only: the reconciler masks these keys in task inputs/published/output
             ctx["mistral"]["secret_parameters"] = secret
@@ -229,8 +243,9 @@ class MistralRunner(seam.AsyncActionRunner):
         params: Dict[str, Any] = {"env": self.build_env()}
         if not self.opts.enable_polling:
             params["notify"] = [{"type": "st2", "event_types": NOTIFY_EVENTS}]
-        if self._params().get("task"):
-            params["task_name"] = self._params()["task"]
+        target = self._reverse_target()
+        if target:
+            params["task_name"] = target
         try:
             return self.api.create_execution(workflow_name, inputs, description, ex_id, **params)
         except WorkflowNotFoundError:
@@ -248,7 +263,7 @@ class MistralRunner(seam.AsyncActionRunner):
 
     def _st2(self) -> Optional[cascade.St2Executions]:
         if self.st2_executions is None and seam.ST2COMMON_AVAILABLE:  # pragma: no cover
-            api_url = self.opts.api_url or seam.get_st2_api_urls()[0]
+            api_url = config.st2_api_url(self.opts.api_url) or seam.get_st2_api_urls()[0]
             if api_url:
                 self.st2_executions = cascade.RestSt2Executions(api_url, auth_token=self._auth_token())
         return self.st2_executions
@@ -260,7 +275,8 @@ class MistralRunner(seam.AsyncActionRunner):
         callback = getattr(self.liveaction, "callback", None)
         try:
             if verb == cascade.CANCEL:
-                return cascade.cancel(self.api, self._st2(), self.execution_id, ex_id)
+                return cascade.cancel(self.api, self._st2(), self.execution_id, ex_id, context=ctx,
+                                      callback=callback)
             operation = cascade.pause if verb == cascade.PAUSE else cascade.resume
             return operation(self.api, self._st2(), self.execution_id, ex_id, context=ctx, callback=callback)
         except InvalidOperationError as exc:

@@ -101,11 +101,12 @@ class St2Rest:
         try:
             return retrying(once)
         except _ServerError as exc:
-            raise StackStormAPIError("StackStorm API %s %s failed with HTTP %s after %d attempt(s): %s" % (
-                method, url, exc.response.status_code, _attempts(retrying), fault(exc.response))) from None
+            raise StackStormAPIError("StackStorm API %s %s failed with HTTP %s after retries: %s (%d attempt(s))" % (
+                method, url, exc.response.status_code, fault(exc.response), _attempts(retrying)),
+                response=exc.response) from None
         except requests.exceptions.RequestException as exc:
-            raise StackStormAPIError("StackStorm API %s %s unreachable after %d attempt(s) (%s)" % (
-                method, url, _attempts(retrying), type(exc).__name__)) from None
+            raise StackStormAPIError("StackStorm API %s %s unreachable after retries (%s, %d attempt(s))" % (
+                method, url, type(exc).__name__, _attempts(retrying))) from None
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """The decoded JSON answer of `method path` (None when empty); a 4xx raises
@@ -114,7 +115,7 @@ class St2Rest:
         if resp.status_code >= 400:
             raise StackStormAPIError("StackStorm refused %s %s (HTTP %s): %s"
                                      % (method, path, resp.status_code, fault(resp)),
-                                     status_code=resp.status_code, body=body_of(resp))
+                                     status_code=resp.status_code, body=body_of(resp), response=resp)
         return body_of(resp) if resp.content else None
 
 

@@ -6,6 +6,7 @@ import json
 import uuid
 
 import pytest
+from result_shape import output_of
 from test_plugin_mistral import DONE, TOKEN, FakeSt2, client, fake_st2, st2_env, start, unique, wait_until  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -55,7 +56,7 @@ version: '2.0'
                                                  if b["status"] == "succeeded"])[-1]
     pushed = json.dumps(fake_st2.puts)
     assert SECRET not in pushed and TOKEN not in pushed
-    assert last["result"]["output"] == {"plain": "********", "copied": "connecting with ******** now"}
+    assert output_of(last["result"]) == {"plain": "********", "copied": "connecting with ******** now"}
     tasks = {t["name"]: t for t in last["result"]["tasks"]}
     assert tasks["echo"]["result"] == {"note": "connecting with ******** now",
                                        "header": "X-Auth-Token: ********"}

@@ -54,6 +54,8 @@ def build_request(ref: str, parameters: Mapping[str, Any], timeout: Optional[flo
         "task_execution_id": execution.task_execution_id,
         "action_execution_id": execution.action_execution_id,
         "workflow_name": execution.workflow_name,
+        "callback_url": getattr(execution, "callback_url", None)
+        or "/v2/action_executions/%s" % execution.action_execution_id,
     }
     mistral_ctx.update({k: v for k, v in extra_facts.items() if v is not None})
     body: Dict[str, Any] = {
@@ -137,5 +139,9 @@ class St2Action(actions.Action):
             mask = masking.Masker((), masking.context_credentials(self.st2_context)
                                   + masking.known_values())
             LOG.warning("st2.action %s failed: %s", self.ref, mask.text(str(exc)))
-            return actions.Result(error=mask(describe(exc)))
+            error = describe(exc)
+            answer = getattr(exc, "response", None)
+            if answer is not None:  # StackStorm answered: its response, as st2mistral reported it
+                error.update(st2_api.response_facts(answer))
+            return actions.Result(error=mask(error))
         return None

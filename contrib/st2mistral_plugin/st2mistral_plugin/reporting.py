@@ -94,6 +94,21 @@ def max_result_size() -> Optional[int]:
         return None
 
 
+def result_format(root: Any) -> str:
+    """The result shape the runner that started `root` uses (env `st2_result_format`), else the
+    `[mistral] result_format` of this config, else StackStorm's ("st2")."""
+    env = (root.params or {}).get("env") or {}
+    wanted = env.get("st2_result_format") if isinstance(env, dict) else None
+    if wanted in results.RESULT_FORMATS:
+        return wanted
+    try:
+        from mistral_v2 import config as runner_config
+
+        return runner_config.get().result_format
+    except Exception:  # noqa: BLE001 - an option clash must not stop pushes
+        return results.FORMAT_ST2
+
+
 def collect(root: Any) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
     """(execution, task entries) of `root` and its sub-workflows; call inside a DB transaction."""
     from mistral.db.v2 import api as db_api
@@ -132,5 +147,6 @@ def report(root: Any) -> Tuple[str, Dict[str, Any]]:
     with its secrets masked by key and by value before anything leaves Mistral."""
     execution, entries = collect(root)
     mask = masker(root)
-    return results.summarize(execution, entries, max_result_size(), mask.names, mask.values)
+    return results.summarize(execution, entries, max_result_size(), mask.names, mask.values,
+                             result_format=result_format(root))
 

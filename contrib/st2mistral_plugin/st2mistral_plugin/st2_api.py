@@ -70,4 +70,23 @@ def check(resp: requests.Response, what: str) -> Any:
                                      % (what, resp.status_code)) from None
     raise StackStormAPIError("%s: StackStorm answered HTTP %s: %s"
                              % (what, resp.status_code, st2_rest.fault(resp, 300)), resp.status_code,
-                             st2_rest.body_of(resp))
+                             st2_rest.body_of(resp), response=resp)
+
+
+def response_facts(resp: requests.Response) -> Dict[str, Any]:
+    """The HTTP answer as st2mistral's st2.action put it in a failed task's result: `content`
+    (JSON when it parses, else text), `status`, `headers`, `url`, `reason`, `encoding`,
+    `elapsed` (s), `cookies`, `history` (URLs of redirects) - all JSON-safe."""
+    content = st2_rest.body_of(resp)
+    elapsed = getattr(resp, "elapsed", None)
+    return {
+        "content": content,
+        "status": resp.status_code,
+        "headers": dict(resp.headers.items()),
+        "url": resp.url,
+        "reason": resp.reason,
+        "encoding": resp.encoding,
+        "elapsed": elapsed.total_seconds() if elapsed is not None else None,
+        "cookies": dict(resp.cookies.items()),
+        "history": [r.url for r in resp.history],
+    }
