@@ -135,7 +135,7 @@ class MistralRunner(seam.AsyncActionRunner):
             api_url=api_url,
             public_api_url=public_url,
             auth_token=self._auth_token(),
-            notify=getattr(self.liveaction, "notify", None) or {},
+            notify=seam.notify_settings(getattr(self.liveaction, "notify", None)),
             skip_notify_tasks=self._params().get("skip_notify") or [],
             secret_parameters=masking.secret_names(getattr(self.action, "parameters", None)),
             result_format=getattr(self.opts, "result_format", None),

@@ -50,8 +50,14 @@ class _ServerError(Exception):
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Connection errors, timeouts and 5xx answers are worth retrying."""
-    return isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, _ServerError))
+    """Connection errors, timeouts and 5xx answers are worth retrying; an untrusted certificate
+    stays untrusted (SSLError is a ConnectionError), it is not retried."""
+    return (isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, _ServerError))
+            and not isinstance(exc, requests.exceptions.SSLError))
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else type(exc).__name__
 
 
 class St2Rest:
@@ -62,13 +68,14 @@ class St2Rest:
 
     def __init__(self, api_url: str, retry_policy: RetryPolicy, *, headers: Optional[Mapping[str, str]] = None,
                  timeout: Optional[float] = None, session: Optional[requests.Session] = None,
-                 verify: Any = None) -> None:
+                 verify: Any = None, tls_hint: str = "") -> None:
         self.api_url = (api_url or "").rstrip("/")
         self.retry_policy = retry_policy
         self.headers = dict(headers or {})
         self.timeout = timeout
         self.session = session or requests.Session()
         self.verify = verify
+        self.tls_hint = tls_hint  # how to fix a refused certificate, said with the TLS error
 
     def url(self, path: str) -> str:
         """`path` below the API base URL (a full URL is kept as it is)."""
@@ -104,6 +111,9 @@ class St2Rest:
             raise StackStormAPIError("StackStorm API %s %s failed with HTTP %s after retries: %s (%d attempt(s))" % (
                 method, url, exc.response.status_code, fault(exc.response), _attempts(retrying)),
                 response=exc.response) from None
+        except requests.exceptions.SSLError as exc:
+            raise StackStormAPIError("StackStorm API %s %s: TLS failed (%s)%s" % (
+                method, url, _ssl_reason(exc), "; " + self.tls_hint if self.tls_hint else "")) from None
         except requests.exceptions.RequestException as exc:
             raise StackStormAPIError("StackStorm API %s %s unreachable after retries (%s, %d attempt(s))" % (
                 method, url, type(exc).__name__, _attempts(retrying))) from None

@@ -183,3 +183,13 @@ def test_runner_yaml_declares_task_name_like_stackstorm():
     assert "task" in params and set(params) >= {"context", "skip_notify", "task_name", "workflow"}
 
 
+
+
+def test_notify_settings_outside_stackstorm():
+    from mistral_v2 import seam
+
+    notify = {"on-complete": {"message": "done", "routes": ["slack"]}}
+    assert seam.notify_settings(notify) is notify
+    assert seam.notify_settings(None) == {} and seam.notify_settings({}) == {}
+    with pytest.raises(TypeError, match="notify must be a dict"):
+        seam.notify_settings(object())

@@ -15,6 +15,10 @@ LOG = logging.getLogger(__name__)
 
 _SESSION = requests.Session()
 
+# Said with a refused certificate.
+TLS_HINT = ("for a self-signed StackStorm certificate set [st2] cacert = <its CA/certificate PEM file> "
+            "(or [st2] insecure = true) in Mistral's config")
+
 
 def auth_headers(st2_context: Optional[Mapping[str, Any]]) -> Dict[str, str]:
     """X-Auth-Token from the workflow's st2_context, else St2-Api-Key from it or [st2] api_key."""
@@ -56,7 +60,8 @@ def request(method: str, url: str, *, headers: Optional[Mapping[str, str]] = Non
     exhausted. Headers (they carry the token) are never logged.
     """
     rest = st2_rest.St2Rest("", _retrying, headers={"Content-Type": "application/json", "Accept": "application/json"},
-                            timeout=config.get("request_timeout"), session=_SESSION)
+                            timeout=config.get("request_timeout"), session=_SESSION, verify=config.tls_verify(),
+                            tls_hint=TLS_HINT)
     return rest.send(method, url, json=json_body, params=params, headers=headers)
 
 
