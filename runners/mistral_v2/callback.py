@@ -7,7 +7,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from mistral_v2 import statuses
 from mistral_v2.exceptions import MistralAPIError, St2MistralError
-from mistral_v2.mistral_api import MistralAPI, safe_url
+from mistral_v2.mistral_api import safe_url, shared
 
 LOG = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def build_output(status: str, result: Any) -> Any:
 class MistralCallbackHandler:
     """st2's AsyncActionExecutionCallbackHandler shape: one classmethod, `callback`."""
 
-    api_factory = MistralAPI
+    api_factory = staticmethod(shared)  # one connection pool per Mistral URL, reused by every callback
 
     @classmethod
     def callback(cls, url: str, context: Optional[Dict[str, Any]], status: str, result: Any) -> bool:

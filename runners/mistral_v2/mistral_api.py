@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 from urllib.parse import urlsplit, urlunsplit
@@ -330,3 +331,18 @@ class MistralAPI:
         return _to_dict(self.call("update action execution %s" % action_execution_id,
                                   self.client.action_executions.update,
                                   action_execution_id, state=state, output=output))
+
+
+_shared: Dict[str, MistralAPI] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(url: Optional[str] = None) -> MistralAPI:
+    """One MistralAPI (and HTTP connection pool) per Mistral URL for the whole process
+    (default URL: `[mistral] v2_base_url`)."""
+    opts = config.get()
+    key = (url or opts.v2_base_url).rstrip("/")
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = MistralAPI(url=key, conf=opts)
+        return _shared[key]

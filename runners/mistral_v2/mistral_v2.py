@@ -4,11 +4,21 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import threading
 import uuid
 from typing import Any, Dict, Optional, Tuple
 
-from mistral_v2 import cascade, config, context, definitions, masking, rerun, resume_from_next, seam, task_paths
+from mistral_v2 import (
+    cascade,
+    config,
+    context,
+    definitions,
+    masking,
+    mistral_api,
+    rerun,
+    resume_from_next,
+    seam,
+    task_paths,
+)
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidOperationError,
@@ -32,10 +42,6 @@ NOTIFY_EVENTS = [
 # Namespace of the Mistral execution ids derived from StackStorm execution ids.
 EXECUTION_ID_NAMESPACE = uuid.UUID("6f1e3c52-1d0a-4c8e-9a43-5b1f0d2a7c11")
 
-_apis: Dict[str, MistralAPI] = {}
-_apis_lock = threading.Lock()
-
-
 def mistral_execution_id(st2_execution_id: str) -> str:
     """The Mistral execution id (a UUID) for a StackStorm execution id; same in, same out."""
     return str(uuid.uuid5(EXECUTION_ID_NAMESPACE, "st2:%s" % st2_execution_id))
@@ -43,12 +49,7 @@ def mistral_execution_id(st2_execution_id: str) -> str:
 
 def shared_api(url: Optional[str] = None) -> MistralAPI:
     """One MistralAPI (and HTTP connection pool) per Mistral URL for the whole process."""
-    opts = config.get()
-    key = (url or opts.v2_base_url).rstrip("/")
-    with _apis_lock:
-        if key not in _apis:
-            _apis[key] = MistralAPI(url=key, conf=opts)
-        return _apis[key]
+    return mistral_api.shared(url)
 
 
 class MistralRunner(seam.AsyncActionRunner):
