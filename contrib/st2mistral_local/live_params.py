@@ -100,8 +100,7 @@ class Renderer:
 
     def render(self, ref: str, schema: Dict[str, Any], supplied: Dict[str, Any],
                action_context: Dict[str, Any]) -> Dict[str, Any]:
-        """`supplied` with Jinja rendered, rendered strings cast to their parameter's type and
-        use_none's marker turned into None; a problem raises InvalidParametersError naming it."""
+        """`supplied` rendered, cast to the parameter types, use_none's marker as None; or InvalidParametersError."""
         context: Dict[str, Any] = {name: v for name, v in supplied.items() if not _has_jinja(v)}
         user = str(action_context.get("api_user") or action_context.get("user") or "")
 

@@ -35,6 +35,5 @@ def _defer(value: Any, ref: str, name: str, where: str) -> Any:
 
 
 def defer_parameters(params: Dict[str, Any], ref: str, where: str) -> Dict[str, Any]:
-    """`params` with each string that reads st2kv in Jinja wrapped in {% raw %}: Mistral passes it on
-    verbatim and StackStorm renders it (st2kv.system.key, st2kv.user.key | decrypt_kv)."""
+    """`params` with each string whose Jinja reads st2kv.* wrapped in {% raw %} (StackStorm renders it)."""
     return {name: _defer(value, ref, name, where) for name, value in params.items()}
