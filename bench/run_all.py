@@ -15,10 +15,12 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List
 
+import callback_hop
 import common
 import hop_cost
 import query_cost
 import sync_lag
+import sync_split
 import throughput
 
 
@@ -72,7 +74,9 @@ def main() -> int:
         _timed("sync lag", lambda: sync_lag.run(mistral, n=5 if args.quick else 20), rows)
         _timed("hop cost", lambda: hop_cost.run(mistral, n=1 if args.quick else 3), rows)
         _timed("throughput", lambda: throughput.run(mistral, n=20 if args.quick else 200), rows)
-        _timed("query cost", lambda: query_cost.run(mistral, sizes), rows)  # last: leaves executions parked
+        _timed("callback hop (real StackStorm)", lambda: callback_hop.run(mistral, n=5 if args.quick else 20), rows)
+        _timed("query cost", lambda: query_cost.run(mistral, sizes), rows)  # leaves executions parked
+        _timed("sync split", lambda: sync_split.run(mistral, n=100 if args.quick else 1000), rows)
     finally:
         mistral.stop()
     if not args.no_distributed:
