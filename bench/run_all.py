@@ -30,10 +30,13 @@ def _start_overhead(mistral: common.Mistral, n: int) -> List[Dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         medians = start_overhead.run(mistral.url, n, tmp)
     ratio = medians["runner"] / medians["direct"]
+    same = medians["runner"] / medians["same_request"]
     return [{"bench": "start overhead (%s)" % mistral.mode,
-             "value": "runner %.1f ms vs mistralclient %.1f ms: ratio %.2f (n=%d)"
-             % (medians["runner"] * 1000, medians["direct"] * 1000, ratio, n),
-             "goal": "ratio < 1.2", "met": ratio < 1.2, "raw": dict(medians, ratio=ratio)}]
+             "value": "runner %.1f ms vs mistralclient %.1f ms: ratio %.2f; vs the same request (env + "
+                      "idempotency id) sent directly %.1f ms: ratio %.2f (n=%d, interleaved)"
+             % (medians["runner"] * 1000, medians["direct"] * 1000, ratio, medians["same_request"] * 1000,
+                same, n),
+             "goal": "ratio <= 1.1", "met": ratio <= 1.1, "raw": dict(medians, ratio=ratio, same_ratio=same)}]
 
 
 def _timed(name: str, fn: Callable[[], List[Dict[str, Any]]], rows: List[Dict[str, Any]]) -> None:
