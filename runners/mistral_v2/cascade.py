@@ -444,7 +444,11 @@ def pause(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_exe
     if statuses.is_completed(status):
         return status
     children = workflow_children(st2, execution_id)
+    already = [c for c in children if c.get("status") in (PAUSING, PAUSED)]
     cascade_down(st2, execution_id, PAUSE, children)
+    for child in already:  # paused on its own (e.g. a pause-before task): its task here pauses too
+        set_parent_task_state(api, parent_action_execution_id(child.get("context"), child.get("callback")),
+                              statuses.PAUSED)
     set_parent_task_state(api, parent_action_execution_id(context, callback), statuses.PAUSED)
     return combine_status(status, [c.get("status") or "" for c in children])
 

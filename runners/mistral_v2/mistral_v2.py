@@ -4,21 +4,11 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import threading
 import uuid
 from typing import Any, Dict, Optional, Tuple
 
-from mistral_v2 import (
-    cascade,
-    config,
-    context,
-    definitions,
-    masking,
-    mistral_api,
-    rerun,
-    resume_from_next,
-    seam,
-    task_paths,
-)
+from mistral_v2 import cascade, config, context, definitions, masking, rerun, resume_from_next, seam, task_paths
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidOperationError,
@@ -42,6 +32,10 @@ NOTIFY_EVENTS = [
 # Namespace of the Mistral execution ids derived from StackStorm execution ids.
 EXECUTION_ID_NAMESPACE = uuid.UUID("6f1e3c52-1d0a-4c8e-9a43-5b1f0d2a7c11")
 
+_apis: Dict[Tuple[str, Optional[str]], MistralAPI] = {}
+_apis_lock = threading.Lock()
+
+
 def mistral_execution_id(st2_execution_id: str) -> str:
     """The Mistral execution id (a UUID) for a StackStorm execution id; same in, same out."""
     return str(uuid.uuid5(EXECUTION_ID_NAMESPACE, "st2:%s" % st2_execution_id))
@@ -49,7 +43,13 @@ def mistral_execution_id(st2_execution_id: str) -> str:
 
 def shared_api(url: Optional[str] = None) -> MistralAPI:
     """One MistralAPI (and HTTP connection pool) per Mistral URL for the whole process."""
-    return mistral_api.shared(url)
+    opts = config.get()
+    base = (url or opts.v2_base_url).rstrip("/")
+    key = (base, opts.api_key)
+    with _apis_lock:
+        if key not in _apis:
+            _apis[key] = MistralAPI(url=base, conf=opts)
+        return _apis[key]
 
 
 class MistralRunner(seam.AsyncActionRunner):
@@ -73,8 +73,14 @@ class MistralRunner(seam.AsyncActionRunner):
 
     @property
     def api(self) -> MistralAPI:
+        """The shared client (`[mistral] api_key` or no credentials), else one carrying this
+        execution's own token (Mistral with `auth_type = st2` inside StackStorm)."""
         if self._api is None:
-            self._api = shared_api()
+            token = self._auth_token()
+            if token and not getattr(self.opts, "api_key", None):
+                self._api = MistralAPI(conf=self.opts, auth_token=token)
+            else:
+                self._api = shared_api()
         return self._api
 
     @api.setter
@@ -136,7 +142,7 @@ class MistralRunner(seam.AsyncActionRunner):
             api_url=api_url,
             public_api_url=public_url,
             auth_token=self._auth_token(),
-            notify=getattr(self.liveaction, "notify", None) or {},
+            notify=seam.notify_settings(getattr(self.liveaction, "notify", None)),
             skip_notify_tasks=self._params().get("skip_notify") or [],
             secret_parameters=masking.secret_names(getattr(self.action, "parameters", None)),
             result_format=getattr(self.opts, "result_format", None),

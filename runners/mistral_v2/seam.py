@@ -162,3 +162,18 @@ def get_st2_action_lookup() -> Optional[Any]:
         return params
 
     return lookup
+
+
+def notify_settings(notify: Any) -> Dict[str, Any]:
+    """A liveaction's `notify` as the plain dict Mistral's env carries ({"on-complete": {message,
+    data, routes}, ...}); inside StackStorm it is a NotificationSchema model (converted by st2's
+    NotificationsHelper, as StackStorm's mistral_v2 runner did)."""
+    if not notify:
+        return {}
+    if isinstance(notify, dict):
+        return notify
+    if ST2COMMON_AVAILABLE:  # pragma: no cover - exercised by the st2 tier
+        from st2common.models.api.notification import NotificationsHelper
+
+        return NotificationsHelper.from_model(notify_model=notify)
+    raise TypeError("notify must be a dict outside StackStorm, got %s" % type(notify).__name__)

@@ -183,3 +183,29 @@ def test_runner_yaml_declares_task_name_like_stackstorm():
     assert "task" in params and set(params) >= {"context", "skip_notify", "task_name", "workflow"}
 
 
+
+
+def test_notify_settings_outside_stackstorm():
+    from mistral_v2 import seam
+
+    notify = {"on-complete": {"message": "done", "routes": ["slack"]}}
+    assert seam.notify_settings(notify) is notify
+    assert seam.notify_settings(None) == {} and seam.notify_settings({}) == {}
+    with pytest.raises(TypeError, match="notify must be a dict"):
+        seam.notify_settings(object())
+
+
+def test_local_host_keeps_a_few_attempts_by_default(tmp_path):
+    from st2mistral_local import host
+
+    settings = host.HostSettings(state_dir=str(tmp_path), api_url="http://127.0.0.1:1/api/v1")
+    try:
+        conf = host._register_mistral_options(settings)
+        assert conf.mistral.retry_attempts == host.HOST_RETRY_ATTEMPTS == 5
+        conf.set_override("retry_attempts", 9, "mistral")      # e.g. from --config-file
+        host._register_mistral_options(settings)
+        assert conf.mistral.retry_attempts == 9
+    finally:
+        cfg.CONF.clear_override("retry_attempts", "mistral")
+        cfg.CONF.clear_override("api_url", "mistral")
+        cfg.CONF.set_default("retry_attempts", None, "mistral")

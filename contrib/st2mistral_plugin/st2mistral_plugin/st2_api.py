@@ -50,7 +50,8 @@ def api_url(st2_context: Optional[Mapping[str, Any]]) -> str:
 
 
 def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, _RETRYABLE)
+    # An untrusted certificate stays untrusted: not retried (SSLError is a ConnectionError).
+    return isinstance(exc, _RETRYABLE) and not isinstance(exc, requests.exceptions.SSLError)
 
 
 def _retrying(method: str, url: str) -> tenacity.Retrying:
@@ -69,7 +70,8 @@ def _retrying(method: str, url: str) -> tenacity.Retrying:
 
 
 def _send(method: str, url: str, **kwargs: Any) -> requests.Response:
-    resp = _SESSION.request(method, url, timeout=config.get("request_timeout"), **kwargs)
+    resp = _SESSION.request(method, url, timeout=config.get("request_timeout"),
+                            verify=config.tls_verify(), **kwargs)
     if resp.status_code >= 500:
         raise _ServerError(resp)
     return resp
@@ -93,10 +95,20 @@ def request(method: str, url: str, *, headers: Optional[Mapping[str, str]] = Non
                                    % (method, url, exc.response.status_code, _brief(exc.response)))
         error.response = exc.response  # type: ignore[attr-defined]
         raise error from None
+    except requests.exceptions.SSLError as exc:
+        raise StackStormAPIError(
+            "StackStorm API %s %s: TLS failed (%s); for a self-signed StackStorm certificate set "
+            "[st2] cacert = <its CA/certificate PEM file> (or [st2] insecure = true) in Mistral's "
+            "config" % (method, url, _ssl_reason(exc))) from None
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise StackStormAPIError("StackStorm API %s %s unreachable after retries (%s)"
                                  % (method, url, type(exc).__name__)) from None
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    text = str(exc)
+    return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in text else type(exc).__name__
 
 
 def check(resp: requests.Response, what: str) -> Any:

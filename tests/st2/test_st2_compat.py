@@ -1,0 +1,102 @@
+"""Real StackStorm 3.9: workflows written for StackStorm's own mistral_v2 runner (pack
+tests/fixtures/packs/compat_tests) run unchanged: conditional on-complete, reverse workflows with
+`task_name`, ad-hoc actions based on StackStorm actions, a child workflow's context["mistral"]
+after StackStorm's own (shallow) context merge, notify / skip_notify, st2.action refused."""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List
+
+import pytest
+import requests
+
+pytestmark = [pytest.mark.st2, pytest.mark.integration]
+
+FINAL = ("succeeded", "failed", "canceled", "timeout", "abandoned")
+
+
+def run(stack: Any, ref: str, **params: Any) -> Dict[str, Any]:
+    resp = requests.post("%s/executions" % stack.api_url, headers=stack.headers(), timeout=30,
+                         json={"action": ref, "parameters": params})
+    assert resp.status_code == 201, resp.text
+    return stack.wait_for_status(resp.json()["id"], FINAL, timeout=120)
+
+
+def children_of(stack: Any, ex_id: str) -> List[Dict[str, Any]]:
+    resp = requests.get("%s/executions" % stack.api_url, headers=stack.headers(), timeout=30,
+                        params={"parent": ex_id})
+    resp.raise_for_status()
+    return resp.json()
+
+
+def output(result: Dict[str, Any]) -> Dict[str, Any]:
+    out = result.get("output")
+    if isinstance(out, dict) and "extra" not in result:
+        return out
+    return {k: v for k, v in result.items() if k not in ("extra", "tasks")}
+
+
+def tasks(doc: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    return {t["name"]: t for t in doc["result"]["tasks"]}
+
+
+def dump(doc: Dict[str, Any]) -> str:
+    return json.dumps(doc.get("result"), indent=1)[:3000]
+
+
+@pytest.mark.parametrize("x, branch", [(9, "big"), (2, "small")])
+def test_conditional_on_complete(st2_stack, x, branch):
+    doc = run(st2_stack, "compat_tests.cond", x=x)
+    assert doc["status"] == "succeeded", dump(doc)
+    assert output(doc["result"]) == {"said": "got %d" % x, "branch": branch}
+    assert set(tasks(doc)) == {"first", branch}
+
+
+def test_reverse_workflow_with_task_name_from_the_action(st2_stack):
+    doc = run(st2_stack, "compat_tests.reverse", cmd="echo one")
+    assert doc["status"] == "succeeded", dump(doc)
+    assert output(doc["result"]) == {"stdout": "after one"}
+    assert set(tasks(doc)) == {"task1", "task2"}
+
+
+def test_reverse_workflow_task_name_given_at_run_time(st2_stack):
+    doc = run(st2_stack, "compat_tests.reverse_any", cmd="echo two", task_name="task1")
+    assert doc["status"] == "succeeded", dump(doc)
+    assert set(tasks(doc)) == {"task1"}
+
+
+def test_adhoc_actions_based_on_stackstorm_actions(st2_stack):
+    doc = run(st2_stack, "compat_tests.book", word="hey")
+    assert doc["status"] == "succeeded", dump(doc)
+    assert output(doc["result"]) == {"shouted": "hey!", "fixed": "fixed"}
+    cmds = sorted(c["parameters"]["cmd"] for c in children_of(st2_stack, doc["id"]))
+    assert cmds == ["echo fixed", "echo hey!"]
+
+
+def test_child_workflow_context_after_stackstorms_merge_and_notify(st2_stack):
+    parent = run(st2_stack, "compat_tests.parent")
+    assert parent["status"] == "succeeded", dump(parent)
+    kids = {c["action"]["ref"] + ":" + str(c["parameters"].get("cmd")): c
+            for c in children_of(st2_stack, parent["id"])}
+    child = st2_stack.get(kids["compat_tests.child:None"]["id"])
+    pm, cm = parent["context"]["mistral"], child["context"]["mistral"]
+    assert cm["task_name"] == "call_child" and cm["task_execution_id"] and cm["action_execution_id"]
+    assert cm["callback_url"] == "/v2/action_executions/%s" % cm["action_execution_id"]
+    assert cm["parent"]["workflow_execution_id"] == pm["execution_id"]
+    assert cm["parent"]["workflow_name"] == "compat_tests.parent"
+    assert cm["workflow_name"] == "compat_tests.child" and cm["execution_id"] != pm["execution_id"]
+    assert output(output(parent["result"])["child"]) == {"said": "child hi"}
+    notify = {"on-complete": {"message": "done", "routes": ["slack"]}}
+    loud = st2_stack.get(kids["core.local:echo loud"]["id"])
+    quiet = st2_stack.get(kids["core.local:echo quiet"]["id"])
+    assert loud["liveaction"].get("notify", {}).get("on-complete", {}).get("routes") == notify["on-complete"]["routes"]
+    assert not (quiet["liveaction"].get("notify") or {}).get("on-complete")
+
+
+def test_st2_action_refused_by_stackstorm_carries_the_http_response(st2_stack):
+    doc = run(st2_stack, "compat_tests.bad_ref")
+    assert doc["status"] == "failed", dump(doc)
+    error = tasks(doc)["call"]["result"]
+    assert error["status"] == 400, error
+    assert "compat_tests.does_not_exist" in json.dumps(error["content"])
+    assert error["url"].endswith("/executions")
