@@ -9,6 +9,7 @@ from typing import List, Optional
 from oslo_config import cfg
 
 from mistral_v2 import config as mistral_config
+from mistral_v2 import masking
 from mistral_v2.exceptions import ConfigurationError
 from st2mistral_local import auth, kv, live_params, packs
 from st2mistral_local.container import Container
@@ -86,6 +87,19 @@ def _mistral_option(name: str, default: float) -> float:
         return default
 
 
+_SERVICE_KEYS: List[str] = []
+
+
+def _use_service_key(key: str) -> None:
+    """Make the host's in-memory service key the runner's `[mistral] api_key` (Mistral with
+    auth_type = st2 asks this host whether it is valid) unless the operator configured one."""
+    current = cfg.CONF.mistral.api_key
+    if current is None or current in _SERVICE_KEYS:
+        _SERVICE_KEYS.append(key)
+        cfg.CONF.set_override("api_key", key, group="mistral")
+    masking.remember([key])
+
+
 class Host:
     """One running host: owns the store and the background threads."""
 
@@ -97,6 +111,7 @@ class Host:
         self.users_path = os.path.join(settings.state_dir, "users.yaml")
         auth.ensure_users_file(self.users_path)
         self.auth = auth.Authenticator(self.store, self.users_path)
+        _use_service_key(self.auth.service_key)
         self.kv = kv.KeyValueStore(self.store, kv.load_cipher(os.path.join(settings.state_dir, "kv.key")))
         renderer = live_params.Renderer(self._stored_key, self.kv.decrypt)
         self.container = Container(self.store, self.auth, workers=settings.workers, renderer=renderer)
