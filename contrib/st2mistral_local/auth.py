@@ -17,8 +17,11 @@ from st2mistral_local.store import Store
 DEFAULT_USER = "st2admin"
 DEFAULT_TTL = 86400
 MAX_TTL = 7 * 86400
-# How long an execution's token stays valid after the execution completed.
-EXECUTION_TOKEN_GRACE = 300
+# Who the host's in-memory service key (Authenticator.service_key) acts as.
+SERVICE_USER = "stanley"
+# How long an execution's token stays valid after the execution completed: not at all, so the
+# copy Mistral keeps in its database (env, st2.action inputs) is useless once the execution ended.
+EXECUTION_TOKEN_GRACE = 0
 
 
 class AuthenticationError(St2MistralError):
@@ -71,6 +74,9 @@ class Authenticator:
         self.users_path = users_path
         self.default_ttl = default_ttl
         self.max_ttl = max_ttl
+        # The host's own credential towards a Mistral that authenticates with StackStorm
+        # ([mistral] api_key of the runner, reconciler and callbacks): only in memory, new per start.
+        self.service_key = secrets.token_urlsafe(36)
 
     def check_password(self, user: str, password: str) -> bool:
         """True when the user exists in the users file and the password matches."""
@@ -91,7 +97,7 @@ class Authenticator:
         return {"id": token_id, "user": user, "token": token, "ttl": ttl, "expiry": expiry, "metadata": {}}
 
     def issue_execution_token(self, user: str, execution_id: str) -> str:
-        """A token valid for as long as the execution runs (plus a short grace after it ends)."""
+        """A token valid for as long as the execution runs (until it completes)."""
         token = secrets.token_hex(16)
         self.store.add_token(_hash(token), ids.new_id(), user, None, execution_id, ids.now_iso())
         return token
@@ -118,11 +124,13 @@ class Authenticator:
                 raise AuthenticationError("Unauthorized - Token has expired.")
             if statuses.is_completed(ex["status"]) and ex.get("end_timestamp"):
                 ended = ids.parse_iso(ex["end_timestamp"])
-                if (ids.parse_iso(ids.now_iso()) - ended).total_seconds() > EXECUTION_TOKEN_GRACE:
+                if (ids.parse_iso(ids.now_iso()) - ended).total_seconds() >= EXECUTION_TOKEN_GRACE:
                     raise AuthenticationError("Unauthorized - Token has expired.")
         return row["username"]
 
     def _apikey_user(self, key: str) -> str:
+        if hmac.compare_digest(key, self.service_key):
+            return SERVICE_USER
         row = self.store.get_apikey(_hash(key))
         if not row or not row["enabled"]:
             raise AuthenticationError("Unauthorized - API key provided is not valid.")

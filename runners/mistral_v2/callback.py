@@ -61,10 +61,17 @@ def build_output(status: str, result: Any) -> Any:
     return result
 
 
+def _shared_api(url: str) -> MistralAPI:
+    """The process-wide MistralAPI of `url` (imported late: mistral_v2.mistral_v2 imports this module)."""
+    from mistral_v2.mistral_v2 import shared_api
+
+    return shared_api(url)
+
+
 class MistralCallbackHandler:
     """st2's AsyncActionExecutionCallbackHandler shape: one classmethod, `callback`."""
 
-    api_factory = MistralAPI
+    api_factory = staticmethod(lambda url: _shared_api(url))  # one connection pool per Mistral URL
 
     @classmethod
     def callback(cls, url: str, context: Optional[Dict[str, Any]], status: str, result: Any) -> bool:

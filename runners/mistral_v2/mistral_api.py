@@ -80,8 +80,10 @@ class MistralAPI:
         conf: Any = None,
         transport: Optional[requests.adapters.BaseAdapter] = None,
         sleep: Callable[[float], None] = time.sleep,
+        auth_token: Optional[str] = None,
     ) -> None:
         self.opts = conf if conf is not None else config.get()
+        self._auth_token = auth_token
         self.url = (url or self.opts.v2_base_url).rstrip("/")
         self._transport = transport  # tests mount a fake HTTP adapter here
         self._sleep = sleep
@@ -107,10 +109,19 @@ class MistralAPI:
                 if self._transport is not None:
                     session.mount("http://", self._transport)
                     session.mount("https://", self._transport)
+                session.headers.update(self.credential_headers())
                 kwargs["session"] = session
             kwargs.update(cacert=self.opts.cacert, insecure=self.opts.insecure)
             self._client = self.call("authentication", mistral_client.client, **kwargs)
         return self._client
+
+    def credential_headers(self) -> Dict[str, str]:
+        """StackStorm credentials for a Mistral that authenticates with StackStorm: the given
+        token, else `[mistral] api_key`; none when neither is set."""
+        if self._auth_token:
+            return {"X-Auth-Token": self._auth_token}
+        api_key = getattr(self.opts, "api_key", None)
+        return {"St2-Api-Key": api_key} if api_key else {}
 
     def _retrying(self) -> tenacity.Retrying:
         return retries.from_options(self.opts, is_transient, sleep=self._sleep)

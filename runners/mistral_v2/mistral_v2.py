@@ -32,7 +32,7 @@ NOTIFY_EVENTS = [
 # Namespace of the Mistral execution ids derived from StackStorm execution ids.
 EXECUTION_ID_NAMESPACE = uuid.UUID("6f1e3c52-1d0a-4c8e-9a43-5b1f0d2a7c11")
 
-_apis: Dict[str, MistralAPI] = {}
+_apis: Dict[Tuple[str, Optional[str]], MistralAPI] = {}
 _apis_lock = threading.Lock()
 
 
@@ -44,10 +44,11 @@ def mistral_execution_id(st2_execution_id: str) -> str:
 def shared_api(url: Optional[str] = None) -> MistralAPI:
     """One MistralAPI (and HTTP connection pool) per Mistral URL for the whole process."""
     opts = config.get()
-    key = (url or opts.v2_base_url).rstrip("/")
+    base = (url or opts.v2_base_url).rstrip("/")
+    key = (base, opts.api_key)
     with _apis_lock:
         if key not in _apis:
-            _apis[key] = MistralAPI(url=key, conf=opts)
+            _apis[key] = MistralAPI(url=base, conf=opts)
         return _apis[key]
 
 
@@ -72,8 +73,14 @@ class MistralRunner(seam.AsyncActionRunner):
 
     @property
     def api(self) -> MistralAPI:
+        """The shared client (`[mistral] api_key` or no credentials), else one carrying this
+        execution's own token (Mistral with `auth_type = st2` inside StackStorm)."""
         if self._api is None:
-            self._api = shared_api()
+            token = self._auth_token()
+            if token and not getattr(self.opts, "api_key", None):
+                self._api = MistralAPI(conf=self.opts, auth_token=token)
+            else:
+                self._api = shared_api()
         return self._api
 
     @api.setter
