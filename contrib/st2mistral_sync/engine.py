@@ -7,13 +7,12 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
 
-from mistral_v2 import seam
+from mistral_v2 import statuses
 from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError, St2MistralError
 
 LOG = logging.getLogger(__name__)
 
 CALLBACK_SOURCE = "mistral_v2"
-COMPLETED = frozenset(seam.LIVEACTION_COMPLETED_STATES)
 # Outcomes of one callback delivery.
 APPLIED, ALREADY, REJECTED, FAILED, SKIPPED = "applied", "already", "rejected", "failed", "skipped"
 
@@ -91,7 +90,7 @@ def wants_callback(doc: Dict[str, Any]) -> bool:
     """A completed execution started by Mistral's st2.action (its callback points at Mistral)."""
     callback = callback_of(doc)
     return (callback.get("source") == CALLBACK_SOURCE and bool(callback.get("url"))
-            and doc.get("status") in COMPLETED)
+            and statuses.is_completed(doc.get("status") or ""))
 
 
 def owner_key(doc: Dict[str, Any]) -> str:

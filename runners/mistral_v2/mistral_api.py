@@ -233,13 +233,6 @@ class MistralAPI:
         return self._list_all("list executions", self.client.executions.list,
                               description=flt, include_output=True)
 
-    def find_execution(self, description: str) -> Optional[Dict[str, Any]]:
-        """The execution whose description is exactly `description`, or None (one small call)."""
-        found = self.call("find execution %r" % description, self.client.executions.list,
-                          description=description, limit=1,
-                          fields=["id", "workflow_name", "description", "state"])
-        return _to_dict(found[0]) if found else None
-
     def create_execution(
         self,
         workflow_name: str,
