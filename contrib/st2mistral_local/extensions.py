@@ -13,7 +13,7 @@ from mistral_v2.exceptions import (
     RerunError,
     St2MistralError,
 )
-from mistral_v2.mistral_v2 import shared_api
+from mistral_v2.mistral_api import shared as shared_api
 from mistral_v2.statuses import St2
 from st2mistral_local import params
 
