@@ -9,8 +9,9 @@ from typing import Any, Dict, Mapping, Optional
 
 import yaml
 
+from mistral_v2 import statuses
 from mistral_v2.exceptions import ConfigurationError, St2MistralError
-from st2mistral_local import ids, transitions
+from st2mistral_local import ids
 from st2mistral_local.store import Store
 
 DEFAULT_USER = "st2admin"
@@ -51,16 +52,6 @@ def ensure_users_file(path: str, user: str = DEFAULT_USER) -> Optional[str]:
     with os.fdopen(fd, "w") as fh:
         fh.write(password + "\n")
     return password
-
-
-def add_user(path: str, user: str, password: str) -> None:
-    """Add or replace a user in the users file."""
-    data = _read_users(path) if os.path.exists(path) else {}
-    salt = secrets.token_hex(16)
-    data[user] = {"salt": salt, "password_hash": _password_hash(password, salt)}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        yaml.safe_dump({"users": data}, fh)
 
 
 def _read_users(path: str) -> Dict[str, Dict[str, str]]:
@@ -131,7 +122,7 @@ class Authenticator:
             ex = self.store.get_execution(row["execution_id"])
             if ex is None:
                 raise AuthenticationError("Unauthorized - Token has expired.")
-            if transitions.is_completed(ex["status"]) and ex.get("end_timestamp"):
+            if statuses.is_completed(ex["status"]) and ex.get("end_timestamp"):
                 ended = ids.parse_iso(ex["end_timestamp"])
                 if (ids.parse_iso(ids.now_iso()) - ended).total_seconds() >= EXECUTION_TOKEN_GRACE:
                     raise AuthenticationError("Unauthorized - Token has expired.")

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -233,13 +234,6 @@ class MistralAPI:
         return self._list_all("list executions", self.client.executions.list,
                               description=flt, include_output=True)
 
-    def find_execution(self, description: str) -> Optional[Dict[str, Any]]:
-        """The execution whose description is exactly `description`, or None (one small call)."""
-        found = self.call("find execution %r" % description, self.client.executions.list,
-                          description=description, limit=1,
-                          fields=["id", "workflow_name", "description", "state"])
-        return _to_dict(found[0]) if found else None
-
     def create_execution(
         self,
         workflow_name: str,
@@ -341,3 +335,18 @@ class MistralAPI:
         return _to_dict(self.call("update action execution %s" % action_execution_id,
                                   self.client.action_executions.update,
                                   action_execution_id, state=state, output=output))
+
+
+_shared: Dict[Tuple[str, Optional[str]], MistralAPI] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(url: Optional[str] = None) -> MistralAPI:
+    """One MistralAPI (and HTTP connection pool) per Mistral URL for the whole process."""
+    opts = config.get()
+    base = (url or opts.v2_base_url).rstrip("/")
+    key = (base, opts.api_key)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = MistralAPI(url=base, conf=opts)
+        return _shared[key]

@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import threading
 import uuid
 from typing import Any, Dict, Optional, Tuple
 
@@ -18,6 +17,7 @@ from mistral_v2.exceptions import (
     describe,
 )
 from mistral_v2.mistral_api import MistralAPI
+from mistral_v2.mistral_api import shared as shared_api
 from mistral_v2.query import description_for
 
 LOG = logging.getLogger(__name__)
@@ -32,24 +32,9 @@ NOTIFY_EVENTS = [
 # Namespace of the Mistral execution ids derived from StackStorm execution ids.
 EXECUTION_ID_NAMESPACE = uuid.UUID("6f1e3c52-1d0a-4c8e-9a43-5b1f0d2a7c11")
 
-_apis: Dict[Tuple[str, Optional[str]], MistralAPI] = {}
-_apis_lock = threading.Lock()
-
-
 def mistral_execution_id(st2_execution_id: str) -> str:
     """The Mistral execution id (a UUID) for a StackStorm execution id; same in, same out."""
     return str(uuid.uuid5(EXECUTION_ID_NAMESPACE, "st2:%s" % st2_execution_id))
-
-
-def shared_api(url: Optional[str] = None) -> MistralAPI:
-    """One MistralAPI (and HTTP connection pool) per Mistral URL for the whole process."""
-    opts = config.get()
-    base = (url or opts.v2_base_url).rstrip("/")
-    key = (base, opts.api_key)
-    with _apis_lock:
-        if key not in _apis:
-            _apis[key] = MistralAPI(url=base, conf=opts)
-        return _apis[key]
 
 
 class MistralRunner(seam.AsyncActionRunner):

@@ -255,27 +255,6 @@ def test_refusal_of_running_execution_is_invalid_operation():
         cascade._set_state(m, "root", "FOO")
 
 
-def test_reconcile_pause_up_pauses_root_of_paused_subworkflow_once():
-    m = FakeMistral(cascades=False)
-    depth3(m)
-    assert cascade.reconcile_pause_up(m, "root") is False
-    m.executions["sub2"]["state"] = "PAUSED"
-    assert cascade.reconcile_pause_up(m, "root") is True
-    assert m.executions["root"]["state"] == "PAUSED"
-    assert cascade.reconcile_pause_up(m, "root") is False
-    assert m.updates == [("root", "PAUSED")]
-
-
-def test_pause_up_needed_only_for_paused_subworkflow_under_running_root():
-    m = FakeMistral(cascades=False)
-    depth3(m)
-    assert not cascade.pause_up_needed(m, "root")
-    m.executions["sub2"]["state"] = "PAUSED"
-    assert cascade.pause_up_needed(m, "root")
-    m.executions["root"]["state"] = "PAUSED"
-    assert not cascade.pause_up_needed(m, "root")
-
-
 # -- StackStorm children -----------------------------------------------------------------------------
 
 def family():
