@@ -104,7 +104,7 @@ def awaiting_task_ids(result: Any) -> set:
     """Ids of the tasks still RUNNING in a reconciled result: an st2.action among them may be
     waiting for a callback that was lost."""
     tasks = result.get("tasks") if isinstance(result, dict) else None
-    return {str(t.get("id")) for t in tasks or [] if isinstance(t, dict) and t.get("state") == "RUNNING"}
+    return {str(t.get("id")) for t in tasks or [] if isinstance(t, dict) and t.get("state") == statuses.RUNNING}
 
 
 def _default_querier() -> Any:
