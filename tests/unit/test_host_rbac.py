@@ -151,5 +151,5 @@ def test_private_file_is_never_group_or_world_readable(tmp_path):
     for path in (created, conf, rewritten):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
     text = conf.read_text()
-    assert "auth_type = st2" in text and "auth_enable = true" in text and "workflow_trace=WARN" in text
+    assert "auth_type = st2" in text and "auth_enable = true" in text and "mistral.actions.std_actions=WARN" in text
     assert "auth_enable = false" in rewritten.read_text()
