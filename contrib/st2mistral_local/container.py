@@ -306,6 +306,7 @@ class Container:
         runner.auth_token = types.SimpleNamespace(token=self.auth.issue_execution_token(user, doc["id"]), user=user)
         runner.st2_executions = self.st2_executions
         runner.action_lookup = self.action_parameters
+        runner.raise_operation_errors = True  # the host answers pause/resume/cancel requests with them
         rerun = context.get("re-run") or {}
         original = self.store.get_execution(rerun["ref"]) if rerun.get("ref") else None
         runner.rerun_ex_ref = _ns(original) if original else None

@@ -1,6 +1,7 @@
 """The mistral-v2 runner: start (or re-run), pause, resume and cancel Mistral workflow executions."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
@@ -8,7 +9,7 @@ import threading
 import uuid
 from typing import Any, Dict, Optional, Tuple
 
-from mistral_v2 import cascade, config, context, definitions, seam
+from mistral_v2 import cascade, config, context, definitions, seam, statuses
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidOperationError,
@@ -66,6 +67,8 @@ class MistralRunner(seam.AsyncActionRunner):
         # StackStorm API used to cascade pause/resume/cancel to child executions; the host injects
         # one (cascade.St2Executions); inside StackStorm it defaults to the REST API.
         self.st2_executions: Optional[cascade.St2Executions] = None
+        # The host answers pause/resume/cancel requests itself and wants their errors raised.
+        self.raise_operation_errors = False
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -219,11 +222,11 @@ class MistralRunner(seam.AsyncActionRunner):
     def _current(self) -> Tuple[Any, Any]:
         return getattr(self.liveaction, "result", None), self._context()
 
-    def _st2(self) -> Optional[cascade.St2Executions]:
+    def _st2(self, token: Optional[str]) -> Optional[cascade.St2Executions]:
         if self.st2_executions is None and seam.ST2COMMON_AVAILABLE:  # pragma: no cover
             api_url = self.opts.api_url or seam.get_st2_api_urls()[0]
             if api_url:
-                self.st2_executions = cascade.RestSt2Executions(api_url, auth_token=self._auth_token())
+                return cascade.RestSt2Executions(api_url, auth_token=token)
         return self.st2_executions
 
     def _cascade(self, verb: str) -> str:
@@ -231,22 +234,51 @@ class MistralRunner(seam.AsyncActionRunner):
         ex_id = self._mistral_context()["execution_id"]
         ctx = getattr(self.liveaction, "context", None) or self.context
         callback = getattr(self.liveaction, "callback", None)
+        token = self._auth_token()
+        credential = (contextlib.nullcontext(token) if token
+                      else seam.operation_token(self.get_user(), self.execution_id))
         try:
-            if verb == cascade.CANCEL:
-                return cascade.cancel(self.api, self._st2(), self.execution_id, ex_id)
-            operation = cascade.pause if verb == cascade.PAUSE else cascade.resume
-            return operation(self.api, self._st2(), self.execution_id, ex_id, context=ctx, callback=callback)
+            with credential as st2_token:
+                st2 = self._st2(st2_token)
+                if verb == cascade.CANCEL:
+                    return cascade.cancel(self.api, st2, self.execution_id, ex_id)
+                operation = cascade.pause if verb == cascade.PAUSE else cascade.resume
+                return operation(self.api, st2, self.execution_id, ex_id, context=ctx, callback=callback)
         except InvalidOperationError as exc:
             raise InvalidOperationError("Cannot %s execution %s: %s" % (verb, self.execution_id, exc)) from None
 
+    def _operation(self, verb: str, unchanged: str) -> seam.RunnerResult:
+        """Run the operation; errors raise when `raise_operation_errors` (the host answers the
+        caller with them), else (StackStorm, which would fail the execution on a raising pause or
+        leave it `canceling` for ever) come back in the result with the status Mistral reports."""
+        try:
+            return (self._cascade(verb),) + self._current()
+        except St2MistralError as exc:
+            if self.raise_operation_errors:
+                raise
+            LOG.warning("%s of execution %s failed: %s", verb, self.execution_id, exc)
+            result, ctx = self._current()
+            result = dict(result) if isinstance(result, dict) else {"result": result}
+            result.update(describe(exc))
+            if not (ctx.get("mistral") or {}).get("execution_id"):  # never started in Mistral
+                return (seam.LIVEACTION_STATUS_CANCELED if verb == cascade.CANCEL else unchanged), result, ctx
+            return self._status_in_mistral(unchanged), result, ctx
+
+    def _status_in_mistral(self, fallback: str) -> str:
+        try:
+            state = self.api.get_execution(self._mistral_context()["execution_id"])["state"]
+            return statuses.to_st2_status(state, [])
+        except (St2MistralError, ValueError, KeyError):
+            return fallback
+
     def pause(self) -> seam.RunnerResult:
-        return (self._cascade(cascade.PAUSE),) + self._current()
+        return self._operation(cascade.PAUSE, seam.LIVEACTION_STATUS_RUNNING)
 
     def resume(self) -> seam.RunnerResult:
-        return (self._cascade(cascade.RESUME),) + self._current()
+        return self._operation(cascade.RESUME, seam.LIVEACTION_STATUS_PAUSED)
 
     def cancel(self) -> seam.RunnerResult:
-        return (self._cascade(cascade.CANCEL),) + self._current()
+        return self._operation(cascade.CANCEL, seam.LIVEACTION_STATUS_RUNNING)
 
 
 def get_runner() -> MistralRunner:

@@ -241,12 +241,14 @@ def test_pause_refused_by_mistral_is_invalid_operation(wf_file):
     api = FakeAPI()
     api.fail_update = MistralAPIError("Mistral rejected ... (HTTP 400): already SUCCESS", 400)
     r = make_runner(wf_file, api, context={"mistral": {"execution_id": "mex-9"}})
+    r.raise_operation_errors = True  # as the host asks
     with pytest.raises(InvalidOperationError, match="Cannot pause execution st2ex1"):
         r.pause()
 
 
 def test_cancel_without_mistral_execution_is_invalid_operation(wf_file):
     r = make_runner(wf_file, FakeAPI(), context={})
+    r.raise_operation_errors = True  # as the host asks
     with pytest.raises(InvalidOperationError, match="no Mistral workflow execution"):
         r.cancel()
 
