@@ -41,12 +41,10 @@ def _ns(doc: Dict[str, Any]) -> types.SimpleNamespace:
 
 
 def _merge_context(old: Dict[str, Any], new: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """A shallow update, as StackStorm's `liveaction_db.context.update(context)`: a key the
+    runner returns replaces the stored one whole (the runner returns every key it keeps)."""
     merged = dict(old or {})
-    for key, value in (new or {}).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = dict(merged[key], **value)
-        else:
-            merged[key] = value
+    merged.update(new or {})
     return merged
 
 
@@ -233,7 +231,7 @@ class Container:
                 doc["status"] = status
                 doc["log"].append({"timestamp": ids.now_iso(), "status": status})
                 changed["status"] = True
-            if result is not None:
+            if result:  # as StackStorm's update_liveaction_status: an empty result keeps the stored one
                 doc["result"] = result
             if context:
                 doc["context"] = _merge_context(doc.get("context") or {}, context)

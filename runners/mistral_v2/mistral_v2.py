@@ -120,7 +120,11 @@ class MistralRunner(seam.AsyncActionRunner):
     # -- run ---------------------------------------------------------------------------------------
 
     def run(self, action_parameters: Dict[str, Any]) -> seam.RunnerResult:
-        """Start the workflow (or re-run tasks of the original); ("running", {"tasks": []}, ctx)."""
+        """Start the workflow (or re-run tasks of the original); ("running", {}, ctx).
+
+        The result is empty on purpose: StackStorm stores a non-empty result returned here over
+        one the plugin may have pushed before run() returned (a fast workflow), never an empty one.
+        """
         try:
             rerun_options = (self.context or {}).get("re-run") or {}
             if self.rerun_ex_ref is not None and rerun_options.get("tasks"):
@@ -156,7 +160,10 @@ class MistralRunner(seam.AsyncActionRunner):
         execution = self._create(workflow_name, inputs, prepared)
 
         ctx = self._context()
+        # StackStorm stores this context with a shallow update: keep the parent link that
+        # st2.action put under "mistral" (action/task/workflow execution ids of the calling task).
         ctx["mistral"] = {
+            **(ctx.get("mistral") or {}),
             "execution_id": execution["id"],
             "workflow_name": execution.get("workflow_name") or workflow_name,
             "workbook_name": prepared.workbook_name if prepared else None,
@@ -164,7 +171,7 @@ class MistralRunner(seam.AsyncActionRunner):
         secret = sorted(n for n, m in (meta or {}).items() if isinstance(m, dict) and m.get("secret"))
         if secret:  # names only: the reconciler masks these keys in task inputs/published/output
             ctx["mistral"]["secret_parameters"] = secret
-        return seam.LIVEACTION_STATUS_RUNNING, {"tasks": []}, ctx
+        return seam.LIVEACTION_STATUS_RUNNING, {}, ctx  # {}: StackStorm keeps a result pushed meanwhile
 
     def _prepare(self, action_ref: str) -> Optional[definitions.PreparedDefinition]:
         entry = self.entry_point
@@ -199,7 +206,7 @@ class MistralRunner(seam.AsyncActionRunner):
             api_url=api_url,
             public_api_url=public_url,
             auth_token=self._auth_token(),
-            notify=getattr(self.liveaction, "notify", None) or {},
+            notify=seam.notify_as_dict(getattr(self.liveaction, "notify", None)),
             skip_notify_tasks=self._params().get("skip_notify") or [],
         )
         params: Dict[str, Any] = {"env": env}

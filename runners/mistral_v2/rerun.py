@@ -541,7 +541,7 @@ def rerun_tasks(
 
 
 def rerun_workflow(runner: Any, action_parameters: Dict[str, Any], options: Dict[str, Any]) -> seam.RunnerResult:
-    """MistralRunner.run() for a re-run: returns ("running", {"tasks": []}, context).
+    """MistralRunner.run() for a re-run: returns ("running", {}, context).
 
     `options` is context["re-run"]: {"ref", "tasks", "reset"} plus ours: "no_reset",
     "context" (variable overrides for env()), "next" (resume from the tasks after the named
@@ -559,12 +559,12 @@ def rerun_workflow(runner: Any, action_parameters: Dict[str, Any], options: Dict
         api_url=api_url,
         public_api_url=public_url,
         auth_token=token,
-        notify=getattr(runner.liveaction, "notify", None) or {},
+        notify=seam.notify_as_dict(getattr(runner.liveaction, "notify", None)),
         skip_notify_tasks=(runner.runner_parameters or {}).get("skip_notify") or [],
     )
     resolver = getattr(runner, "resolve_st2_child", None)
     original_id = getattr(runner.rerun_ex_ref, "id", None) or options.get("ref")
-    st2 = runner._st2() if resolver is None and hasattr(runner, "_st2") else None
+    st2 = runner._st2(token) if resolver is None and hasattr(runner, "_st2") else None
     if resolver is None and st2 is not None and original_id:
         resolver = st2_child_resolver(st2.list_children, original_id)
     if options.get("next"):
@@ -579,4 +579,4 @@ def rerun_workflow(runner: Any, action_parameters: Dict[str, Any], options: Dict
                     resolve_st2_child=resolver)
     ctx = copy.deepcopy(runner.context or {})
     ctx["mistral"] = dict(original_ctx.get("mistral") or {})
-    return seam.LIVEACTION_STATUS_RUNNING, {"tasks": []}, ctx
+    return seam.LIVEACTION_STATUS_RUNNING, {}, ctx  # {}: StackStorm keeps a result pushed meanwhile

@@ -146,6 +146,20 @@ def get_st2_api_urls() -> Tuple[Optional[str], Optional[str]]:
     return public, public  # pragma: no cover
 
 
+def notify_as_dict(notify: Any) -> Dict[str, Any]:
+    """`liveaction.notify` as JSON: StackStorm holds a mongoengine NotificationSchema document
+    (on_complete/on_success/on_failure); the host already holds the JSON form."""
+    if not notify:
+        return {}
+    if isinstance(notify, dict):
+        return notify
+    if ST2COMMON_AVAILABLE:  # pragma: no cover
+        from st2common.models.api.notification import NotificationsHelper
+
+        return dict(NotificationsHelper.from_model(notify) or {})
+    raise TypeError("liveaction.notify is a %s, not a mapping" % type(notify).__name__)
+
+
 @contextlib.contextmanager
 def operation_token(user: str, execution_id: Optional[str]) -> Iterator[Optional[str]]:
     """A StackStorm service token for `user`, deleted on exit; None outside StackStorm.

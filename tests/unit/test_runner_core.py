@@ -5,7 +5,7 @@ import types
 import pytest
 from oslo_config import cfg
 
-from mistral_v2 import config, mistral_v2
+from mistral_v2 import config, mistral_v2, seam
 from mistral_v2.exceptions import (
     InvalidOperationError,
     MistralAPIError,
@@ -118,7 +118,7 @@ def test_start_creates_execution_with_st2_env(wf_file):
     api = FakeAPI()
     r = make_runner(wf_file, api, runner_params={"context": {"extra": 1, "who": "x"}})
     status, result, ctx = r.run({"who": "Bob"})
-    assert status == "running" and result == {"tasks": []}
+    assert status == "running" and result == {}  # empty: StackStorm keeps a result pushed meanwhile
     assert ctx["mistral"] == {"execution_id": mistral_v2.mistral_execution_id("st2ex1"),
                               "workflow_name": "pk.act", "workbook_name": None}
     assert ctx["user"] == "stanley"
@@ -134,6 +134,22 @@ def test_start_creates_execution_with_st2_env(wf_file):
     assert st2_ctx["auth_token"] == "tok-secret"
     assert params["notify"][0]["type"] == "st2"
     assert "tok-secret" not in repr(ctx) and "tok-secret" not in repr(result)
+
+
+def test_a_child_workflow_keeps_the_parent_link_st2_action_put_in_its_context(wf_file):
+    """StackStorm stores the runner's context with a shallow update: context["mistral"] must keep
+    the calling task's ids next to the child's own Mistral execution."""
+    link = {"action_execution_id": "ae-1", "task_execution_id": "te-1", "workflow_execution_id": "we-1"}
+    r = make_runner(wf_file, FakeAPI(), context={"mistral": dict(link), "parent": {"execution_id": "p1"}})
+    _, _, ctx = r.run({"who": "a"})
+    assert ctx["mistral"] == dict(link, execution_id=mistral_v2.mistral_execution_id("st2ex1"),
+                                  workflow_name="pk.act", workbook_name=None)
+
+
+def test_notify_is_passed_as_json():
+    assert seam.notify_as_dict(None) == {} and seam.notify_as_dict({"on-complete": {}}) == {"on-complete": {}}
+    with pytest.raises(TypeError, match="not a mapping"):
+        seam.notify_as_dict(object())
 
 
 def test_secret_parameter_names_go_to_the_query_context(wf_file):
