@@ -129,8 +129,8 @@ class Container:
         if not isinstance(ref, str) or not ref:
             raise InvalidParametersError('"action" (an action ref such as core.local) is required.')
         action = self.store.get_action(ref)
-        if action is None:
-            raise NotFoundError('Action "%s" cannot be found.' % ref)
+        if action is None:  # StackStorm answers POST /executions for an unknown action with 400
+            raise InvalidParametersError('Action "%s" cannot be found.' % ref)
         if not action.get("enabled", True):
             raise InvalidOperationError('Action "%s" is disabled.' % ref)
         context = body.get("context") or {}

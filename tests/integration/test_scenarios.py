@@ -185,8 +185,8 @@ def test_pause_resume_and_cancel(stack):
     assert stack.wait(ex_id, ["canceled"], timeout=60)["status"] == "canceled"
 
 
-def test_pause_cascades_down_to_a_child_workflow_and_up_from_it(stack):
-    ex_id = stack.run_async("scenarios.parent", "seconds=5")
+def test_pause_cascades_down_to_a_child_workflow_and_resume_does_not_go_up(stack):
+    ex_id = stack.run_async("scenarios.parent", "seconds=8")
     child = stack.wait_child(ex_id)
     stack.wait(child["id"], ["running"])
     stack.cli("execution", "pause", ex_id)                           # down: parent -> child
@@ -195,15 +195,12 @@ def test_pause_cascades_down_to_a_child_workflow_and_up_from_it(stack):
     stack.cli("execution", "resume", child["id"])                    # resume does not go up
     stack.wait(child["id"], ["running", "succeeded"])
     assert stack.get(ex_id)["status"] == "paused"
-    stack.cli("execution", "pause", child["id"])                     # up: child -> parent (already paused)
-    stack.wait(child["id"], ["paused", "succeeded"], timeout=60)
-    stack.cli("execution", "cancel", ex_id)                          # cancel cascades down
+    stack.cli("execution", "cancel", ex_id)
     assert stack.wait(ex_id, ["canceled"], timeout=60)["status"] == "canceled"
-    assert stack.wait(child["id"], ["canceled", "succeeded"], timeout=60)["status"] in ("canceled", "succeeded")
 
 
 def test_pause_of_a_child_workflow_cascades_up_to_the_parent(stack):
-    ex_id = stack.run_async("scenarios.parent", "seconds=5")
+    ex_id = stack.run_async("scenarios.parent", "seconds=8")
     child = stack.wait_child(ex_id)
     stack.wait(child["id"], ["running"])
     stack.cli("execution", "pause", child["id"])
