@@ -151,11 +151,7 @@ class Container:
         delay = body.get("delay") or 0
         if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
             raise InvalidParametersError('"delay" must be a non-negative integer of milliseconds.')
-        context = dict(context)
-        if isinstance(context.get("re-run"), dict) and not context["re-run"].get("ref"):
-            # st2.action re-running a child workflow of a re-run parent (rerun_children hint)
-            context["re-run"] = rerun_request.child_rerun_options(
-                context["re-run"], ref, parent_id, self.store.get_execution, self._children)
+        context = dict(context)  # a child re-run hint (no "ref") is resolved by the runner, as in StackStorm
         context["user"] = body.get("user") or context.get("user") or requester
         context.setdefault("pack", action["pack"])
         doc = self._new_doc(action, supplied, context, parent_id, callback, delay)
@@ -167,10 +163,6 @@ class Container:
         LOG.info("execution %s of %s requested by %s", doc["id"], ref, requester)
         self.schedule(doc["id"], delay)
         return stored, True
-
-    def _children(self, execution_id: str) -> List[Dict[str, Any]]:
-        docs, _ = self.store.list_executions(parent=execution_id, ascending=True)
-        return docs
 
     def _new_doc(self, action: Dict[str, Any], supplied: Dict[str, Any], context: Dict[str, Any],
                  parent: Optional[str], callback: Dict[str, Any], delay: int) -> Dict[str, Any]:

@@ -6,6 +6,7 @@ import copy
 import logging
 import os
 import threading
+import types
 import uuid
 from typing import Any, Dict, Optional, Tuple
 
@@ -127,12 +128,35 @@ class MistralRunner(seam.AsyncActionRunner):
         """
         try:
             rerun_options = (self.context or {}).get("re-run") or {}
+            if rerun_options.get("tasks") and self.rerun_ex_ref is None and not rerun_options.get("ref"):
+                rerun_options = self._resolve_child_rerun(rerun_options)
             if self.rerun_ex_ref is not None and rerun_options.get("tasks"):
                 return self.rerun_workflow(action_parameters, rerun_options)
             return self.start_workflow(action_parameters or {})
         except St2MistralError as exc:
             LOG.warning("mistral-v2 execution %s failed to start: %s", self.execution_id, exc)
             return seam.LIVEACTION_STATUS_FAILED, describe(exc), self._context()
+
+    def _resolve_child_rerun(self, hint: Dict[str, Any]) -> Dict[str, Any]:
+        """st2.action re-runs tasks of an earlier child workflow (a dotted re-run through a child
+        StackStorm action): find that child through StackStorm's API and re-run it."""
+        from mistral_v2 import rerun
+
+        st2 = self._st2(self._auth_token())
+        if st2 is None:
+            raise InvalidOperationError("Cannot re-run tasks of a child workflow without the StackStorm API.")
+
+        def get(execution_id: str) -> Optional[Dict[str, Any]]:
+            try:
+                return st2.get_execution(execution_id)
+            except St2MistralError:
+                return None
+
+        parent_id = ((self.context or {}).get("parent") or {}).get("execution_id")
+        options = rerun.child_rerun_options(hint, self._action_ref(), parent_id, get, st2.list_children)
+        old = get(options["ref"]) or {}
+        self.rerun_ex_ref = types.SimpleNamespace(id=options["ref"], context=old.get("context") or {})
+        return options
 
     def rerun_workflow(self, action_parameters: Dict[str, Any], options: Dict[str, Any]) -> seam.RunnerResult:
         """Re-run tasks of the original Mistral execution; implemented by `mistral_v2.rerun`."""

@@ -540,6 +540,70 @@ def rerun_tasks(
     return public_execution(api.get_execution(root["id"]))
 
 
+def _task_names(hint: Dict[str, Any], key: str) -> Optional[List[str]]:
+    value = hint.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise RerunError('context["re-run"]["%s"] must be a list of task names.' % key)
+    return [v.strip() for v in value]
+
+
+def _action_execution_of(doc: Dict[str, Any]) -> Optional[str]:
+    """The Mistral `st2.action` call that started a StackStorm execution (context, else callback)."""
+    mctx = (doc.get("context") or {}).get("mistral") or {}
+    if mctx.get("action_execution_id"):
+        return str(mctx["action_execution_id"])
+    url = str((doc.get("callback") or {}).get("url") or "")
+    return url.rstrip("/").rsplit("/action_executions/", 1)[-1] if "/action_executions/" in url else None
+
+
+def child_rerun_options(hint: Dict[str, Any], action_ref: str, parent_id: Optional[str],
+                        get_execution: Callable[[str], Optional[Dict[str, Any]]],
+                        list_children: Callable[[str], Iterable[Dict[str, Any]]]) -> Dict[str, Any]:
+    """context["re-run"] (with "ref") for a child that st2.action started with a re-run hint.
+
+    The hint ({"tasks", "reset", "context"?, "mistral": {"action_execution_id", "execution_id"}},
+    no "ref") names the old st2.action call; the old child is the child of the new parent's
+    original execution (its context["re-run"]["ref"]) that this call started. Looked up through
+    StackStorm's API (real StackStorm or the host); RerunError names what is missing.
+    """
+    if not isinstance(hint, dict):
+        raise RerunError('context["re-run"] must be an object.')
+    tasks = _task_names(hint, "tasks")
+    if not tasks:
+        raise RerunError('context["re-run"] of a child re-run needs "tasks".')
+    reset = _task_names(hint, "reset")
+    old = hint.get("mistral") or {}
+    old_call = old.get("action_execution_id") if isinstance(old, dict) else None
+    if not old_call:
+        raise RerunError('context["re-run"] needs "ref" (the execution to re-run) or '
+                         '"mistral.action_execution_id" (the st2.action call that started it).')
+    parent = get_execution(parent_id) if parent_id else None
+    original_parent = (((parent or {}).get("context") or {}).get("re-run") or {}).get("ref")
+    if not original_parent:
+        raise RerunError("Cannot re-run tasks %s of a child workflow: the parent execution %s is not a re-run."
+                         % (", ".join(tasks), parent_id))
+    old_child = next((c for c in list_children(original_parent) or [] if _action_execution_of(c) == old_call), None)
+    if old_child is None:
+        raise RerunError("Cannot re-run tasks %s of a child workflow: execution %s has no child started by "
+                         "Mistral action execution %s." % (", ".join(tasks), original_parent, old_call))
+    old_ref = (old_child.get("action") or {}).get("ref")
+    if old_ref != action_ref:
+        raise RerunError("Cannot re-run the child workflow %s: it ran %s, not %s." % (
+            old_child["id"], old_ref, action_ref))
+    options: Dict[str, Any] = {"ref": old_child["id"], "tasks": tasks,
+                               "reset": reset if reset is not None else list(tasks)}
+    if isinstance(hint.get("context"), dict) and hint["context"]:
+        options["context"] = hint["context"]
+    LOG.info("child of %s re-runs %s of its earlier child %s", parent_id, ", ".join(tasks), old_child["id"])
+    return options
+
+
+# Keys of context["mistral"] linking a child execution to the st2.action call that started it.
+_PARENT_LINK_KEYS = ("action_execution_id", "task_execution_id", "workflow_execution_id")
+
+
 def rerun_workflow(runner: Any, action_parameters: Dict[str, Any], options: Dict[str, Any]) -> seam.RunnerResult:
     """MistralRunner.run() for a re-run: returns ("running", {}, context).
 
@@ -578,5 +642,8 @@ def rerun_workflow(runner: Any, action_parameters: Dict[str, Any], options: Dict
                     no_reset=options.get("no_reset"), overrides=options.get("context"),
                     resolve_st2_child=resolver)
     ctx = copy.deepcopy(runner.context or {})
+    inbound = ctx.get("mistral") or {}
     ctx["mistral"] = dict(original_ctx.get("mistral") or {})
+    # A re-run child keeps the link to the st2.action call that started THIS execution.
+    ctx["mistral"].update({k: inbound[k] for k in _PARENT_LINK_KEYS if inbound.get(k)})
     return seam.LIVEACTION_STATUS_RUNNING, {}, ctx  # {}: StackStorm keeps a result pushed meanwhile
