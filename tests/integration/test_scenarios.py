@@ -210,6 +210,20 @@ def test_pause_of_a_child_workflow_cascades_up_to_the_parent(stack):
     assert stack.wait(ex_id, ["canceled"], timeout=60)["status"] == "canceled"
 
 
+def test_a_child_workflow_keeps_the_link_to_its_parent_task(stack):
+    """StackStorm stores a runner's context with a shallow update: the child's context.mistral
+    keeps the st2.action call's ids next to the child's own Mistral execution."""
+    ex_id = stack.run_async("scenarios.parent", "seconds=1")
+    child = stack.wait_child(ex_id)
+    doc = stack.wait(child["id"], ["succeeded", "failed"], timeout=60)
+    mistral = doc["context"]["mistral"]
+    assert doc["status"] == "succeeded" and doc["context"]["parent"]["execution_id"] == ex_id
+    assert mistral["execution_id"] != stack.mistral_id(ex_id)
+    assert mistral["action_execution_id"] and mistral["task_execution_id"]
+    assert mistral["workflow_execution_id"] == stack.mistral_id(ex_id)
+    stack.cli("execution", "cancel", ex_id, check=False)  # still running on StackStorm without the sync service
+
+
 def test_parent_completes_after_its_child_workflow(request, stack):
     needs_sync(request, stack)
     ex_id = stack.run_async("scenarios.parent", "seconds=1")
