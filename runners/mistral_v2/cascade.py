@@ -452,7 +452,13 @@ def pause(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_exe
     children = workflow_children(st2, execution_id)
     cascade_down(st2, execution_id, PAUSE, children)
     set_parent_task_state(api, parent_action_execution_id(context, callback), statuses.PAUSED)
-    return combine_status(status, [c.get("status") or "" for c in children])
+    combined = combine_status(status, [c.get("status") or "" for c in children])
+    if combined == PAUSING:
+        # Children may have paused meanwhile, and the plugin may already have pushed `paused`:
+        # StackStorm stores the status the runner returns over it, so answer with the status now.
+        children = workflow_children(st2, execution_id)
+        combined = combine_status(tree_status(api, mistral_execution_id), [c.get("status") or "" for c in children])
+    return combined
 
 
 def resume(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_execution_id: str,
