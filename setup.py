@@ -12,6 +12,7 @@ PACKAGE_DIRS = {
     "mistral_v2": "runners/mistral_v2",
     "st2mistral_local": "contrib/st2mistral_local",
     "st2mistral_server": "contrib/st2mistral_server",
+    "st2mistral_sync": "contrib/st2mistral_sync",
     "st2client_ext": "st2client_ext",
     "st2mistral_compat": "contrib/st2mistral_compat",
 }
@@ -28,6 +29,7 @@ setup(
     package_data={
         "mistral_v2": ["runner.yaml"],
         "st2mistral_server": ["launcher.py"],
+        "st2mistral_sync": ["logging.conf"],
     },
     include_package_data=True,
     zip_safe=False,
@@ -45,9 +47,10 @@ setup(
     entry_points={
         "st2common.runners.runner": ["mistral-v2 = mistral_v2.mistral_v2"],
         "console_scripts": [
-            "st2mistral-local = st2mistral_local.cli:main",
+            "st2mistral-local = st2mistral_local.entry:main",
             "st2mistral-server = st2mistral_server.cli:main",
             "st2-mistral = st2client_ext.shell:main",
+            "st2mistral-sync = st2mistral_sync.service:main",
             "st2-mistral-compat = st2mistral_compat.cli:main",
         ],
     },

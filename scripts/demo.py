@@ -103,7 +103,8 @@ def main() -> int:
     print("   new StackStorm execution %s; Mistral execution %s -> %s (re-used)"
           % (new_id, mistral_id(ex_id), mistral_id(new_id)))
     ex = watch(new_id, FINAL)
-    print("   output: %s" % json.dumps((ex.get("result") or {}).get("output")))
+    output = {k: v for k, v in (ex.get("result") or {}).items() if k not in ("extra", "tasks")}
+    print("   output: %s" % json.dumps(output))
 
     say("6. The task tree of the re-run execution")
     print(tree(new_id))

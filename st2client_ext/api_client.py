@@ -27,6 +27,9 @@ class _Transient(Exception):
         self.response = response
 
 
+CLI_ATTEMPTS = 5
+
+
 class StackStormHTTP:
     """GET/POST against the StackStorm API base URL (…/api/v1) with the CLI's credentials."""
 
@@ -37,7 +40,9 @@ class StackStormHTTP:
         self.api_url = api_url.rstrip("/")
         self.verify = verify
         self.timeout = timeout if timeout is not None else float(opts.request_timeout)
-        self.attempts = attempts if attempts is not None else int(opts.retry_attempts)
+        # The CLI keeps a small attempt limit when [mistral] retry_attempts is unset (its default):
+        # a person is waiting.
+        self.attempts = attempts if attempts is not None else int(opts.retry_attempts or CLI_ATTEMPTS)
         self.backoff = (backoff_ms if backoff_ms is not None else int(opts.retry_exp_msec)) / 1000.0
         self.max_backoff = (max_backoff_ms if max_backoff_ms is not None else int(opts.retry_exp_max_msec)) / 1000.0
         self.session = requests.Session()

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import requests
 
+from mistral_v2 import masking
 from mistral_v2.exceptions import InvalidParametersError, St2MistralError
 from st2client_ext import formatting
 from st2client_ext.api_client import ApiFailure, StackStormHTTP
@@ -94,7 +95,8 @@ def make_http(args: argparse.Namespace) -> StackStormHTTP:
 
 
 def _print(args: argparse.Namespace, value: Any, text: str) -> None:
-    print(formatting.format_json(value) if args.json else text)
+    """Print the answer (JSON or text), credential-named values masked even if a server sent them."""
+    print(formatting.format_json(masking.mask(value)) if args.json else masking.mask_text(text))
 
 
 def run(args: argparse.Namespace, http: StackStormHTTP) -> int:

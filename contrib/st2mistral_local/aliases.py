@@ -11,7 +11,8 @@ from mistral_v2.exceptions import InvalidOperationError, InvalidParametersError,
 from st2mistral_local import ids, transitions
 from st2mistral_local.rules import (
     cast_params,
-    listed,
+    found,
+    listed_in_pack,
     load_pack_objects,
     name_and_pack_problems,
     pack_dirs,
@@ -24,8 +25,20 @@ LOG = logging.getLogger(__name__)
 API = "/api/v1"
 DEFAULT_ACK = "Execution {{ execution.id }} of {{ actionalias.action_ref }} started."
 DEFAULT_RESULT = ("{{ execution.action.ref }} {{ execution.status }}"
-                  "{% if execution.result.output is defined %}: {{ execution.result.output | to_json_string }}"
+                  "{% if workflow_output %}: {{ workflow_output | to_json_string }}"
                   "{% elif execution.result.error is defined %}: {{ execution.result.error }}{% endif %}")
+# Keys of a workflow result (StackStorm's mistral_v2 shape) that are not the workflow's output.
+_NOT_OUTPUT = ("extra", "tasks")
+
+
+def workflow_output(result: Any) -> Any:
+    """The output of a workflow result: its top-level keys but `extra`/`tasks` (StackStorm's
+    shape), or `output` (the "nested" result_format); None for other results."""
+    if isinstance(result, dict) and "extra" in result:
+        return {k: v for k, v in result.items() if k not in _NOT_OUTPUT}
+    if isinstance(result, dict):
+        return result.get("output")
+    return None
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*(?:=\s*(.*?))?\s*\}\}", re.DOTALL)
 # A value in a command: quoted text, a JSON object, or plain text (shortest match).
@@ -241,7 +254,9 @@ def reply_for(alias: Optional[Alias], execution: Dict[str, Any]) -> Dict[str, An
     result = alias.result if alias else {}
     if result.get("enabled", True) is False:
         return out
-    out["message"] = render_message(result.get("format") or DEFAULT_RESULT, {"execution": execution})
+    out["message"] = render_message(result.get("format") or DEFAULT_RESULT,
+                                    {"execution": execution,
+                                     "workflow_output": workflow_output(execution.get("result"))})
     if isinstance(result.get("extra"), dict):
         try:
             out["extra"] = render(result["extra"], {"execution": execution})
@@ -310,7 +325,6 @@ def register(app: Any, host: Any) -> AliasRegistry:
     from flask import Response, g, jsonify, request
 
     from st2mistral_local import views
-    from st2mistral_local.container import NotFoundError
 
     registry = AliasRegistry(host, load_aliases(pack_dirs(host)))
     LOG.info("registered %d action aliases", len(registry.aliases))
@@ -324,8 +338,7 @@ def register(app: Any, host: Any) -> AliasRegistry:
 
     @app.get(API + "/actionalias")
     def list_aliases() -> Response:
-        pack = request.args.get("pack")
-        return listed([a.api() for a in registry.aliases if not pack or a.pack == pack])
+        return listed_in_pack(registry.aliases, request.args.get("pack"))
 
     @app.post(API + "/actionalias/match")
     def match_alias() -> Response:
@@ -334,10 +347,7 @@ def register(app: Any, host: Any) -> AliasRegistry:
 
     @app.get(API + "/actionalias/<ref_or_id>")
     def get_alias(ref_or_id: str) -> Response:
-        alias = registry.get(ref_or_id)
-        if alias is None:
-            raise NotFoundError('Action alias "%s" cannot be found.' % ref_or_id)
-        return jsonify(alias.api())
+        return found(registry.get(ref_or_id), "Action alias", ref_or_id)
 
     @app.post(API + "/aliasexecution")
     def alias_execution() -> Response:

@@ -8,7 +8,6 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
 
 from flask import Flask, Response, g, jsonify, request
 
-from mistral_v2 import results
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidParametersError,
@@ -323,10 +322,10 @@ def create_app(host: Host) -> Flask:
                 # cancel went through: moving back to running is only believed when Mistral says so.
                 status, result = host.reconciler.fresh(execution_id) or (status, result)
             status = host.container.settle_status(execution_id, status)
-            mistral_ctx = (host.container.get(execution_id).get("context") or {}).get("mistral") or {}
-            if result is not None and mistral_ctx.get("secret_parameters"):
-                # Mistral's push does not know which parameters are secret; never store them in clear.
-                result = results.mask(result, mistral_ctx["secret_parameters"])
+            if result is not None:
+                # The plugin masks before pushing; a push from an older plugin (or another
+                # publisher) is masked again here: secrets are never stored in clear.
+                result = views.masker(host.store, host.container.get(execution_id))(result)
             doc, changed = host.container.update(execution_id, status, result=result)
             if not changed:
                 LOG.info("push for %s (%s) ignored; execution is %s", execution_id, status, doc["status"])

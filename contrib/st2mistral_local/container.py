@@ -10,13 +10,13 @@ import time
 import types
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from mistral_v2 import cascade
+from mistral_v2 import cascade, masking
 from mistral_v2.exceptions import (
     InvalidOperationError,
     InvalidParametersError,
     St2MistralError,
 )
-from st2mistral_local import builtin_runners, ids, params, rerun_request, transitions
+from st2mistral_local import builtin_runners, ids, live_params, params, rerun_request, transitions
 from st2mistral_local.auth import Authenticator
 from st2mistral_local.runners import ASYNC_RUNNERS, get_runner, runner_types
 from st2mistral_local.store import Store
@@ -82,9 +82,11 @@ class LocalSt2Executions:
 class Container:
     """Creates, runs, pauses, resumes, cancels and re-runs executions; the one writer of statuses."""
 
-    def __init__(self, store: Store, authenticator: Authenticator, workers: int = 8) -> None:
+    def __init__(self, store: Store, authenticator: Authenticator, workers: int = 8,
+                 renderer: Optional[live_params.Renderer] = None) -> None:
         self.store = store
         self.auth = authenticator
+        self.renderer = renderer  # Jinja (st2kv.*) in supplied parameters, as StackStorm's API
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="st2-runner")
         self._live: Dict[str, Any] = {}
         self._live_lock = threading.Lock()
@@ -138,6 +140,9 @@ class Container:
             raise InvalidParametersError('"context" must be an object.')
         supplied = body.get("parameters") or {}
         schema = self.schema_for(action)
+        if self.renderer is not None and isinstance(supplied, dict):
+            user = body.get("user") or context.get("user") or requester
+            supplied = self.renderer.render(ref, schema, supplied, dict(context, user=user))
         params.finalize(ref, schema, supplied)  # raises with every problem listed
         parent_id = None
         parent_ctx = context.get("parent")
@@ -151,10 +156,15 @@ class Container:
         delay = body.get("delay") or 0
         if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
             raise InvalidParametersError('"delay" must be a non-negative integer of milliseconds.')
+        notify = body.get("notify") or {}
+        if not isinstance(notify, dict):
+            raise InvalidParametersError('"notify" must be an object.')
         context = dict(context)  # a child re-run hint (no "ref") is resolved by the runner, as in StackStorm
         context["user"] = body.get("user") or context.get("user") or requester
         context.setdefault("pack", action["pack"])
         doc = self._new_doc(action, supplied, context, parent_id, callback, delay)
+        # As StackStorm: the action's own notify settings win over the request's.
+        doc["liveaction"]["notify"] = copy.deepcopy(action.get("notify") or notify)
         stored = self.store.insert_execution(doc)
         if stored["id"] != doc["id"]:
             LOG.info("execution for Mistral action execution %s exists already as %s",
@@ -283,7 +293,8 @@ class Container:
         runner.liveaction = types.SimpleNamespace(
             id=doc["id"], status=doc["status"], context=copy.deepcopy(doc.get("context") or {}),
             parameters=copy.deepcopy(doc.get("parameters") or {}), result=copy.deepcopy(doc.get("result") or {}),
-            callback=copy.deepcopy(doc.get("callback") or {}), action=action["ref"])
+            callback=copy.deepcopy(doc.get("callback") or {}), action=action["ref"],
+            notify=copy.deepcopy((doc.get("liveaction") or {}).get("notify") or {}))
         runner.liveaction_id = runner.execution_id = doc["id"]
         runner.execution = _ns(doc)
         pack_dir = action.get("_pack_dir")
@@ -293,7 +304,9 @@ class Container:
         context = copy.deepcopy(doc.get("context") or {})
         runner.context = context
         user = context.get("user") or "stanley"
-        runner.auth_token = types.SimpleNamespace(token=self.auth.issue_execution_token(user, doc["id"]), user=user)
+        token = self.auth.issue_execution_token(user, doc["id"])
+        masking.remember([token] + masking.secret_values(final, params.secret_names(schema)))
+        runner.auth_token = types.SimpleNamespace(token=token, user=user)
         runner.st2_executions = self.st2_executions
         runner.action_lookup = self.action_parameters
         runner.raise_operation_errors = True  # the host answers pause/resume/cancel requests with them

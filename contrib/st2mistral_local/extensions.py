@@ -5,6 +5,7 @@ import logging
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+from mistral_v2 import inbound_context, rerun, resume_from_next, task_paths, workflow_spec
 from mistral_v2.exceptions import (
     InvalidOperationError,
     InvalidParametersError,
@@ -12,6 +13,7 @@ from mistral_v2.exceptions import (
     RerunError,
     St2MistralError,
 )
+from mistral_v2.mistral_v2 import shared_api
 from st2mistral_local import params, transitions
 
 LOG = logging.getLogger(__name__)
@@ -22,8 +24,6 @@ START_WAIT_SECONDS = 30.0
 
 
 def _mistral_api() -> Any:
-    from mistral_v2.mistral_v2 import shared_api
-
     return shared_api()
 
 
@@ -39,27 +39,13 @@ def mistral_execution_id(doc: Dict[str, Any]) -> str:
     return ex_id
 
 
-def _st2_descendants(store: Any, execution_id: str) -> List[Dict[str, Any]]:
-    out: List[Dict[str, Any]] = []
-    todo = [execution_id]
-    while todo:
-        for child_id in store.child_ids(todo.pop()):
-            child = store.get_execution(child_id)
-            if child is not None:
-                out.append(child)
-                todo.append(child_id)
-    return out
-
-
-def st2_child_resolver(store: Any, execution_id: str) -> Callable[[str], Optional[str]]:
-    """rerun.ResolveSt2Child over the host's store: st2.action action execution id -> the
+def st2_child_resolver(store: Any, execution_id: str) -> task_paths.ResolveSt2Child:
+    """task_paths.st2_child_resolver over the host's store: st2.action action execution id -> the
     Mistral execution id of the StackStorm workflow it started (any depth below `execution_id`)."""
-    index: Dict[str, Optional[str]] = {}
-    for child in _st2_descendants(store, execution_id):
-        mctx = (child.get("context") or {}).get("mistral") or {}
-        if mctx.get("action_execution_id"):
-            index[mctx["action_execution_id"]] = mctx.get("execution_id")
-    return lambda action_execution_id: index.get(action_execution_id)
+    def list_children(parent_id: str) -> List[Dict[str, Any]]:
+        return [c for c in (store.get_execution(i) for i in store.child_ids(parent_id)) if c is not None]
+
+    return task_paths.st2_child_resolver(list_children, execution_id)
 
 
 # ---- task tree ------------------------------------------------------------------------------
@@ -138,8 +124,6 @@ def rerun_check(api: Any, mistral_id: str, tasks: List[str], reset: Optional[Lis
     {"ok", "workflow_state", "message", "problems": {name: reason}, "tasks": [{name, state, reset,
     with_items, task_ids, in_st2_child}]}.
     """
-    from mistral_v2 import rerun
-
     out: Dict[str, Any] = {"ok": False, "workflow_execution_id": mistral_id, "tasks": [], "problems": {}}
     root = api.get_execution(mistral_id)
     out["workflow_state"] = root.get("state")
@@ -149,26 +133,24 @@ def rerun_check(api: Any, mistral_id: str, tasks: List[str], reset: Optional[Lis
         out.update(message=str(exc), problems=dict(exc.offenders))
         return out
     for name, do_reset in resets.items():
-        found, problem = rerun.resolve_task(api, root, name, resolver)
+        found, problem = task_paths.resolve_task(api, root, name, resolver)
         entry: Dict[str, Any] = {"name": name, "reset": do_reset, "state": None, "task_ids": [], "with_items": None,
                                  "in_st2_child": False}
         if not problem:
             entry.update(state=found[0].state, task_ids=[r.task_id for r in found],
                          in_st2_child=any(r.via is not None for r in found))
             try:
-                entry["with_items"] = bool(rerun.task_spec_of(api, found[0]).get("with-items"))
+                entry["with_items"] = bool(workflow_spec.task_definition(api, found[0].task).get("with-items"))
             except St2MistralError as exc:
                 LOG.info("cannot read the definition of task %s: %s", name, exc)
         out["tasks"].append(entry)
     try:
-        rerun.resolve_and_validate(api, mistral_id, list(resets), resolver)
+        rerun.plan(api, mistral_id, tasks, reset, no_reset=no_reset, resolve_st2_child=resolver)
     except RerunError as exc:
         out.update(message=str(exc), problems=dict(exc.offenders))
         return out
-    not_with_items = {t["name"]: "not with-items" for t in out["tasks"] if not t["reset"] and not t["with_items"]}
-    if not_with_items:
-        out.update(problems=not_with_items, message="Cannot re-run: --no-reset applies only to with-items tasks; %s." %
-                   ", ".join("task %r is not a with-items task" % n for n in not_with_items))
+    except St2MistralError as exc:  # e.g. a definition Mistral no longer has
+        out.update(message=str(exc))
         return out
     out.update(ok=True, message="Would re-run %s." % ", ".join(
         "%s (%s)" % (t["name"], "reset" if t["reset"] else "failed items only") for t in out["tasks"]))
@@ -181,21 +163,7 @@ def resume_requirements(api: Any, mistral_id: str, tasks: List[str], published: 
                         resolver: Optional[Callable[[str], Optional[str]]]) -> Dict[str, List[str]]:
     """Missing variables per task for resuming after `tasks` (empty when nothing is missing);
     RerunError when the tasks cannot be resumed after at all."""
-    from mistral_v2 import resume
-    from mistral_v2.rerun import resolve_and_validate
-
-    if not tasks:
-        raise RerunError("Cannot resume: no task names given (use --tasks).")
-    if not isinstance(published, dict) or any(not isinstance(v, dict) for v in published.values()):
-        raise RerunError("Cannot resume: published variables must map task name -> {variable: value}.")
-    _, resolved = resolve_and_validate(api, mistral_id, tasks, resolver, verb="resume")
-    reqs = resume.compute_requirements(api, resolved)
-    missing = {}
-    for name in tasks:
-        lacking = [v for v in reqs[name]["required"] if v not in (published.get(name) or {})]
-        if lacking:
-            missing[name] = lacking
-    return missing
+    return resume_from_next.missing_variables(api, mistral_id, tasks, published, resolver)
 
 
 def parse_published(tasks: List[str], pairs: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
@@ -258,8 +226,6 @@ def register(app: Any, host: Any) -> None:
 
     @app.get(API + "/executions/<execution_id>/tasks/<path:task>/context")
     def task_context(execution_id: str, task: str) -> Response:
-        from mistral_v2 import inbound_context
-
         doc = host.container.get(execution_id)
         secrets = params.secret_names(host.container.schema_for(doc["action"]))
         try:
@@ -267,7 +233,7 @@ def register(app: Any, host: Any) -> None:
                                                         st2_child_resolver(host.store, execution_id), secrets)
         except RerunError as exc:
             return _refusal(exc, 404)
-        return jsonify(views.mask_secret_keys(view))
+        return jsonify(views.masker(host.store, doc)(view))
 
     @app.post(API + "/executions/<execution_id>/rerun_check")
     def check_rerun(execution_id: str) -> Response:

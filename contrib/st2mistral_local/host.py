@@ -10,7 +10,7 @@ from oslo_config import cfg
 
 from mistral_v2 import config as mistral_config
 from mistral_v2.exceptions import ConfigurationError
-from st2mistral_local import auth, kv, packs
+from st2mistral_local import auth, kv, live_params, packs
 from st2mistral_local.container import Container
 from st2mistral_local.store import Store
 from st2mistral_local.sync import Reconciler
@@ -90,9 +90,15 @@ class Host:
         auth.ensure_users_file(self.users_path)
         self.auth = auth.Authenticator(self.store, self.users_path)
         self.kv = kv.KeyValueStore(self.store, kv.load_cipher(os.path.join(settings.state_dir, "kv.key")))
-        self.container = Container(self.store, self.auth, workers=settings.workers)
+        renderer = live_params.Renderer(self._stored_key, self.kv.decrypt)
+        self.container = Container(self.store, self.auth, workers=settings.workers, renderer=renderer)
         interval = settings.query_interval or _mistral_option("query_interval", DEFAULT_QUERY_INTERVAL)
         self.reconciler = Reconciler(self.store, self.container, interval=interval, batch_size=RECONCILE_BATCH)
+
+    def _stored_key(self, scope: str, name: str, user: str) -> Optional[str]:
+        """A key's stored value (ciphertext for secrets) for parameter rendering; None when absent."""
+        doc = self.kv.get(name, scope, user or None, False, user or "stanley")
+        return doc["value"] if doc else None
 
     def register_packs(self) -> List[str]:
         """Register core, this repo's pack and the configured pack dirs."""

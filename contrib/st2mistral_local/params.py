@@ -1,4 +1,4 @@
-"""Action parameter handling: merge runner and action schemas, validate, apply defaults, mask secrets."""
+"""Action parameter handling: merge runner and action schemas, validate, apply defaults; secret parameter names."""
 from __future__ import annotations
 
 import copy
@@ -6,9 +6,10 @@ import re
 import shlex
 from typing import Any, Dict, List, Optional, Tuple
 
+from mistral_v2 import masking
 from mistral_v2.exceptions import InvalidParametersError
 
-MASK = "********"
+MASK = masking.MASK
 _TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
 _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -123,11 +124,3 @@ def split(runner_schema: Dict[str, Any], final: Dict[str, Any]) -> Tuple[Dict[st
 def secret_names(schema: Dict[str, Any]) -> List[str]:
     """Names of parameters declared secret."""
     return [n for n, spec in (schema or {}).items() if isinstance(spec, dict) and spec.get("secret")]
-
-
-def mask(schema: Dict[str, Any], values: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-    """A copy of `values` with every secret parameter replaced by ********."""
-    if not isinstance(values, dict):
-        return values
-    secrets = set(secret_names(schema))
-    return {k: (MASK if k in secrets and v is not None else v) for k, v in values.items()}

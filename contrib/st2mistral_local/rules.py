@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Tuple, TypeVar
 
 import jinja2
 import yaml
@@ -465,6 +465,22 @@ def listed(items: List[Dict[str, Any]]) -> Any:
     return resp
 
 
+def listed_in_pack(items: Iterable[Any], pack: Optional[str]) -> Any:
+    """`listed` of the `api()` views of pack resources (rules, aliases), of one pack when given."""
+    return listed([i.api() for i in items if not pack or i.pack == pack])
+
+
+def found(item: Any, what: str, ref_or_id: str) -> Any:
+    """A flask JSON response of a pack resource's `api()` view; NotFoundError (404) naming it when None."""
+    from flask import jsonify
+
+    from st2mistral_local.container import NotFoundError
+
+    if item is None:
+        raise NotFoundError('%s "%s" cannot be found.' % (what, ref_or_id))
+    return jsonify(item.api())
+
+
 def register(app: Any, host: Any) -> RuleEngine:
     """Load the packs' rules and add /webhooks, /rules, /triggerinstances, /ruleenforcements routes."""
     from flask import Response, jsonify, request
@@ -498,15 +514,11 @@ def register(app: Any, host: Any) -> RuleEngine:
 
     @app.get(API + "/rules")
     def list_rules() -> Response:
-        pack = request.args.get("pack")
-        return listed([r.api() for r in engine.rules if not pack or r.pack == pack])
+        return listed_in_pack(engine.rules, request.args.get("pack"))
 
     @app.get(API + "/rules/<ref_or_id>")
     def get_rule(ref_or_id: str) -> Response:
-        rule = engine.get_rule(ref_or_id)
-        if rule is None:
-            raise NotFoundError('Rule "%s" cannot be found.' % ref_or_id)
-        return jsonify(rule.api())
+        return found(engine.get_rule(ref_or_id), "Rule", ref_or_id)
 
     @app.get(API + "/triggerinstances")
     def list_trigger_instances() -> Response:

@@ -4,33 +4,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import signal
 import threading
 from typing import Any, Dict, Optional
 
 from werkzeug.serving import make_server
 
+from mistral_v2 import masking
 from st2mistral_local.api import create_app
 from st2mistral_local.host import Host, HostSettings
 
 LOG = logging.getLogger(__name__)
 
 HOST_STATE = "host.json"
-
-
-_SECRET_QUERY = re.compile(r"(?i)((?:x-auth-token|st2-api-key)=)[^&\s\"']*")
-
-
-class _SecretFilter(logging.Filter):
-    """Drop tokens/API keys from werkzeug's request lines (they may sit in query strings)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        msg = record.getMessage()
-        masked = _SECRET_QUERY.sub(r"\1********", msg)
-        if masked != msg:
-            record.msg, record.args = masked, ()
-        return True
 
 
 def write_state(state_dir: str, data: Dict[str, Any]) -> str:
@@ -57,8 +43,9 @@ class RunningHost:
 
     def __init__(self, settings: HostSettings, bind: str = "127.0.0.1", port: int = 0) -> None:
         werkzeug_log = logging.getLogger("werkzeug")
-        if not any(isinstance(f, _SecretFilter) for f in werkzeug_log.filters):
-            werkzeug_log.addFilter(_SecretFilter())
+        if not any(isinstance(f, masking.LogFilter) for f in werkzeug_log.filters):
+            werkzeug_log.addFilter(masking.LogFilter())  # tokens in request lines' query strings
+        masking.install_log_filter()  # every handler: remembered tokens and secret values
         self.host = Host(settings)
         self.host.register_packs()
         self.httpd = make_server(bind, port, create_app(self.host), threaded=True)

@@ -202,29 +202,20 @@ class Store:
     ) -> Tuple[List[Dict[str, Any]], int]:
         """Executions matching the filters (parent "null" = top level) and the total count."""
         where, args = [], []  # type: List[str], List[Any]
-        if action:
-            where.append("action_ref = ?")
-            args.append(action)
-        if status:
-            where.append("status = ?")
-            args.append(status)
         if parent == "null":
             where.append("parent IS NULL")
-        elif parent:
-            where.append("parent = ?")
-            args.append(parent)
-        if user:
-            where.append("username = ?")
-            args.append(user)
-        if runner_type:
-            where.append("runner_type = ?")
-            args.append(runner_type)
-        if statuses_not_in:
-            where.append("status NOT IN (%s)" % ", ".join("?" * len(statuses_not_in)))
-            args.extend(statuses_not_in)
-        if callback_states:
-            where.append("callback_state IN (%s)" % ", ".join("?" * len(callback_states)))
-            args.extend(callback_states)
+            parent = None
+        # (column, operator, value or values); a filter left None or empty is not applied.
+        filters = (("action_ref", "=", action), ("status", "=", status), ("parent", "=", parent),
+                   ("username", "=", user), ("runner_type", "=", runner_type),
+                   ("status", "NOT IN", statuses_not_in), ("callback_state", "IN", callback_states))
+        for column, operator, value in filters:
+            if not value:
+                continue
+            values = list(value) if isinstance(value, list) else [value]
+            placeholder = "(%s)" % ", ".join("?" * len(values)) if operator.endswith("IN") else "?"
+            where.append("%s %s %s" % (column, operator, placeholder))
+            args.extend(values)
         clause = (" WHERE " + " AND ".join(where)) if where else ""
         total = self._query("SELECT COUNT(*) FROM executions" + clause, tuple(args))[0][0]
         order = "ASC" if ascending else "DESC"

@@ -4,23 +4,29 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, List, Optional
 
+from mistral_v2 import masking
 from st2mistral_local import ids, params
 from st2mistral_local.runners import runner_types
 from st2mistral_local.store import Store
 
-# Keys whose values are credentials wherever they appear in context or result.
-SECRET_KEYS = frozenset({"auth_token", "st2_auth_token", "api_key", "st2_api_key", "password", "token"})
 _INTERNAL = ("callback_state",)
 
 
-def mask_secret_keys(value: Any) -> Any:
-    """A copy with every credential-named key's value replaced by ********."""
-    if isinstance(value, dict):
-        return {k: (params.MASK if k in SECRET_KEYS and v not in (None, "") else mask_secret_keys(v))
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_secret_keys(v) for v in value]
-    return value
+def masker(store: Store, doc: Dict[str, Any]) -> masking.Masker:
+    """The masker of an execution: its secret parameters (names and values), those of its
+    ancestors (a workflow hands its secrets to children) and every token the host handed out."""
+    names = params.secret_names(_schema(doc))
+    values: List[Any] = masking.secret_values(doc.get("parameters"), names) + masking.known_values()
+    seen = {doc["id"]}
+    parent_id = doc.get("parent")
+    while parent_id and parent_id not in seen:
+        seen.add(parent_id)
+        parent = store.get_execution(parent_id)
+        if parent is None:
+            break
+        values += masking.secret_values(parent.get("parameters"), params.secret_names(_schema(parent)))
+        parent_id = parent.get("parent")
+    return masking.Masker(names, values)
 
 
 def _schema(doc: Dict[str, Any]) -> Dict[str, Any]:
@@ -32,11 +38,11 @@ def execution(store: Store, doc: Dict[str, Any], include: Optional[List[str]] = 
               exclude: Optional[List[str]] = None) -> Dict[str, Any]:
     """The ActionExecutionAPI shape of a stored execution."""
     out = {k: copy.deepcopy(v) for k, v in doc.items() if k not in _INTERNAL}
-    schema = _schema(doc)
-    out["parameters"] = params.mask(schema, out.get("parameters") or {})
-    out["liveaction"]["parameters"] = params.mask(schema, out["liveaction"].get("parameters") or {})
-    out["context"] = mask_secret_keys(out.get("context") or {})
-    out["result"] = mask_secret_keys(out.get("result"))
+    mask = masker(store, doc)
+    out["parameters"] = mask(out.get("parameters") or {})
+    out["liveaction"]["parameters"] = mask(out["liveaction"].get("parameters") or {})
+    out["context"] = mask(out.get("context") or {})
+    out["result"] = mask(out.get("result"))
     out["children"] = store.child_ids(doc["id"])
     if not out.get("parent"):
         out.pop("parent", None)

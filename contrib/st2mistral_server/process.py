@@ -81,28 +81,22 @@ def _reap(pid: int) -> None:
 def terminate(pids: List[int], token: str, grace: float = 5.0) -> List[int]:
     """SIGTERM each of our process groups, SIGKILL what is left after `grace` s; returns killed pids."""
     ours = [pid for pid in pids if is_ours(pid, token)]
-    for pid in ours:
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        for pid in ours:
-            _reap(pid)
-        if not any(alive(pid) for pid in ours):
-            break
-        time.sleep(0.1)
-    for pid in ours:
-        try:
-            os.killpg(pid, signal.SIGKILL)  # also any worker children left in the group
-        except (ProcessLookupError, PermissionError):
-            pass
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:
-        for pid in ours:
-            _reap(pid)
-        if not any(alive(pid) for pid in ours):
-            break
-        time.sleep(0.05)
+    _signal_and_wait(ours, signal.SIGTERM, grace, 0.1)
+    _signal_and_wait(ours, signal.SIGKILL, 5.0, 0.05)  # also any worker children left in the group
     return ours
+
+
+def _signal_and_wait(pids: List[int], sig: int, seconds: float, poll: float) -> None:
+    """Send `sig` to each process group, then reap them until all are gone or `seconds` passed."""
+    for pid in pids:
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for pid in pids:
+            _reap(pid)
+        if not any(alive(pid) for pid in pids):
+            return
+        time.sleep(poll)

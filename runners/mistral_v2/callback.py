@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from mistral_v2 import statuses
 from mistral_v2.exceptions import MistralAPIError, St2MistralError
@@ -22,6 +22,23 @@ def split_url(url: str) -> Tuple[str, str]:
             'Callback URL "%s" is not a Mistral action execution URL (<v2 url>/action_executions/<id>).'
             % safe_url(url or ""))
     return m.group("base"), m.group("id")
+
+
+def action_execution_id(url: Optional[str]) -> Optional[str]:
+    """The action execution id at the end of a callback URL, or None for any other URL."""
+    m = _URL_RE.match(url or "")
+    return m.group("id") if m else None
+
+
+def child_action_execution_id(context: Optional[Mapping[str, Any]],
+                              callback: Optional[Mapping[str, Any]] = None) -> Optional[str]:
+    """The Mistral action execution a StackStorm child execution reports to: its
+    context["mistral"]["action_execution_id"] (as `st2.action` posts it), else the id in its
+    callback URL (".../action_executions/<id>")."""
+    mctx = (context or {}).get("mistral") or {}
+    if isinstance(mctx, Mapping) and mctx.get("action_execution_id"):
+        return str(mctx["action_execution_id"])
+    return action_execution_id((callback or {}).get("url"))
 
 
 def error_text(result: Any) -> str:
@@ -83,4 +100,5 @@ def get_instance() -> type:
     return MistralCallbackHandler
 
 
-__all__ = ["MistralCallbackHandler", "get_instance", "split_url", "build_output"]
+__all__ = ["MistralCallbackHandler", "get_instance", "split_url", "build_output", "action_execution_id",
+           "child_action_execution_id"]

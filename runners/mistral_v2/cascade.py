@@ -23,6 +23,7 @@ try:
 except ImportError:  # pragma: no cover - Python < 3.8
     from typing_extensions import Protocol  # type: ignore
 
+from mistral_v2 import callback as callback_url
 from mistral_v2 import config, retries, seam, statuses
 from mistral_v2.exceptions import (
     InvalidOperationError,
@@ -147,10 +148,10 @@ class RestSt2Executions:
         except StackStormAPIError:
             raise
         except (requests.exceptions.RequestException, _Transient) as exc:
-            raise StackStormAPIError("StackStorm API unreachable at %s for %s %s (%s after %d attempt(s))."
+            raise StackStormAPIError("StackStorm API unreachable at %s for %s %s (%s; %s)."
                                      % (self.api_url, method, path, type(exc).__name__ if not
-                                        isinstance(exc, _Transient) else exc, self.opts.retry_attempts)
-                                     ) from None
+                                        isinstance(exc, _Transient) else exc,
+                                        retries.describe_limits(self.opts))) from None
 
     def get_execution(self, execution_id: str) -> Dict[str, Any]:
         return self._call("GET", "/executions/%s" % execution_id)
@@ -240,15 +241,7 @@ def parent_action_execution_id(context: Optional[Mapping[str, Any]],
     """
     if not parent_execution_id(context):
         return None
-    mctx = (context or {}).get("mistral") or {}
-    if isinstance(mctx, Mapping) and mctx.get("action_execution_id"):
-        return str(mctx["action_execution_id"])
-    url = (callback or {}).get("url") or ""
-    marker = "/action_executions/"
-    if marker in url:
-        tail = url.rsplit(marker, 1)[1].strip("/")
-        return tail.split("/", 1)[0] or None
-    return None
+    return callback_url.child_action_execution_id(context, callback)
 
 
 # -- Mistral side ------------------------------------------------------------------------------------
@@ -350,9 +343,10 @@ def reconcile_pause_up(api: Any, root_id: str) -> bool:
 
 
 def set_parent_task_state(api: Any, action_execution_id: Optional[str], state: str) -> bool:
-    """Set the parent workflow's action execution that runs a child workflow (PAUSED/RUNNING).
+    """Set the parent workflow's action execution that runs a child workflow (PAUSED/RUNNING/
+    CANCELLED).
 
-    Mistral then pauses (or resumes) the parent workflow itself.  An action execution that
+    Mistral then pauses (resumes, cancels) the parent workflow itself.  An action execution that
     has already ended is left alone.  Returns True when the state was set.
     """
     if not action_execution_id:
@@ -485,14 +479,20 @@ def resume(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_ex
     return RUNNING if status in (PAUSING, PAUSED) else status
 
 
-def cancel(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_execution_id: str) -> str:
+def cancel(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_execution_id: str,
+           context: Optional[Mapping[str, Any]] = None,
+           callback: Optional[Mapping[str, Any]] = None) -> str:
     """Cancel a StackStorm workflow execution and every child workflow; canceling or canceled.
 
-    Running actions finish; Mistral schedules no new task.
+    Running actions finish; Mistral schedules no new task. As StackStorm's runner did, a child
+    workflow also sets its task in the parent workflow CANCELLED (cascade up): Mistral cancels
+    the parent once its other running tasks are done (at once when there are none), so the
+    parent shows `canceling` while this child is still canceling.
     """
     status = apply_to_tree(api, mistral_execution_id, CANCEL)
     children = workflow_children(st2, execution_id)
     cascade_down(st2, execution_id, CANCEL, children)
+    set_parent_task_state(api, parent_action_execution_id(context, callback), statuses.CANCELLED)
     if statuses.is_completed(status) and status != CANCELED:
         return status
     return combine_status(status, [c.get("status") or "" for c in children])

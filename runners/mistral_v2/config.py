@@ -1,7 +1,8 @@
 """oslo.config options of the `[mistral]` group (StackStorm's historic names plus ours)."""
 from __future__ import annotations
 
-from typing import Any, List
+import urllib.parse
+from typing import Any, List, Optional
 
 from oslo_config import cfg
 
@@ -11,7 +12,10 @@ HISTORIC_OPTS: List[cfg.Opt] = [
     cfg.StrOpt("v2_base_url", default="http://127.0.0.1:8989/v2",
                help="Mistral v2 API server root endpoint."),
     cfg.StrOpt("api_url", default=None,
-               help="StackStorm API base URL (incl. /api/v1) Mistral uses to talk back."),
+               help="StackStorm API URL Mistral uses to talk back. As in StackStorm <= 3.2 a base "
+                    "URL without the API version (e.g. http://127.0.0.1:9101 or "
+                    "https://st2.example.com/api; /v1 is appended); a URL already ending in /v1 "
+                    "(e.g. .../api/v1) is used as it is."),
     cfg.StrOpt("keystone_username", default=None, help="Username for Keystone authentication."),
     cfg.StrOpt("keystone_password", default=None, secret=True,
                help="Password for Keystone authentication."),
@@ -24,16 +28,20 @@ HISTORIC_OPTS: List[cfg.Opt] = [
     cfg.IntOpt("retry_exp_max_msec", default=300000, min=0,
                help="Maximum wait (ms) between two retries."),
     cfg.IntOpt("retry_stop_max_msec", default=600000, min=0,
-               help="Give up retrying after this many ms in total."),
-    cfg.IntOpt("jitter_interval", default=1000, min=0,
-               help="Random jitter (ms, 0..value) added to every backoff wait."),
+               help="Give up retrying a call this many ms after its first attempt (StackStorm's "
+                    "stop rule); see also retry_attempts."),
+    cfg.FloatOpt("jitter_interval", default=0.1, min=0,
+                 help="Seconds (a float, as in StackStorm): a random 0..value wait added to every "
+                      "backoff wait between two attempts."),
     cfg.BoolOpt("enable_polling", default=False,
                 help="Poll Mistral for results instead of letting Mistral push them."),
 ]
 
 OUR_OPTS: List[cfg.Opt] = [
-    cfg.IntOpt("retry_attempts", default=5, min=1,
-               help="Maximum attempts of one Mistral call (connection errors, timeouts, 5xx)."),
+    cfg.IntOpt("retry_attempts", default=None, min=1,
+               help="Optional extra limit: at most this many attempts of one call (connection "
+                    "errors, timeouts, 5xx). Unset (default): only retry_stop_max_msec stops "
+                    "the retries, as in StackStorm."),
     cfg.FloatOpt("request_timeout", default=30.0, min=0.1,
                  help="Seconds to wait for one HTTP answer from Mistral."),
     cfg.FloatOpt("query_interval", default=5.0, min=0.1,
@@ -44,6 +52,10 @@ OUR_OPTS: List[cfg.Opt] = [
                help="Seconds Mistral may stay unreachable before executions are failed."),
     cfg.IntOpt("max_result_size", default=1048576, min=1024,
                help="Bytes (JSON) above which a workflow result is truncated with a marker."),
+    cfg.StrOpt("result_format", default="st2", choices=("st2", "nested"),
+               help="Shape of a workflow's result: 'st2' = StackStorm's mistral_v2 runner (output "
+                    "keys at the top, extra: {state, state_info}, the root workflow's tasks); "
+                    "'nested' = {output | error, state_info, tasks incl. sub-workflow tasks}."),
 ]
 
 ALL_OPTS: List[cfg.Opt] = HISTORIC_OPTS + OUR_OPTS
@@ -63,6 +75,20 @@ def register_opts(conf: cfg.ConfigOpts = cfg.CONF) -> None:
         except cfg.DuplicateOptError:
             pass  # Same name registered by st2 with a different help text/default: keep theirs.
     vars(conf)[_MARK] = True
+
+
+def st2_api_url(value: Optional[str]) -> Optional[str]:
+    """The StackStorm API URL (with its version) for a `[mistral] api_url` value.
+
+    StackStorm <= 3.2 took a base URL without version and appended "/v1"
+    (http://127.0.0.1:9101 -> http://127.0.0.1:9101/v1, https://host/api -> https://host/api/v1);
+    a value whose path already ends in /v1 (http://host/api/v1, http://host:9101/v1) is kept.
+    """
+    if value is None or not str(value).strip():
+        return None
+    url = str(value).strip().rstrip("/")
+    path = urllib.parse.urlsplit(url).path
+    return url if path.endswith("/v1") else url + "/v1"
 
 
 def get(conf: cfg.ConfigOpts = cfg.CONF) -> Any:

@@ -34,6 +34,33 @@ def parent_context(execution_id: str, liveaction_context: Optional[Dict[str, Any
     return parent
 
 
+# Keys of an incoming context["mistral"] (posted by the parent's st2.action) that describe the
+# PARENT workflow; a child workflow moves them under context["mistral"]["parent"].
+_PARENT_WORKFLOW_KEYS = ("workflow_name", "workflow_execution_id", "root_execution_id")
+
+
+def execution_mistral_context(incoming: Optional[Dict[str, Any]], own: Dict[str, Any]) -> Dict[str, Any]:
+    """context["mistral"] of a mistral-v2 execution, as StackStorm's mistral_v2 runner built it.
+
+    `own`: the execution's own facts (execution_id, workflow_name, ...). `incoming`: the
+    execution's context["mistral"] before the start: for a child started by a parent's
+    `st2.action`, the link to the parent (task_execution_id, task_name, action_execution_id,
+    callback_url stay at the top and win over stale ones in `own`; the parent's workflow_name /
+    workflow_execution_id move under "parent"). The whole dict is returned, so it survives a
+    shallow context merge.
+    """
+    incoming = dict(incoming or {})
+    if incoming.get("execution_id"):  # already this execution's own context (a retried start)
+        return dict(incoming, **own)
+    link = {k: copy.deepcopy(v) for k, v in incoming.items() if k not in _PARENT_WORKFLOW_KEYS}
+    parent = {k: incoming[k] for k in _PARENT_WORKFLOW_KEYS if k in incoming}
+    out = dict(own)
+    out.update(link)
+    if parent:
+        out["parent"] = parent
+    return out
+
+
 def build_env(
     execution_id: str,
     liveaction_id: str,
@@ -43,6 +70,8 @@ def build_env(
     auth_token: Optional[str] = None,
     notify: Optional[Dict[str, Any]] = None,
     skip_notify_tasks: Optional[List[str]] = None,
+    result_format: Optional[str] = None,
+    secret_parameters: Optional[List[str]] = None,
 ) -> Dict[str, Any]:
     """The `env` passed to executions.create (see docs/architecture.md)."""
     api_url = api_url.rstrip("/")
@@ -55,18 +84,15 @@ def build_env(
     }
     if auth_token:
         st2_context["auth_token"] = auth_token
-    return {
+    if secret_parameters:  # names only: the plugin masks these inputs' values before pushing
+        st2_context["secret_parameters"] = list(secret_parameters)
+    env: Dict[str, Any] = {
         "st2_execution_id": execution_id,
         "st2_liveaction_id": liveaction_id,
         "st2_action_api_url": (public_api_url or api_url).rstrip("/"),
         "__actions": {"st2.action": {"st2_context": st2_context}},
     }
+    if result_format:  # the plugin pushes results in the shape the runner's config asks for
+        env["st2_result_format"] = result_format
+    return env
 
-
-def mask_env(env: Dict[str, Any]) -> Dict[str, Any]:
-    """A copy of `env` with the auth token masked, safe to log or show."""
-    masked = copy.deepcopy(env)
-    ctx = masked.get("__actions", {}).get("st2.action", {}).get("st2_context", {})
-    if "auth_token" in ctx:
-        ctx["auth_token"] = "********"
-    return masked

@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Optional, Set, Tuple
 
 import yaml
 
-from mistral_v2 import resume
+from mistral_v2 import kv_templates, workflow_spec
 from mistral_v2.exceptions import (
     DefinitionError,
     InvalidParametersError,
@@ -28,7 +28,15 @@ MistralActions = Callable[[], Set[str]]
 
 # libyaml's C loader/dumper when available (same results, several times faster).
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Writes every value in full: Mistral 23 refuses the anchors/aliases (`&id001`, `*id001`)
+    PyYAML emits for objects that appear twice (a transformed definition shares some, e.g. the
+    on-skip hooks reuse on-complete entries; a source file may use anchors too)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 ST2_PROXY_ACTION = "st2.action"
 MISTRAL_NAMESPACES = ("std.", "st2.")
@@ -259,46 +267,72 @@ class _Classifier:
         return not self.is_mistral_action(name), None
 
 
-def _transform_task(task: Dict[str, Any], where: str, classifier: _Classifier) -> Dict[str, Any]:
-    action = task.get("action")
+def _transform_task(task: Dict[str, Any], where: str, classifier: _Classifier,
+                    action_key: str = "action", input_key: str = "input") -> Dict[str, Any]:
+    """A task (`action`/`input`) or an ad-hoc action (`base`/`base-input`) calling a StackStorm
+    action rewritten to `st2.action` with {ref, parameters}; anything else unchanged."""
+    action = task.get(action_key)
     if not isinstance(action, str):
         return task
     try:
         name, inline = parse_inline(action)
     except ValueError as exc:
-        raise DefinitionError("%s: cannot parse action %r: %s" % (where, action, exc)) from None
+        raise DefinitionError("%s: cannot parse %s %r: %s" % (where, action_key, action, exc)) from None
     if name == "st2.callback":
         raise DefinitionError("%s: st2.callback is not supported; call StackStorm actions by ref." % where)
+    if name == ST2_PROXY_ACTION:
+        return _defer_proxy_parameters(task, where)
     is_st2, meta = classifier.st2_meta(name)
     if not is_st2:
         return task
-    given = task.get("input")
+    given = task.get(input_key)
     if given is None:
         params: Any = dict(inline)
     elif isinstance(given, dict):
         params = dict(inline)
         params.update(given)
     elif inline:
-        raise DefinitionError("%s: action %r mixes inline parameters with an input expression." % (where, action))
+        raise DefinitionError("%s: %s %r mixes inline parameters with an %s expression."
+                              % (where, action_key, action, input_key))
     else:
         params = given
     if isinstance(params, dict):
         check_parameters(name, meta, params, where)
+        params = kv_templates.defer_parameters(params, name, where)
     new = dict(task)
-    new["action"] = ST2_PROXY_ACTION
-    new["input"] = {"ref": name, "parameters": params}
+    new[action_key] = ST2_PROXY_ACTION
+    new[input_key] = {"ref": name, "parameters": params}
+    return new
+
+
+def _defer_proxy_parameters(task: Dict[str, Any], where: str) -> Dict[str, Any]:
+    """A task written as `st2.action` itself: its st2kv Jinja is left for StackStorm too."""
+    given = task.get("input")
+    if not isinstance(given, dict) or not isinstance(given.get("parameters"), dict):
+        return task
+    new = dict(task)
+    new["input"] = dict(given, parameters=kv_templates.defer_parameters(
+        given["parameters"], str(given.get("ref")), where))
     return new
 
 
 def transform(spec: Dict[str, Any], lookup: Optional[ActionLookup] = None,
               mistral_actions: Optional[MistralActions] = None, path: str = "<definition>") -> Dict[str, Any]:
-    """A copy of `spec` whose StackStorm action tasks call `st2.action` with {ref, parameters}."""
+    """A copy of `spec` whose StackStorm action tasks, and workbook ad-hoc actions whose `base:` is
+    a StackStorm action, call `st2.action` with {ref, parameters} (as StackStorm's runner did)."""
     out = copy.deepcopy(spec)
     wfs = workflows_of(out, path)
-    local: Set[str] = set(wfs)
+    adhoc: Dict[str, Any] = (out.get("actions") if is_workbook(out) else None) or {}
+    if not (isinstance(adhoc, dict) and all(isinstance(a, dict) for a in adhoc.values())):
+        raise DefinitionError('Workbook "%s": actions must be a mapping of ad-hoc action names to '
+                              "mappings." % path)
+    local: Set[str] = set(wfs) | set(adhoc)
     if is_workbook(out):
-        local |= {"%s.%s" % (out.get("name"), w) for w in wfs}
+        local |= {"%s.%s" % (out.get("name"), w) for w in local}
     classifier = _Classifier(lookup, mistral_actions, local)
+    for a_name in list(adhoc):
+        adhoc[a_name] = _transform_task(adhoc[a_name], 'Ad-hoc action "%s"' % a_name, classifier,
+                                        action_key="base", input_key="base-input")
     for wf_name, body in wfs.items():
         tasks = body.get("tasks") or {}
         for tname in list(tasks):
@@ -307,17 +341,21 @@ def transform(spec: Dict[str, Any], lookup: Optional[ActionLookup] = None,
     return out
 
 
+def dump(spec: Dict[str, Any]) -> str:
+    """YAML text of a definition as uploaded to Mistral: block style, key order kept, no aliases."""
+    return yaml.dump(spec, Dumper=_Dumper, default_flow_style=False, sort_keys=False)
+
+
 def prepare(path: str, action_ref: str, workflow_param: Optional[str] = None,
             lookup: Optional[ActionLookup] = None,
             mistral_actions: Optional[MistralActions] = None) -> PreparedDefinition:
     """Read, check names of, and transform the definition in `path` for action `action_ref`."""
     spec = read_definition(path)
     kind, wf_name = resolve_names(spec, action_ref, workflow_param, path)
-    # resume.add_resume_hooks: lets `re-run --next` complete a failed task as SKIPPED with
+    # workflow_spec.add_resume_hooks: lets `re-run --next` complete a failed task as SKIPPED with
     # user-supplied published variables (docs/architecture.md, "Re-run and resume").
-    final = resume.add_resume_hooks(transform(spec, lookup, mistral_actions, path))
-    text = yaml.dump(final, Dumper=_Dumper,
-                     default_flow_style=False, sort_keys=False)
+    final = workflow_spec.add_resume_hooks(transform(spec, lookup, mistral_actions, path))
+    text = dump(final)
     return PreparedDefinition(kind=kind, name=action_ref, workflow_name=wf_name, text=text)
 
 
@@ -350,45 +388,29 @@ def sync(api: Any, prepared: PreparedDefinition) -> bool:
         with _uploaded_lock:
             if _uploaded.get(key) == digest:
                 return False
-        changed = _sync_workbook(api, prepared) if prepared.kind == "workbook" else _sync_workflow(api, prepared)
+        changed = _sync_one(api, prepared)
         with _uploaded_lock:
             _uploaded[key] = digest
     return changed
 
 
-def _sync_workflow(api: Any, p: PreparedDefinition) -> bool:
+def _sync_one(api: Any, p: PreparedDefinition) -> bool:
+    """Create or update the workbook or workflow `p` in Mistral; True if it changed."""
+    kind, other = ("workbook", "workflow") if p.kind == "workbook" else ("workflow", "workbook")
     try:
-        current = api.get_workflow(p.name)
+        current = getattr(api, "get_" + kind)(p.name)
     except WorkflowNotFoundError:
-        _delete_quietly(api.delete_workbook, p.name)  # it may have been a workbook before
+        _delete_quietly(getattr(api, "delete_" + other), p.name)  # it may have been the other kind before
         try:
-            api.create_workflow(p.text)
+            getattr(api, "create_" + kind)(p.text)
         except MistralAPIError as exc:
             if exc.status_code != 409:
                 raise
-            api.update_workflow(p.text)  # another process created it meanwhile
+            getattr(api, "update_" + kind)(p.text)  # another process created it meanwhile
         return True
     if current.get("definition") == p.text:
         return False
-    api.update_workflow(p.text)
-    return True
-
-
-def _sync_workbook(api: Any, p: PreparedDefinition) -> bool:
-    try:
-        current = api.get_workbook(p.name)
-    except WorkflowNotFoundError:
-        _delete_quietly(api.delete_workflow, p.name)  # it may have been a single workflow before
-        try:
-            api.create_workbook(p.text)
-        except MistralAPIError as exc:
-            if exc.status_code != 409:
-                raise
-            api.update_workbook(p.text)  # another process created it meanwhile
-        return True
-    if current.get("definition") == p.text:
-        return False
-    api.update_workbook(p.text)
+    getattr(api, "update_" + kind)(p.text)
     return True
 
 

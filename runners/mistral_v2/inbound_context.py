@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional
 
+from mistral_v2 import masking, workflow_spec
 from mistral_v2.exceptions import RerunError, St2MistralError
-from mistral_v2.rerun import MASK, ResolveSt2Child, as_dict, execution_env, latest_tasks, mask_secrets, resolve_task  # noqa: F401
+from mistral_v2.results import execution_env, json_object
+from mistral_v2.task_paths import ResolveSt2Child, latest_tasks, resolve_task
 
 
 def triggers_from_definition(body: Dict[str, Any], tasks: List[Dict[str, Any]]) -> Dict[str, List[str]]:
@@ -12,15 +14,13 @@ def triggers_from_definition(body: Dict[str, Any], tasks: List[Dict[str, Any]]) 
 
     Used for tasks whose `runtime_context.triggered_by` Mistral cleared (a re-run does that).
     """
-    from mistral_v2 import resume
-
     latest = latest_tasks(tasks)
     out: Dict[str, List[str]] = {}
     for name, spec in (body.get("tasks") or {}).items():
         src = latest.get(name)
         if src is None or src.get("state") not in ("SUCCESS", "ERROR", "SKIPPED"):
             continue
-        for target in resume.next_task_names(spec or {}, ("on-success", "on-error", "on-complete", "on-skip")):
+        for target in workflow_spec.next_task_names(spec or {}, ("on-success", "on-error", "on-complete", "on-skip")):
             out.setdefault(target, []).append(src["id"])
     return out
 
@@ -37,7 +37,7 @@ def published_before(tasks_by_id: Dict[str, Dict[str, Any]], task: Dict[str, Any
         if t["id"] in memo:
             return memo[t["id"]]
         ctx: Dict[str, Any] = {}
-        triggers = [trig.get("task_id") for trig in as_dict(t.get("runtime_context")).get("triggered_by") or []]
+        triggers = [trig.get("task_id") for trig in json_object(t.get("runtime_context")).get("triggered_by") or []]
         if not triggers and fallback:
             triggers = fallback.get(str(t.get("name")), [])
         for trig_id in triggers:
@@ -45,7 +45,7 @@ def published_before(tasks_by_id: Dict[str, Dict[str, Any]], task: Dict[str, Any
             if parent is None or parent["id"] in visiting:
                 continue
             ctx.update(inbound(parent, visiting | {parent["id"]}))
-            ctx.update(as_dict(parent.get("published")))
+            ctx.update(json_object(parent.get("published")))
         memo[t["id"]] = ctx
         return ctx
 
@@ -76,28 +76,30 @@ def task_inbound_context(
     env_holder = root if r.root_execution_id == root["id"] else api.get_execution(r.root_execution_id)
     all_tasks: List[Dict[str, Any]] = api.list_tasks(ex["id"])
     fallback = None
-    if not as_dict(r.task.get("runtime_context")).get("triggered_by"):
-        from mistral_v2 import resume
-
+    if not json_object(r.task.get("runtime_context")).get("triggered_by"):
         try:
-            body = resume.workflow_body(api, str(r.task.get("workflow_id") or r.task.get("workflow_name")),
+            body = workflow_spec.workflow_body(api, str(r.task.get("workflow_id") or r.task.get("workflow_name")),
                                         str(r.task.get("workflow_name") or ""))
             fallback = triggers_from_definition(body, all_tasks)
         except St2MistralError:
             fallback = None  # no definition: only the recorded triggers are used
     published = published_before({t["id"]: t for t in all_tasks}, r.task, fallback)
-    wf_input = as_dict(ex.get("input"))
+    wf_input = json_object(ex.get("input"))
     variables: Dict[str, Any] = dict(wf_input)
-    variables.update(as_dict(ex.get("published_global")))
+    variables.update(json_object(ex.get("published_global")))
     variables.update(published)
     secrets = list(secret_names)
+    env = execution_env(env_holder)
+    values = (masking.secret_values(wf_input, secrets, *masking.env_credentials(env))
+              + masking.secret_values(json_object(env_holder.get("input")), secrets))
+    mask_secrets = masking.Masker(secrets, values)
     return {
         "task": task_name,
         "task_id": r.task_id,
         "state": r.state,
         "workflow_execution_id": ex["id"],
-        "input": mask_secrets(wf_input, secrets),
-        "env": mask_secrets(execution_env(env_holder), secrets),
-        "published": mask_secrets(published, secrets),
-        "variables": mask_secrets(variables, secrets),
+        "input": mask_secrets(wf_input),
+        "env": mask_secrets(env),
+        "published": mask_secrets(published),
+        "variables": mask_secrets(variables),
     }

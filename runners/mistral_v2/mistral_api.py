@@ -12,7 +12,7 @@ import tenacity
 from mistralclient.api import base as mistral_base
 from mistralclient.api import client as mistral_client
 
-from mistral_v2 import config, retries
+from mistral_v2 import config, retries, statuses
 from mistral_v2.exceptions import (
     MistralAPIError,
     MistralUnreachableError,
@@ -127,8 +127,8 @@ class MistralAPI:
             detail = ("HTTP %s" % exc.error_code if isinstance(exc, mistral_base.APIException)
                       else type(exc).__name__)
             return MistralUnreachableError(
-                "Mistral unreachable at %s while trying to %s (%s after %d attempt(s))."
-                % (safe_url(self.url), what, detail, self.opts.retry_attempts))
+                "Mistral unreachable at %s while trying to %s (%s; %s)."
+                % (safe_url(self.url), what, detail, retries.describe_limits(self.opts)))
         if isinstance(exc, mistral_base.APIException):
             message = exc.error_message or "no details"
             if exc.error_code == 404:
@@ -139,6 +139,31 @@ class MistralAPI:
         if isinstance(exc, (MistralAPIError, MistralUnreachableError)):
             return exc
         return MistralAPIError("Mistral call to %s failed: %s: %s" % (what, type(exc).__name__, exc))
+
+    def _request(self, what: str, method: str, path: str, body: Dict[str, Any], ok_status: int) -> Dict[str, Any]:
+        """The one raw request: for the two calls python-mistralclient has no public method for
+        (starting an execution with a given id, skipping a task).  It goes through the client's
+        own HTTP client (same session, authentication, TLS options and timeout) and fails the way
+        mistralclient's own calls do (APIException with Mistral's message), so `call` retries and
+        translates it like any other call."""
+        http = self.client.executions.http_client
+
+        def once() -> Dict[str, Any]:
+            try:
+                resp = getattr(http, method)(path, json.dumps(body))
+            except Exception as exc:  # keystone sessions raise HttpError for 4xx/5xx answers
+                resp = getattr(exc, "response", None)
+                if resp is None:
+                    raise
+            if resp.status_code != ok_status:
+                try:
+                    message = resp.headers.get("Server-Error-Message") or resp.json().get("faultstring")
+                except ValueError:
+                    message = resp.text
+                raise mistral_base.APIException(error_code=resp.status_code, error_message=message)
+            return resp.json()
+
+        return self.call(what, once)
 
     def _list_all(self, what: str, lister: Callable[..., List[Any]], **filters: Any) -> List[Dict[str, Any]]:
         """Every item of a paginated listing, as dicts (one call per PAGE_SIZE items)."""
@@ -221,10 +246,8 @@ class MistralAPI:
             data["id"] = execution_id
         if params:
             data["params"] = json.dumps(params)
-        manager = self.client.executions
-        # python-mistralclient's create() cannot send "id"; its own _create() does the POST.
-        return _to_dict(self.call('start workflow "%s"' % workflow_name,
-                                  manager._create, "/executions", data))
+        # python-mistralclient's create() cannot send "id": the one raw request does the POST.
+        return self._request('start workflow "%s"' % workflow_name, "post", "/executions", data, 201)
 
     def get_execution(self, execution_id: str) -> Dict[str, Any]:
         return _to_dict(self.call("get execution %s" % execution_id,
@@ -270,6 +293,14 @@ class MistralAPI:
         return _to_dict(self.call("re-run task %s" % task_id, self.client.tasks.rerun,
                                   task_id, reset=reset, env=env))
 
+    def skip_task(self, task_id: str, env: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """PUT /v2/tasks/<id> {state: SKIPPED}: Mistral 16+ completes the failed task as SKIPPED
+        (python-mistralclient has no call for it: the one raw request)."""
+        body: Dict[str, Any] = {"id": task_id, "state": statuses.SKIPPED}
+        if env:
+            body["env"] = json.dumps(env)
+        return self._request("skip task %s" % task_id, "put", "/tasks/%s" % task_id, body, 200)
+
     # -- action executions ---------------------------------------------------------------------------
 
     def list_action_executions_of_workflows(
@@ -282,6 +313,12 @@ class MistralAPI:
         return self._list_all("list action executions", self.client.action_executions.list,
                               workflow_name="in:" + ",".join(names), created_at="gte:" + since,
                               include_output=True)
+
+    def list_task_action_executions(self, task_id: str) -> List[Dict[str, Any]]:
+        """Action executions of one task (oldest first)."""
+        found = self.call("list action executions of task %s" % task_id,
+                          self.client.action_executions.list, task_id)
+        return [_to_dict(a) for a in found]
 
     def get_action_execution(self, action_execution_id: str) -> Dict[str, Any]:
         return _to_dict(self.call("get action execution %s" % action_execution_id,

@@ -10,10 +10,22 @@ import types
 import uuid
 from typing import Any, Dict, Optional, Tuple
 
-from mistral_v2 import cascade, config, context, definitions, seam, statuses
+from mistral_v2 import (
+    cascade,
+    config,
+    context,
+    definitions,
+    masking,
+    rerun,
+    resume_from_next,
+    seam,
+    statuses,
+    task_paths,
+)
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidOperationError,
+    InvalidParametersError,
     St2MistralError,
     WorkflowNotFoundError,
     describe,
@@ -111,12 +123,38 @@ class MistralRunner(seam.AsyncActionRunner):
 
     def _api_urls(self) -> Tuple[str, str]:
         st2_api, st2_public = seam.get_st2_api_urls()
-        api_url = self.opts.api_url or st2_api
+        api_url = config.st2_api_url(self.opts.api_url) or st2_api
         if not api_url:
             raise ConfigurationError(
                 "[mistral] api_url is not set: Mistral needs the StackStorm API URL "
-                "(e.g. http://127.0.0.1:9101/api/v1) to report back.")
+                "(e.g. http://127.0.0.1:9101) to report back.")
         return api_url, (st2_public or api_url)
+
+    def _reverse_target(self) -> Optional[str]:
+        """Task a reverse workflow runs up to: runner parameter `task_name` (StackStorm's name), or
+        its alias `task`; both set to different tasks is refused."""
+        name, alias = self._params().get("task_name"), self._params().get("task")
+        if name and alias and name != alias:
+            raise InvalidParametersError(
+                'Runner parameters task_name="%s" and task="%s" disagree; task is an alias of '
+                "task_name, set only task_name." % (name, alias))
+        return name or alias or None
+
+    def build_env(self) -> Dict[str, Any]:
+        """The Mistral env of this StackStorm execution (context.build_env), for a start or a re-run."""
+        api_url, public_url = self._api_urls()
+        return context.build_env(
+            execution_id=self.execution_id,
+            liveaction_id=self.liveaction_id or self.execution_id,
+            liveaction_context=getattr(self.liveaction, "context", None) or self.context,
+            api_url=api_url,
+            public_api_url=public_url,
+            auth_token=self._auth_token(),
+            notify=seam.notify_as_dict(getattr(self.liveaction, "notify", None)),
+            skip_notify_tasks=self._params().get("skip_notify") or [],
+            secret_parameters=masking.secret_names(getattr(self.action, "parameters", None)),
+            result_format=getattr(self.opts, "result_format", None),
+        )
 
     # -- run ---------------------------------------------------------------------------------------
 
@@ -140,8 +178,6 @@ class MistralRunner(seam.AsyncActionRunner):
     def _resolve_child_rerun(self, hint: Dict[str, Any]) -> Dict[str, Any]:
         """st2.action re-runs tasks of an earlier child workflow (a dotted re-run through a child
         StackStorm action): find that child through StackStorm's API and re-run it."""
-        from mistral_v2 import rerun
-
         st2 = self._st2(self._auth_token())
         if st2 is None:
             raise InvalidOperationError("Cannot re-run tasks of a child workflow without the StackStorm API.")
@@ -159,12 +195,37 @@ class MistralRunner(seam.AsyncActionRunner):
         return options
 
     def rerun_workflow(self, action_parameters: Dict[str, Any], options: Dict[str, Any]) -> seam.RunnerResult:
-        """Re-run tasks of the original Mistral execution; implemented by `mistral_v2.rerun`."""
-        try:
-            from mistral_v2 import rerun
-        except ImportError:
-            raise InvalidOperationError("Re-running workflow tasks is not available in this installation.")
-        return rerun.rerun_workflow(self, action_parameters, options)
+        """Re-run tasks of the original Mistral execution (rerun.py), or resume after them from
+        their next tasks (resume_from_next.py); ("running", {}, context).
+
+        `options` is context["re-run"]: {"ref", "tasks", "reset"} plus ours: "no_reset",
+        "context" (variable overrides for env()), "next" (resume from the tasks after the named
+        failed ones) with "published" ({task: {var: value}}).  The original Mistral execution is
+        reused: the returned context keeps its context["mistral"].
+        """
+        original_ctx = getattr(self.rerun_ex_ref, "context", None) or {}
+        tasks = options.get("tasks") or []
+        resolver = self._st2_child_resolver(getattr(self.rerun_ex_ref, "id", None) or options.get("ref"))
+        if options.get("next"):
+            resume_from_next.resume_from_next(self.api, original_ctx, tasks, options.get("published") or {},
+                                              self.build_env(), overrides=options.get("context"),
+                                              resolve_st2_child=resolver)
+        else:
+            rerun.rerun_tasks(self.api, original_ctx, tasks, options.get("reset"), self.build_env(),
+                              no_reset=options.get("no_reset"), overrides=options.get("context"),
+                              resolve_st2_child=resolver)
+        ctx = copy.deepcopy(self.context or {})
+        # the original's Mistral execution; a re-run child keeps its NEW link to the parent's task
+        ctx["mistral"] = context.execution_mistral_context((self.context or {}).get("mistral"),
+                                                           dict(original_ctx.get("mistral") or {}))
+        return seam.LIVEACTION_STATUS_RUNNING, {}, ctx  # {}: StackStorm keeps a result pushed meanwhile
+
+    def _st2_child_resolver(self, original_id: Optional[str]) -> Optional[task_paths.ResolveSt2Child]:
+        """Finds the Mistral execution of a child StackStorm workflow below the original execution."""
+        st2 = self._st2(self._auth_token())
+        if st2 is None or not original_id:
+            return None
+        return task_paths.st2_child_resolver(st2.list_children, original_id)
 
     def start_workflow(self, action_parameters: Dict[str, Any]) -> seam.RunnerResult:
         action_ref = self._action_ref()
@@ -184,15 +245,12 @@ class MistralRunner(seam.AsyncActionRunner):
         execution = self._create(workflow_name, inputs, prepared)
 
         ctx = self._context()
-        # StackStorm stores this context with a shallow update: keep the parent link that
-        # st2.action put under "mistral" (action/task/workflow execution ids of the calling task).
-        ctx["mistral"] = {
-            **(ctx.get("mistral") or {}),
+        ctx["mistral"] = context.execution_mistral_context(ctx.get("mistral"), {
             "execution_id": execution["id"],
             "workflow_name": execution.get("workflow_name") or workflow_name,
             "workbook_name": prepared.workbook_name if prepared else None,
-        }
-        secret = sorted(n for n, m in (meta or {}).items() if isinstance(m, dict) and m.get("secret"))
+        })
+        secret = masking.secret_names(meta)
         if secret:  # names only: the reconciler masks these keys in task inputs/published/output
             ctx["mistral"]["secret_parameters"] = secret
         return seam.LIVEACTION_STATUS_RUNNING, {}, ctx  # {}: StackStorm keeps a result pushed meanwhile
@@ -222,22 +280,12 @@ class MistralRunner(seam.AsyncActionRunner):
         a retried start (same st2 execution) gets the existing execution, never a second one."""
         description = description_for(self.execution_id)
         ex_id = mistral_execution_id(self.execution_id)
-        api_url, public_url = self._api_urls()
-        env = context.build_env(
-            execution_id=self.execution_id,
-            liveaction_id=self.liveaction_id or self.execution_id,
-            liveaction_context=getattr(self.liveaction, "context", None) or self.context,
-            api_url=api_url,
-            public_api_url=public_url,
-            auth_token=self._auth_token(),
-            notify=seam.notify_as_dict(getattr(self.liveaction, "notify", None)),
-            skip_notify_tasks=self._params().get("skip_notify") or [],
-        )
-        params: Dict[str, Any] = {"env": env}
+        params: Dict[str, Any] = {"env": self.build_env()}
         if not self.opts.enable_polling:
             params["notify"] = [{"type": "st2", "event_types": NOTIFY_EVENTS}]
-        if self._params().get("task"):
-            params["task_name"] = self._params()["task"]
+        target = self._reverse_target()
+        if target:
+            params["task_name"] = target
         try:
             return self.api.create_execution(workflow_name, inputs, description, ex_id, **params)
         except WorkflowNotFoundError:
@@ -254,8 +302,9 @@ class MistralRunner(seam.AsyncActionRunner):
         return getattr(self.liveaction, "result", None), self._context()
 
     def _st2(self, token: Optional[str]) -> Optional[cascade.St2Executions]:
+        """The StackStorm API for child executions: the host's, else REST with `token`."""
         if self.st2_executions is None and seam.ST2COMMON_AVAILABLE:  # pragma: no cover
-            api_url = self.opts.api_url or seam.get_st2_api_urls()[0]
+            api_url = config.st2_api_url(self.opts.api_url) or seam.get_st2_api_urls()[0]
             if api_url:
                 return cascade.RestSt2Executions(api_url, auth_token=token)
         return self.st2_executions
@@ -272,7 +321,7 @@ class MistralRunner(seam.AsyncActionRunner):
             with credential as st2_token:
                 st2 = self._st2(st2_token)
                 if verb == cascade.CANCEL:
-                    return cascade.cancel(self.api, st2, self.execution_id, ex_id)
+                    return cascade.cancel(self.api, st2, self.execution_id, ex_id, context=ctx, callback=callback)
                 operation = cascade.pause if verb == cascade.PAUSE else cascade.resume
                 return operation(self.api, st2, self.execution_id, ex_id, context=ctx, callback=callback)
         except InvalidOperationError as exc:

@@ -30,9 +30,10 @@ class UnreachableTracker:
         self._since: Dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def failed(self, url: str) -> float:
+    def failed(self, url: str, at: Optional[float] = None) -> float:
+        """Since when `url` is unreachable; `at` (default now) is when this failure began."""
         with self._lock:
-            return self._since.setdefault(url, self.clock())
+            return self._since.setdefault(url, self.clock() if at is None else at)
 
     def succeeded(self, url: str) -> None:
         with self._lock:
@@ -74,10 +75,12 @@ class MistralResultsQuerier:
         """
         if not items:
             return {}
+        began = self.tracker.clock()
         try:
             answer = self._query(items)
         except MistralUnreachableError as exc:
-            since = self.tracker.failed(self.api.url)
+            # The outage began before the call's retries (up to retry_stop_max_msec) ran out.
+            since = self.tracker.failed(self.api.url, at=began)
             if self.tracker.clock() - since < self.opts.unreachable_grace_period:
                 raise
             iso = datetime.datetime.fromtimestamp(since, datetime.timezone.utc).isoformat()
@@ -148,7 +151,9 @@ class MistralResultsQuerier:
                 entries = self._order_items(results.build_tasks(root_tasks, root_actions, root_subs),
                                             root_tasks)
                 answer[st2_id] = results.summarize(roots[ex_id], entries, self.opts.max_result_size,
-                                                   ctx.get("secret_parameters") or ())
+                                                   ctx.get("secret_parameters") or (),
+                                                   result_format=getattr(self.opts, "result_format",
+                                                                         results.FORMAT_ST2))
         return answer
 
     # -- with-items order -----------------------------------------------------------------------

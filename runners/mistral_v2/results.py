@@ -1,15 +1,21 @@
-"""Builds the StackStorm result {"output" | "error", "tasks": [...]} from Mistral records (pure)."""
+"""Builds the StackStorm result of a workflow from Mistral records (pure).
+
+Two shapes (`[mistral] result_format`): "st2" (default, StackStorm's mistral_v2 runner up to 3.2:
+the workflow output keys at the top, `extra: {state, state_info}`, `tasks` of the root workflow)
+and "nested" (`{"output" | "error", "state_info", "tasks"}` with sub-workflow tasks too).
+"""
 from __future__ import annotations
 
 import json
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from mistral_v2 import statuses
+from mistral_v2 import masking, statuses
 
 TRUNCATED = "__truncated__"
-MASK = "********"
-ALWAYS_SECRET = frozenset({"auth_token"})
 PREVIEW_CHARS = 1000
+# Result keys that are not (part of) the workflow output; never truncated as a whole.
+_NOT_OUTPUT = frozenset({"tasks", "extra", "error", "state_info", TRUNCATED, "original_size",
+                         "tasks_omitted"})
 
 
 def parse_json(value: Any) -> Any:
@@ -20,6 +26,17 @@ def parse_json(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+def json_object(value: Any) -> Dict[str, Any]:
+    """A JSON object field of a Mistral record (string, dict or None) as a dict ({} otherwise)."""
+    parsed = parse_json(value)
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def execution_env(execution: Dict[str, Any]) -> Dict[str, Any]:
+    """The env stored in a Mistral workflow execution's params."""
+    return json_object(json_object(execution.get("params")).get("env"))
 
 
 def _runtime_has_items(task: Dict[str, Any]) -> bool:
@@ -91,8 +108,35 @@ def build_tasks(tasks: Iterable[Dict[str, Any]], action_exs: Iterable[Dict[str, 
     return sorted(entries, key=lambda e: e["created_at"] or "")  # stable: ties keep Mistral's order
 
 
-def build_result(execution: Dict[str, Any], tasks: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """{"output"| "error", "state_info", "tasks"} for a root workflow execution."""
+FORMAT_ST2 = "st2"
+FORMAT_NESTED = "nested"
+RESULT_FORMATS = (FORMAT_ST2, FORMAT_NESTED)
+
+# Workflow states whose output StackStorm's runner copied into the result (else {}).
+_OUTPUT_STATES = frozenset({statuses.SUCCESS, statuses.ERROR, statuses.CANCELLED, statuses.PAUSED})
+
+
+def check_format(result_format: str) -> str:
+    """`result_format` if it is one of RESULT_FORMATS, else ValueError naming the choices."""
+    if result_format not in RESULT_FORMATS:
+        raise ValueError("Unknown result format %r (choose one of: %s)"
+                         % (result_format, ", ".join(RESULT_FORMATS)))
+    return result_format
+
+
+def _st2_result(execution: Dict[str, Any], tasks: List[Dict[str, Any]]) -> Dict[str, Any]:
+    state = execution.get("state")
+    output = parse_json(execution.get("output")) if state in _OUTPUT_STATES else None
+    result: Dict[str, Any] = dict(output) if isinstance(output, dict) else {}
+    if output is not None and not isinstance(output, dict):
+        result["result"] = output
+    result["extra"] = {"state": state, "state_info": execution.get("state_info")}
+    root_id = execution.get("id")
+    result["tasks"] = [t for t in tasks if root_id is None or t.get("workflow_execution_id") == root_id]
+    return result
+
+
+def _nested_result(execution: Dict[str, Any], tasks: List[Dict[str, Any]]) -> Dict[str, Any]:
     state = execution.get("state")
     result: Dict[str, Any] = {}
     output = parse_json(execution.get("output"))
@@ -106,6 +150,20 @@ def build_result(execution: Dict[str, Any], tasks: List[Dict[str, Any]]) -> Dict
         result["state_info"] = execution.get("state_info")
     result["tasks"] = tasks
     return result
+
+
+def build_result(execution: Dict[str, Any], tasks: List[Dict[str, Any]],
+                 result_format: str = FORMAT_ST2) -> Dict[str, Any]:
+    """The StackStorm result of a root workflow execution; `tasks` = entries of the whole tree.
+
+    "st2": {<output keys>..., "extra": {"state", "state_info"}, "tasks": <root workflow's tasks>};
+    the output is copied once the workflow is SUCCESS, ERROR, CANCELLED or PAUSED (Mistral's
+    output of a failed workflow is {"result": <error>} plus its output-on-error).
+    "nested": {"output" | "error", "state_info", "tasks": <every task incl. sub-workflows>}.
+    """
+    if check_format(result_format) == FORMAT_NESTED:
+        return _nested_result(execution, tasks)
+    return _st2_result(execution, tasks)
 
 
 def _size(value: Any) -> int:
@@ -126,8 +184,9 @@ def cap_result(result: Dict[str, Any], max_size: int) -> Dict[str, Any]:
     capped = dict(result)
     capped["tasks"] = [dict(t) for t in result.get("tasks", [])]
     slots: List[Tuple[int, Dict[str, Any], str]] = []
-    if "output" in capped:
-        slots.append((_size(capped["output"]), capped, "output"))
+    for key, value in result.items():  # the output ("output" nested, its keys at the top in "st2")
+        if key not in _NOT_OUTPUT and value is not None:
+            slots.append((_size(value), capped, key))
     for t in capped["tasks"]:
         for key in ("result", "input", "published"):
             if t.get(key) is not None:
@@ -157,20 +216,24 @@ def st2_status(execution: Dict[str, Any], tasks: Iterable[Dict[str, Any]]) -> st
     return statuses.to_st2_status(str(execution.get("state")), [str(t.get("state")) for t in tasks])
 
 
-def mask(value: Any, secret_names: Iterable[str] = ()) -> Any:
-    """A copy of `value` where every dict key in `secret_names` (or auth_token) has a masked value."""
-    names = ALWAYS_SECRET | set(secret_names)
-    if isinstance(value, dict):
-        return {k: (MASK if k in names and v is not None else mask(v, names)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(v, names) for v in value]
-    return value
+def execution_secrets(execution: Dict[str, Any], secret_names: Iterable[str] = ()) -> List[Any]:
+    """Secret values of a Mistral workflow execution: its secret inputs and its env's credentials."""
+    names = list(secret_names)
+    params = parse_json(execution.get("params"))
+    env = parse_json(params.get("env")) if isinstance(params, dict) else None
+    return masking.secret_values(parse_json(execution.get("input")), names,
+                                 *masking.env_credentials(env if isinstance(env, dict) else None))
 
 
 def summarize(execution: Dict[str, Any], tasks: List[Dict[str, Any]],
               max_size: Optional[int] = None,
-              secret_names: Iterable[str] = ()) -> Tuple[str, Dict[str, Any]]:
-    """(status, capped result with secret values masked) for a root execution and its tasks."""
+              secret_names: Iterable[str] = (),
+              secret_values: Iterable[Any] = (),
+              result_format: str = FORMAT_ST2) -> Tuple[str, Dict[str, Any]]:
+    """(status, capped result with secrets masked by key and value) for a root execution and its tasks
+    (the status counts sub-workflow tasks whatever the result shape)."""
+    names = list(secret_names)
+    values = execution_secrets(execution, names) + list(secret_values)
     status = st2_status(execution, tasks)
-    result = mask(build_result(execution, tasks), secret_names)
+    result = masking.mask(build_result(execution, tasks, result_format), names, values)
     return status, (cap_result(result, max_size) if max_size else result)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import importlib
 import logging
 import os
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import yaml
+from oslo_config import cfg
 
 try:  # pragma: no cover - exercised only inside a real StackStorm install
     from st2common.constants import action as _action_constants
@@ -122,8 +124,6 @@ def get_runner_metadata(package_name: str) -> List[Dict[str, Any]]:
         from st2common.runners.base import get_metadata
 
         return get_metadata(package_name)
-    import importlib
-
     pkg = importlib.import_module(package_name)
     with open(os.path.join(os.path.dirname(pkg.__file__ or ""), "runner.yaml")) as fh:
         return yaml.safe_load(fh)
@@ -171,7 +171,6 @@ def operation_token(user: str, execution_id: Optional[str]) -> Iterator[Optional
     if not ST2COMMON_AVAILABLE:
         yield None
         return
-    from oslo_config import cfg  # pragma: no cover
     from st2common.services import access  # pragma: no cover
 
     token = access.create_token(  # pragma: no cover

@@ -22,8 +22,12 @@ SKIPPED = "SKIPPED"
 
 MISTRAL_TERMINAL_STATES = frozenset({SUCCESS, ERROR, CANCELLED, SKIPPED})
 
-# Task states during which work may still complete.
-ACTIVE_TASK_STATES = frozenset({IDLE, WAITING, RUNNING, RUNNING_DELAYED})
+# Task states during which work may still complete on its own. Not IDLE (a `pause-before` task,
+# or a task created while the workflow is paused: it starts only on resume) nor WAITING (a join
+# waiting for branches that may never come): counting those kept a paused workflow `pausing`
+# for ever. StackStorm's runner (3.2) counted RUNNING only; a DELAYED task (wait-before/after,
+# retry delay) still leaves that state by itself, so it is active too.
+ACTIVE_TASK_STATES = frozenset({RUNNING, RUNNING_DELAYED})
 
 # Mistral workflow state -> (status while any task is active, status when none is).
 WORKFLOW_STATUS_MAP = {

@@ -115,7 +115,7 @@ def test_st2_action_called_directly_with_good_parameters_runs(host):
     ex_id = host.run_async("faulttest.good_param")
     doc = host.wait(ex_id, ["failed", "succeeded"])
     assert doc["status"] == "succeeded", doc["result"]
-    assert doc["result"]["output"]["out"] == "hi"
+    assert doc["result"]["out"] == "hi"
 
 
 def test_rerun_of_succeeded_execution_tasks_is_refused_and_changes_nothing(host, client):

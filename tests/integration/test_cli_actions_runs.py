@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from result_shape import output_of
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,7 @@ def test_run_workflow_async_then_get_and_list(st2_host):
     doc = st2_host.wait(ex_id, ["succeeded", "failed"])
     assert doc["status"] == "succeeded"
     got = st2_host.st2_json("execution", "get", ex_id)
-    assert got["result"]["output"] == {"said": "slept 1"}
+    assert output_of(got["result"]) == {"said": "slept 1"}
     assert [t["name"] for t in sorted(got["result"]["tasks"], key=lambda t: t["created_at"])][:1] == ["first"]
     assert got["parameters"]["password"] == "********"
     listed = st2_host.st2_json("execution", "list", "--action", "hosttest.slow", "-n", "50")
@@ -42,7 +43,7 @@ def test_run_workflow_async_then_get_and_list(st2_host):
 
 def test_run_workflow_synchronously(st2_host):
     doc = st2_host.st2_json("run", "hosttest.slow", "seconds=0")
-    assert doc["status"] == "succeeded" and doc["result"]["output"] == {"said": "slept 0"}
+    assert doc["status"] == "succeeded" and output_of(doc["result"]) == {"said": "slept 0"}
 
 
 def test_bad_parameters_are_refused_with_a_clear_message(st2_host):

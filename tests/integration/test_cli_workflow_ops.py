@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from result_shape import failure_of, output_of
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,7 @@ def test_pause_resume_then_complete(st2_host):
     resumed = st2_host.st2_json("execution", "resume", ex_id)
     assert resumed["status"] in ("running", "resuming")
     doc = st2_host.wait(ex_id, ["succeeded", "failed"])
-    assert doc["status"] == "succeeded" and doc["result"]["output"] == {"said": "slept 2"}
+    assert doc["status"] == "succeeded" and output_of(doc["result"]) == {"said": "slept 2"}
     log = [e["status"] for e in doc["log"]]
     assert log.index("paused") < log.index("running", log.index("paused")) < log.index("succeeded")
     late = st2_host.st2("execution", "resume", ex_id, check=False)
@@ -59,14 +60,14 @@ def test_failed_workflow_rerun_from_the_failed_task_after_fixing_the_cause(st2_h
     proc = st2_host.st2("run", "hosttest.needs_key", "who=ops", "--json", check=False)
     assert proc.returncode != 0  # the CLI exits non-zero for a failed execution
     failed = json.loads(proc.stdout)
-    assert failed["status"] == "failed" and "hosttest_ready" in failed["result"]["error"]
+    assert failed["status"] == "failed" and "hosttest_ready" in failure_of(failed["result"])
     assert _tasks(st2_host.get(failed["id"])) == {"hello": "SUCCESS", "check": "ERROR"}
     st2_host.st2("key", "set", "hosttest_ready", "yes")
     rerun = st2_host.st2_json("execution", "re-run", failed["id"], "--tasks", "check")
     assert rerun["id"] != failed["id"]
     doc = st2_host.wait(rerun["id"], ["succeeded", "failed"])
     assert doc["status"] == "succeeded", doc["result"]
-    assert doc["result"]["output"] == {"hello": "hello ops", "ready": "yes"}
+    assert output_of(doc["result"]) == {"hello": "hello ops", "ready": "yes"}
     assert doc["context"]["re-run"] == {"ref": failed["id"], "tasks": ["check"], "reset": ["check"]}
     assert st2_host.get(failed["id"])["status"] == "failed"  # the original stays as it was
     st2_host.st2("key", "delete", "hosttest_ready")

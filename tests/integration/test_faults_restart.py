@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from mistralclient.api import client as mistral_client
+from result_shape import output_of
 from test_faults_support import make_host, mistral_executions_for
 
 pytestmark = pytest.mark.integration
@@ -61,7 +62,7 @@ def test_host_restart_mid_pause_keeps_it_paused_then_resume_completes(mistral_se
     host.st2("execution", "resume", ex_id)
     doc = host.wait(ex_id, ["succeeded", "failed"], timeout=60)
     assert doc["status"] == "succeeded", doc["result"]
-    assert doc["result"]["output"] == {"done": "done-open"}
+    assert output_of(doc["result"]) == {"done": "done-open"}
     assert _task_counts(client, mistral_id) == {"first": 1, "gate": 1, "after": 1, "last": 1}
 
 
@@ -77,7 +78,7 @@ def test_host_restart_mid_rerun_completes_once(mistral_server, make_host, client
     host.restart()  # mid re-run: the "after" task is sleeping in Mistral
     doc = host.wait(new_id, ["succeeded", "failed"], timeout=60)
     assert doc["status"] == "succeeded", doc["result"]
-    assert doc["result"]["output"] == {"done": "done-open"}
+    assert output_of(doc["result"]) == {"done": "done-open"}
     mistral_id = doc["context"]["mistral"]["execution_id"]
     assert mistral_id == host.get(ex_id)["context"]["mistral"]["execution_id"]  # the original is re-run
     assert len(mistral_executions_for(client, ex_id)) == 1 and not mistral_executions_for(client, new_id)
@@ -104,7 +105,7 @@ def test_host_crash_between_mistral_start_and_recording_it_restarts_idempotently
     host.start()
     doc = host.wait(ex_id, ["succeeded", "failed", "abandoned"], timeout=60)
     assert doc["status"] == "succeeded", doc["result"]
-    assert doc["result"]["output"] == {"done": "done-%s" % "open"}
+    assert output_of(doc["result"]) == {"done": "done-%s" % "open"}
     found = mistral_executions_for(client, ex_id)
     assert len(found) == 1
     assert _task_counts(client, found[0].id) == {"first": 1, "gate": 1, "after": 1, "last": 1}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from result_shape import output_of
 
 pytestmark = pytest.mark.integration
 
@@ -16,16 +17,16 @@ def test_workflow_completes_with_its_result_after_a_host_restart(st2_host):
     st2_host.start()
     doc = st2_host.wait(ex_id, ["succeeded", "failed"])
     assert doc["status"] == "succeeded"
-    assert doc["result"]["output"] == {"said": "slept 2"}
+    assert output_of(doc["result"]) == {"said": "slept 2"}
     got = st2_host.st2_json("execution", "get", ex_id)
-    assert got["status"] == "succeeded" and got["result"]["output"] == {"said": "slept 2"}
+    assert got["status"] == "succeeded" and output_of(got["result"]) == {"said": "slept 2"}
 
 
 def test_st2_action_child_is_created_once_and_reported_back(st2_host):
     ex_id = st2_host.run_async("hosttest.with_child", "word=bee")
     doc = st2_host.wait(ex_id, ["succeeded", "failed"])
     assert doc["status"] == "succeeded", doc["result"]
-    assert "child-bee" in json.dumps(doc["result"]["output"])
+    assert "child-bee" in json.dumps(output_of(doc["result"]))
     assert len(doc["children"]) == 1
     shown = st2_host.st2_json("execution", "get", doc["children"][0])
     assert shown["action"]["ref"] == "core.local" and shown["status"] == "succeeded"

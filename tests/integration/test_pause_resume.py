@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from result_shape import output_of
 from test_pause_resume_harness import host, mistral  # noqa: F401 - fixtures
 
 from mistral_v2 import cascade
@@ -36,7 +37,7 @@ def test_slow_task_pause_resume_continues_where_it_stopped(host):
     assert host.resume(root) == "running"
     assert host.wait_status(root, ["succeeded", "failed"]) == "succeeded"
     assert host.tasks(mid) == {"nap": "SUCCESS", "after_nap": "SUCCESS", "last": "SUCCESS"}
-    assert host.results[root]["output"] == {"last": "done"}
+    assert output_of(host.results[root]) == {"last": "done"}
 
 
 def test_workbook_depth3_pauses_and_resumes_as_a_whole(host):
@@ -54,7 +55,7 @@ def test_workbook_depth3_pauses_and_resumes_as_a_whole(host):
     assert set(host.tree(root).values()) == {"SUCCESS"}
     assert set(host.all_tasks(root)) == {"call_sub1", "call_sub2", "deep_nap", "sub2_after",
                                          "sub1_after", "main_after"}
-    assert host.results[root]["output"] == {"deep": "sub2 done"}
+    assert output_of(host.results[root]) == {"deep": "sub2 done"}
 
 
 def test_pause_of_deepest_workbook_subworkflow_pauses_the_root(host):

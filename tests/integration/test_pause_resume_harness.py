@@ -26,7 +26,7 @@ HANG_GUARD = 90.0  # seconds; a stuck test fails instead of blocking (never a ti
 def mistral(mistral_server):
     """`[mistral]` pointed at the session's Mistral; polling mode, quick retries."""
     with mistral_options(v2_base_url=mistral_server.url, api_url="http://127.0.0.1:9/api/v1",
-                         enable_polling=True, retry_exp_msec=100, jitter_interval=50):
+                         enable_polling=True, retry_exp_msec=100, jitter_interval=0.05):
         yield mistral_server
 
 

@@ -1,134 +1,35 @@
-"""All 23 st2mistral expression functions on a REAL Mistral 23, in YAQL, in Jinja and as Jinja filters.
+"""All 23 st2mistral expression functions on a REAL Mistral 23, in YAQL, in Jinja and as Jinja filters;
+and `{{ st2kv.system.key }}` in StackStorm action parameters, rendered by the host as StackStorm does.
 
-A pack workflow run by the local host (so st2kv reads the host's real key-value store) publishes
-every function's value in each form; the test asserts the published values. Bad input fails the
-task with the function's own error message.
+The `exprtest` pack (tests/expr_pack.py) run by the local host (so st2kv reads the host's real
+key-value store) publishes every function's value in each form; the test asserts the published
+values. Bad input fails the task with the function's own error message.
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict
 
 import pytest
 import requests
-import yaml
+from expr_pack import CASES, DATA, FORMS, KEYS, PACK, PACK_DIR, expected_outputs
 
 pytestmark = pytest.mark.integration
-
-DATA = {
-    "j": '{"a": [1, {"b": "\u00fc"}]}',
-    "y": "a: [1, 2]\nb: \u00fc\n",
-    "o": {"k": [1, 2], "n": {"x": "y"}},
-    "s": 'say "hi"\n',
-    "addr": "You are at 567 Elsewhere Dr. Im at 123 Foo Ave.",
-    "secs": 12345,
-    "v": "1.0.0-rc.1",
-    "nothing": None,
-}
-MAGIC_NONE = "%*****__%NONE%__*****%"
-
-# (function, positional args, keyword args, expected). '@x' is the workflow input x ($.x / _.x).
-CASES: List[Tuple[str, List[str], Dict[str, str], Any]] = [
-    ("st2kv", ["'system.exprtest_key'"], {}, "kv-value"),
-    ("from_json_string", ["@j"], {}, {"a": [1, {"b": "\u00fc"}]}),
-    ("from_yaml_string", ["@y"], {}, {"a": [1, 2], "b": "\u00fc"}),
-    ("to_complex", ["@o"], {}, '{"k": [1, 2], "n": {"x": "y"}}'),
-    ("to_json_string", ["@o"], {"indent": "null", "sort_keys": "true"}, '{"k":[1,2],"n":{"x":"y"}}'),
-    ("to_yaml_string", ["@o"], {}, "k:\n- 1\n- 2\nn:\n    x: y\n"),
-    ("json_escape", ["@s"], {}, 'say \\"hi\\"\\n'),
-    ("jsonpath_query", ["@o", "'n.x'"], {}, ["y"]),
-    ("regex_match", ["@v", "'^1[.]0'"], {}, True),
-    ("regex_replace", ["@s", "'hi'", "'bye'"], {}, 'say "bye"\n'),
-    ("regex_search", ["@addr", "'foo'"], {"ignorecase": "true"}, True),
-    ("regex_substring", ["@addr", "'([0-9]{3} [A-Za-z]+ (?:Ave|Dr))'"], {"result_index": "1"}, "123 Foo Ave"),
-    ("to_human_time_from_seconds", ["@secs"], {}, "3h25m45s"),
-    ("use_none", ["@nothing"], {}, MAGIC_NONE),
-    ("version_compare", ["@v", "'1.0.0'"], {}, -1),
-    ("version_more_than", ["@v", "'0.9.9'"], {}, True),
-    ("version_less_than", ["@v", "'1.0.0'"], {}, True),
-    ("version_equal", ["@v", "'1.0.0-rc.1'"], {}, True),
-    ("version_match", ["@v", "'<1.0.0'"], {}, True),
-    ("version_bump_major", ["@v"], {}, "2.0.0"),
-    ("version_bump_minor", ["@v"], {}, "1.1.0"),
-    ("version_bump_patch", ["@v"], {}, "1.0.1"),
-    ("version_strip_patch", ["@v"], {}, "1.0"),
-]
-
-
-def _arg(token: str, language: str) -> str:
-    if token.startswith("@"):
-        return ("$." if language == "yaql" else "_.") + token[1:]
-    if language == "jinja" and token == "null":
-        return "none"
-    return token
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def _call(name: str, args: List[str], kwargs: Dict[str, str], form: str) -> str:
-    language = "yaql" if form == "yaql" else "jinja"
-    pos = [_arg(a, language) for a in args]
-    # YAQL names keyword parameters in camelCase (sort_keys => sortKeys), as with st2mistral.
-    kws = [("%s => %s" % (_camel(k), _arg(v, language)) if language == "yaql" else
-            "%s=%s" % (k, _arg(v, language))) for k, v in kwargs.items()]
-    if form == "yaql":
-        return "<%% %s(%s) %%>" % (name, ", ".join(pos + kws))
-    if form == "jinja":
-        return "{{ %s(%s) }}" % (name, ", ".join(pos + kws))
-    rest = pos[1:] + kws
-    return "{{ %s | %s%s }}" % (pos[0], name, "(%s)" % ", ".join(rest) if rest else "")
-
-
-FORMS = ("yaql", "jinja", "filter")
-
-
-def _workflow() -> str:
-    publish = {"%s_%s" % (form, name): _call(name, args, kwargs, form)
-               for name, args, kwargs, _ in CASES for form in FORMS}
-    wf = {"version": "2.0", "exprtest.functions": {
-        "input": list(DATA),
-        "tasks": {"evaluate": {"action": "std.noop", "publish": publish}},
-        "output": {key: "<%% $.%s %%>" % key for key in publish},
-    }}
-    return yaml.safe_dump(wf, default_flow_style=False, allow_unicode=True)
-
-
-def _bad_workflow() -> str:
-    wf = {"version": "2.0", "exprtest.bad": {
-        "input": ["v", "language"],
-        "tasks": {
-            "route": {"action": "std.noop", "on-success": [
-                {"yaql_bad": "<% $.language = 'yaql' %>"}, {"jinja_bad": "<% $.language = 'jinja' %>"}]},
-            "yaql_bad": {"action": "std.noop", "publish": {"out": "<% version_bump_major($.v) %>"}},
-            "jinja_bad": {"action": "std.noop", "publish": {"out": "{{ regex_substring(_.v, 'z') }}"}},
-        },
-    }}
-    return yaml.safe_dump(wf, default_flow_style=False)
-
-
-PACK = {
-    "pack.yaml": "ref: exprtest\nname: exprtest\ndescription: expression functions\nversion: 0.1.0\n",
-    "actions/functions.yaml": (
-        "name: functions\nrunner_type: mistral-v2\nentry_point: workflows/functions.yaml\n"
-        "parameters:\n" + "".join("  %s:\n    type: %s\n" % (k, t) for k, t in (
-            ("j", "string"), ("y", "string"), ("o", "object"), ("s", "string"), ("addr", "string"),
-            ("secs", "integer"), ("v", "string"), ("nothing", "string")))),
-    "actions/workflows/functions.yaml": _workflow(),
-    "actions/bad.yaml": (
-        "name: bad\nrunner_type: mistral-v2\nentry_point: workflows/bad.yaml\n"
-        "parameters:\n  v:\n    type: string\n  language:\n    type: string\n"),
-    "actions/workflows/bad.yaml": _bad_workflow(),
-}
 
 
 @pytest.fixture(scope="module")
 def expr_host(mistral_server, tmp_path_factory, st2_host_class):
     with st2_host_class.serving(tmp_path_factory.mktemp("exprhost"), PACK, mistral_server.url) as host:
-        host.st2("key", "set", "exprtest_key", "kv-value")
+        for name, value, flags in KEYS:
+            host.st2("key", "set", name, value, *flags)
         yield host
+
+
+def test_the_fixture_pack_on_disk_is_the_generated_one():
+    """The st2 tier registers tests/fixtures/packs/exprtest; it must be what expr_pack generates."""
+    on_disk = {str(p.relative_to(PACK_DIR)): p.read_text(encoding="utf-8")
+               for p in PACK_DIR.rglob("*") if p.is_file()}
+    assert on_disk == PACK, "run: python tests/expr_pack.py"
 
 
 def _start(host: Any, ref: str, parameters: Dict[str, Any]) -> str:
@@ -148,14 +49,10 @@ def test_every_function_in_yaql_jinja_and_filter_form(expr_host):
     doc = expr_host.wait(ex_id, ["succeeded", "failed"], timeout=120)
     assert doc["status"] == "succeeded", json.dumps(doc.get("result"), indent=1)[:3000]
     out = _output(doc)
-    wrong = {}
-    for name, _, _, expected in CASES:
-        for form in FORMS:
-            key = "%s_%s" % (form, name)
-            if out.get(key) != expected:
-                wrong[key] = out.get(key, "<missing>")
+    wrong = {key: out.get(key, "<missing>") for key, expected in expected_outputs().items()
+             if out.get(key) != expected}
     assert not wrong, wrong
-    assert len(CASES) == 23 and len({c[0] for c in CASES}) == 23
+    assert len(CASES) == 23 and len({c[0] for c in CASES}) == 23 and len(expected_outputs()) == 23 * len(FORMS)
 
 
 @pytest.mark.parametrize("language,value,message", [
@@ -167,3 +64,17 @@ def test_bad_input_fails_the_task_with_the_function_error(expr_host, language, v
     doc = expr_host.wait(ex_id, ["succeeded", "failed"], timeout=120)
     assert doc["status"] == "failed"
     assert message in json.dumps(doc.get("result")), json.dumps(doc.get("result"), indent=1)[:3000]
+
+
+def test_st2kv_in_stackstorm_action_parameters_is_rendered_when_the_action_starts(expr_host):
+    """examples.mistral-jinja-st2kv-system-scope: Mistral passes the Jinja on, the host renders it."""
+    ex_id = _start(expr_host, "exprtest.kv_params", {})
+    doc = expr_host.wait(ex_id, ["succeeded", "failed"], timeout=120)
+    assert doc["status"] == "succeeded", json.dumps(doc.get("result"), indent=1)[:3000]
+    out = _output(doc)
+    assert {k: (out.get(k) or "").strip() for k in ("system", "decrypted", "user")} == {
+        "system": "kv-value", "decrypted": "s3cret", "user": "mine-value"}
+    children = {c["parameters"].get("cmd"): c for c in expr_host.children(ex_id)}
+    assert set(children) == {'echo "kv-value"', "echo s3cret", "echo mine-value", "echo none"}
+    # use_none(null) reached StackStorm as its marker and became null in the typed `env` parameter
+    assert "env" in children["echo none"]["parameters"] and children["echo none"]["parameters"]["env"] is None

@@ -252,7 +252,7 @@ version: '2.0'
     assert result_tasks["good"]["state"] == "SUCCESS"
     assert result_tasks["good"]["result"] == {"stdout": "echo hi"}
     assert result_tasks["bad"]["state"] == "ERROR"
-    assert "error" in last["result"]
+    assert last["result"]["extra"]["state"] == "ERROR" and last["result"]["extra"]["state_info"]
     assert TOKEN not in json.dumps(fake_st2.puts)
 
 

@@ -16,6 +16,7 @@ from mistral_v2.mistral_api import MistralAPI
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
 import naive_query  # noqa: E402
+from result_shape import output_of
 
 pytestmark = pytest.mark.integration
 
@@ -203,14 +204,24 @@ def test_result_content_is_complete(setup):
     by_kind = {kinds[i]: r for i, (_, r) in query.MistralResultsQuerier(
         api=counted_api()[0]).query_many(items).items()}
     ok = by_kind["succeeded"]
-    assert ok["output"] == {"first": {"a": 1}, "many": [10, 20, 30]}
+    assert output_of(ok) == {"first": {"a": 1}, "many": [10, 20, 30]}
     tasks = {t["name"]: t for t in ok["tasks"]}  # same-second tasks have no defined order
     assert sorted(tasks) == ["first", "many"]
     assert tasks["many"]["result"] == [10, 20, 30]  # item order, as Mistral's own task result
     assert tasks["many"]["input"] == [{"output": 10}, {"output": 20}, {"output": 30}]
     assert tasks["first"]["published"]["password"] == "********"
     names = sorted(t["name"] for t in by_kind["workbook"]["tasks"])
-    assert names == ["call", "deeper", "hello", "hi"]  # sub-workflow tasks at every depth
+    assert names == ["call"]  # the root workflow's tasks (StackStorm's shape)
+    assert by_kind["workbook_failed"]["extra"]["state"] == "ERROR"
+    assert by_kind["workbook_failed"]["extra"]["state_info"]
+    cfg.CONF.set_override("result_format", "nested", "mistral")
+    try:
+        nested = query.MistralResultsQuerier(api=counted_api()[0]).query_many(items)
+    finally:
+        cfg.CONF.clear_override("result_format", "mistral")
+    by_kind = {kinds[i]: r for i, (_, r) in nested.items()}
+    names = sorted(t["name"] for t in by_kind["workbook"]["tasks"])
+    assert names == ["call", "deeper", "hello", "hi"]  # "nested": sub-workflow tasks at every depth
     assert by_kind["workbook_failed"]["error"]
 
 

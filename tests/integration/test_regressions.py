@@ -6,6 +6,7 @@ import time
 import pytest
 import requests
 from mistralclient.api import client as mistral_client
+from result_shape import output_of
 from test_faults_support import api, make_host, mistral_executions_for
 
 pytestmark = pytest.mark.integration
@@ -47,7 +48,7 @@ def test_finished_in_mistral_while_every_push_was_lost_is_not_stuck_running(mist
     assert host.proc is None
     host.start()  # only the reconciler can know
     doc = host.wait(ex_id, ["succeeded", "failed"], timeout=60)
-    assert doc["status"] == "succeeded" and doc["result"]["output"] == {"said": "slept 1"}
+    assert doc["status"] == "succeeded" and output_of(doc["result"]) == {"said": "slept 1"}
 
 
 def test_retried_st2_action_post_after_a_connection_error_creates_no_duplicate_child(mistral_server, make_host):
@@ -106,7 +107,7 @@ def test_workflow_outliving_the_users_token_still_creates_its_child(mistral_serv
     assert expired.status_code == 401  # the user's token is gone ...
     doc = host.wait(ex_id, ["succeeded", "failed"], timeout=60)
     assert doc["status"] == "succeeded", doc["result"]  # ... the execution's own token still works
-    assert doc["result"]["output"] == {"said": "late"}
+    assert output_of(doc["result"]) == {"said": "late"}
     assert len(doc["children"]) == 1 and len(mistral_executions_for(client, ex_id)) == 1
 
 

@@ -7,6 +7,7 @@ import json
 from typing import Any, Dict
 
 import pytest
+from result_shape import failure_of, output_of
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +55,7 @@ nestedrr.parent:
         parameters:
           word: go
       publish:
-        child: <% task().result.output.said %>
+        child: <% task().result.said %>
       on-success: [after]
     after:
       action: std.echo output=<% $.child %>
@@ -92,7 +93,7 @@ def test_subtask_of_a_child_st2_workflow_is_rerun_in_the_old_child_mistral_execu
     child = host.wait(child["id"], ["failed"])
     child_mistral = _mistral_id(child)
     assert {t["name"]: t["state"] for t in child["result"]["tasks"]} == {"first": "SUCCESS", "subtask": "ERROR"}
-    assert "nc_fix" in child["result"]["error"]
+    assert "nc_fix" in failure_of(child["result"])
     assert _runs(mistral_client, child_mistral) == {"first": 1, "subtask": 0}  # its input failed (st2kv)
 
     host.st2("key", "set", "nc_fix", "ok")
@@ -101,14 +102,14 @@ def test_subtask_of_a_child_st2_workflow_is_rerun_in_the_old_child_mistral_execu
     assert proc.returncode == 0 and rerun["status"] == "succeeded", rerun["result"]
     rerun = host.get(rerun["id"])
     assert _mistral_id(rerun) == _mistral_id(parent)
-    assert rerun["result"]["output"] == {"final": "go-ok"}
+    assert output_of(rerun["result"]) == {"final": "go-ok"}
 
     (new_child,) = host.children(rerun["id"])
     new_child = host.get(new_child["id"])
     assert new_child["status"] == "succeeded" and new_child["action"]["ref"] == "nestedrr.child"
     assert new_child["context"]["re-run"] == {"ref": child["id"], "tasks": ["subtask"], "reset": ["subtask"]}
     assert _mistral_id(new_child) == child_mistral  # the old child's Mistral execution, re-used
-    assert new_child["result"]["output"] == {"said": "go-ok"}
+    assert output_of(new_child["result"]) == {"said": "go-ok"}
     # Only the failed subtask ran again; first did not, and no other child workflow was started.
     assert _runs(mistral_client, child_mistral) == {"first": 1, "subtask": 1, "last": 1}
     assert mistral_client.executions.get(child_mistral).state == "SUCCESS"
@@ -140,6 +141,6 @@ def test_plain_rerun_of_the_parent_task_after_a_failed_child_rerun_starts_a_fres
     assert proc.returncode == 0 and second["status"] == "succeeded", second["result"]
     (fresh,) = host.children(second["id"])
     assert "re-run" not in fresh["context"] and _mistral_id(fresh) != _mistral_id(child)
-    assert fresh["status"] == "succeeded" and fresh["result"]["output"] == {"said": "go-ok"}
+    assert fresh["status"] == "succeeded" and output_of(fresh["result"]) == {"said": "go-ok"}
     assert mistral_client.executions.get(_mistral_id(child)).state == "ERROR"  # the old child is left alone
-    assert host.get(second["id"])["result"]["output"] == {"final": "go-ok"}
+    assert output_of(host.get(second["id"])["result"]) == {"final": "go-ok"}

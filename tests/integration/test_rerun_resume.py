@@ -9,8 +9,8 @@ from typing import Any, Dict, List
 import pytest
 import yaml
 
-from mistral_v2 import config, definitions, inbound_context, rerun, resume
-from mistral_v2.exceptions import InvalidOperationError, MissingRequirementsError, RerunError
+from mistral_v2 import cascade, config, definitions, inbound_context, rerun, results, resume_from_next, task_paths
+from mistral_v2.exceptions import MissingRequirementsError, RerunError
 from mistral_v2.mistral_api import MistralAPI
 
 pytestmark = pytest.mark.integration
@@ -66,7 +66,7 @@ def _ctx(ex_id: str) -> Dict[str, Any]:
 
 
 def _tasks(api: MistralAPI, ex_id: str) -> Dict[str, Dict[str, Any]]:
-    return rerun.latest_tasks(api.list_tasks(ex_id))
+    return task_paths.latest_tasks(api.list_tasks(ex_id))
 
 
 def _state_map(api: MistralAPI, ex_id: str) -> Dict[str, str]:
@@ -74,7 +74,7 @@ def _state_map(api: MistralAPI, ex_id: str) -> Dict[str, str]:
 
 
 def _output(api: MistralAPI, ex_id: str) -> Dict[str, Any]:
-    return rerun.as_dict(api.get_execution(ex_id).get("output"))
+    return results.json_object(api.get_execution(ex_id).get("output"))
 
 
 # -- re-run ------------------------------------------------------------------------------------------
@@ -94,7 +94,7 @@ def test_parallel_branches_fixed_and_rerun_succeed_in_same_execution(api, workfl
     assert done.id == ex_id
     assert set(_state_map(api, ex_id).values()) == {"SUCCESS"}
     assert _output(api, ex_id) == {"r3": {"a0": "hello"}, "r4": {"b0": "x", "b1": "x"}, "tail": "done"}
-    env = rerun.execution_env(api.get_execution(ex_id))
+    env = results.execution_env(api.get_execution(ex_id))
     assert env["st2_execution_id"] == "new-st2-id"      # results/callbacks go to the new execution
     assert env["keep"] == "me" and env["size3"] == 1
 
@@ -113,7 +113,7 @@ def test_nested_workbook_subtask_rerun(api, workflows, mistral_client, wait_for_
 
 
 def _item_runs(api: MistralAPI, task_id: str) -> List[Dict[str, Any]]:
-    return rerun.list_task_action_executions(api, task_id)
+    return api.list_task_action_executions(task_id)
 
 
 def _with_items_rerun(api, workflows, mistral_client, wait_for_state, no_reset: bool) -> int:
@@ -145,7 +145,7 @@ def test_dotted_name_descends_into_a_child_stackstorm_workflow(api, workflows, m
     wait_for_state(mistral_client, child_id, "ERROR")
     wait_for_state(mistral_client, parent_id, "ERROR")
     call_child = _tasks(api, parent_id)["call_child"]
-    (old_call,) = rerun.list_task_action_executions(api, call_child["id"])
+    (old_call,) = api.list_task_action_executions(call_child["id"])
     children = {old_call["id"]: child_id}       # what the host answers for the st2.action call
     seen: List[str] = []
 
@@ -165,14 +165,14 @@ def test_dotted_name_descends_into_a_child_stackstorm_workflow(api, workflows, m
     wait_for_state(mistral_client, parent_id, "SUCCESS")
     assert _state_map(api, parent_id) == {"call_child": "SUCCESS", "after": "SUCCESS"}
     # st2.action is told which child to re-run (and which tasks) instead of starting afresh.
-    st2_ctx = rerun.execution_env(api.get_execution(parent_id))["__actions"]["st2.action"]["st2_context"]
+    st2_ctx = results.execution_env(api.get_execution(parent_id))["__actions"]["st2.action"]["st2_context"]
     assert st2_ctx[rerun.RERUN_CHILDREN_KEY] == {call_child["id"]: {
         "action_execution_id": old_call["id"], "mistral_execution_id": child_id,
         "tasks": ["t3", "t4"], "reset": ["t3", "t4"], "context": {"child_ok": 1},
         "parent_execution_id": ST2_ENV.get("st2_execution_id")}}
     # The child tree itself is left to that re-run: untouched here.
     child = api.get_execution(child_id)
-    assert child["state"] == "ERROR" and rerun.execution_env(child)["st2_execution_id"] == "child-st2"
+    assert child["state"] == "ERROR" and results.execution_env(child)["st2_execution_id"] == "child-st2"
 
 
 # -- refusals ------------------------------------------------------------------------------------------
@@ -249,15 +249,13 @@ def test_resume_from_pause_transitions_and_pause_before(api, workflows, mistral_
     ex_id = _start(api, workflows, "pause_paths", {"size": 1})
     wait_for_state(mistral_client, ex_id, "PAUSED")        # on-complete: pause after `work`
     assert _state_map(api, ex_id)["work"] == "SUCCESS"
-    resume.resume_paused(api, ex_id)
+    cascade.apply_to_tree(api, ex_id, cascade.RESUME)
     wait_for_state(mistral_client, ex_id, ["PAUSED", "SUCCESS"])
     assert api.get_execution(ex_id)["state"] == "PAUSED"   # pause-before: true on `last`
     assert "last" not in _state_map(api, ex_id) or _state_map(api, ex_id)["last"] != "SUCCESS"
-    resume.resume_paused(api, ex_id)
+    cascade.apply_to_tree(api, ex_id, cascade.RESUME)
     wait_for_state(mistral_client, ex_id, "SUCCESS")
     assert _state_map(api, ex_id)["last"] == "SUCCESS"
-    with pytest.raises(InvalidOperationError, match=r"is SUCCESS, not PAUSED"):
-        resume.resume_paused(api, ex_id)
 
 
 def test_pause_on_error_refuses_rerun_and_resumes(api, workflows, mistral_client, wait_for_state):
@@ -266,7 +264,7 @@ def test_pause_on_error_refuses_rerun_and_resumes(api, workflows, mistral_client
     assert _state_map(api, ex_id) == {"check": "ERROR"}
     err = _refusal(api, ex_id, ["check"])
     assert "is PAUSED, not ERROR (Mistral ignores task re-runs of a paused workflow" in str(err)
-    resume.resume_paused(api, ex_id)
+    cascade.apply_to_tree(api, ex_id, cascade.RESUME)
     # Mistral 23: the error was handled by the pause transition, so the workflow completes.
     wait_for_state(mistral_client, ex_id, "SUCCESS")
     assert _state_map(api, ex_id) == {"check": "ERROR"}
@@ -278,7 +276,7 @@ def test_manual_pause_and_resume(api, workflows, mistral_client, wait_for_state)
         wait_for_state(mistral_client, ex_id, "RUNNING")
         api.update_execution(ex_id, "PAUSED")
         wait_for_state(mistral_client, ex_id, "PAUSED")
-        resume.resume_paused(api, ex_id)
+        cascade.apply_to_tree(api, ex_id, cascade.RESUME)
         assert api.get_execution(ex_id)["state"] == "RUNNING"
     finally:
         api.update_execution(ex_id, "CANCELLED")
@@ -290,7 +288,7 @@ def test_manual_pause_and_resume(api, workflows, mistral_client, wait_for_state)
 def test_resume_from_next_refuses_missing_variables_across_branches(api, failed_parallel):
     before = _state_map(api, failed_parallel)
     with pytest.raises(MissingRequirementsError) as err:
-        resume.resume_from_next(api, _ctx(failed_parallel), ["t3", "t4"], {"t3": {"note3": "x"}}, ST2_ENV)
+        resume_from_next.resume_from_next(api, _ctx(failed_parallel), ["t3", "t4"], {"t3": {"note3": "x"}}, ST2_ENV)
     assert err.value.missing == {"t3": ["r3"], "t4": ["r4"]}
     assert str(err.value) == ("Cannot resume from the next tasks: missing published variables: "
                               "task 't3' needs r3; task 't4' needs r4.")
@@ -299,10 +297,10 @@ def test_resume_from_next_refuses_missing_variables_across_branches(api, failed_
 
 def test_resume_from_next_refuses_succeeded_task_and_unknown_variable(api, failed_parallel):
     with pytest.raises(RerunError) as err:
-        resume.resume_from_next(api, _ctx(failed_parallel), ["t1"], {"t1": {"g": "x"}})
+        resume_from_next.resume_from_next(api, _ctx(failed_parallel), ["t1"], {"t1": {"g": "x"}})
     assert str(err.value) == "Cannot resume: task 't1' is SUCCESS."
     with pytest.raises(RerunError) as err:
-        resume.resume_from_next(api, _ctx(failed_parallel), ["t3", "t4"],
+        resume_from_next.resume_from_next(api, _ctx(failed_parallel), ["t3", "t4"],
                                 {"t3": {"r3": 1, "bogus": 2}, "t4": {"r4": 2}})
     assert str(err.value) == "Cannot resume: task 't3' does not publish bogus (it publishes: r3, note3)."
 
@@ -310,7 +308,7 @@ def test_resume_from_next_refuses_succeeded_task_and_unknown_variable(api, faile
 def test_resume_from_next_with_supplied_variables_succeeds(api, workflows, mistral_client, wait_for_state):
     ex_id = _start(api, workflows, "parallel_fail", {})
     wait_for_state(mistral_client, ex_id, "ERROR")
-    resume.resume_from_next(api, _ctx(ex_id), ["t3", "t4"],
+    resume_from_next.resume_from_next(api, _ctx(ex_id), ["t3", "t4"],
                             {"t3": {"r3": {"given": 3}}, "t4": {"r4": "four"}}, ST2_ENV)
     wait_for_state(mistral_client, ex_id, "SUCCESS")
     states = _state_map(api, ex_id)
@@ -351,8 +349,8 @@ def test_resume_from_next_inside_a_workbook_subworkflow(api, workflows, mistral_
     ex_id = _start(api, workflows, "nested", {})
     wait_for_state(mistral_client, ex_id, "ERROR")
     with pytest.raises(MissingRequirementsError, match=r"task 'task1.subtask1' needs s\."):
-        resume.resume_from_next(api, _ctx(ex_id), ["task1.subtask1"], {})
-    resume.resume_from_next(api, _ctx(ex_id), ["task1.subtask1"], {"task1.subtask1": {"s": "given"}}, ST2_ENV)
+        resume_from_next.resume_from_next(api, _ctx(ex_id), ["task1.subtask1"], {})
+    resume_from_next.resume_from_next(api, _ctx(ex_id), ["task1.subtask1"], {"task1.subtask1": {"s": "given"}}, ST2_ENV)
     wait_for_state(mistral_client, ex_id, "SUCCESS")
     assert _state_map(api, ex_id) == {"task1": "SUCCESS", "task2": "SUCCESS"}
     assert _output(api, ex_id) == {"sub_out": "given"}

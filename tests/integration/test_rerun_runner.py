@@ -9,7 +9,7 @@ import pytest
 import yaml
 from runner_wiring import mistral_options, wire_runner
 
-from mistral_v2 import rerun
+from mistral_v2 import results
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ def test_runner_reruns_failed_branches_in_the_same_mistral_execution(mistral, mi
     assert (status, result) == ("running", {"tasks": []})
     assert ctx2["mistral"]["execution_id"] == ex_id
     wait_for_state(mistral_client, ex_id, "SUCCESS")
-    env = rerun.execution_env(mistral_client.executions.get(ex_id).to_dict())
+    env = results.execution_env(mistral_client.executions.get(ex_id).to_dict())
     assert env["st2_execution_id"] == second.execution_id
     parent = env["__actions"]["st2.action"]["st2_context"]["parent"]
     assert parent["execution_id"] == second.execution_id
@@ -73,4 +73,4 @@ def test_runner_resumes_from_next_tasks_with_published_variables(mistral, mistra
     status, _, _ = make_runner("parallel_fail", {"re-run": options}, rerun_of=ctx1).run({})
     assert status == "running"
     done = wait_for_state(mistral_client, ex_id, "SUCCESS")
-    assert rerun.as_dict(done.output) == {"r3": "three", "r4": "four", "tail": "done"}
+    assert results.json_object(done.output) == {"r3": "three", "r4": "four", "tail": "done"}

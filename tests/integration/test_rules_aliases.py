@@ -10,6 +10,7 @@ from typing import Any, Dict
 
 import pytest
 import requests
+from result_shape import output_of
 
 pytestmark = pytest.mark.integration
 
@@ -64,8 +65,8 @@ PACK = {
     "aliases/ctx.yaml": (
         "name: ctx\naction_ref: rulestest.context\nformats:\n  - 'ctx {{word}} times {{count=2}}'\n"
         "ack:\n  format: 'running {{ execution.parameters.word }}'\n"
-        "result:\n  format: 'word={{ execution.result.output.word }} count={{ execution.result.output.count }}"
-        " channel={{ execution.result.output.channel }}'\n"),
+        "result:\n  format: 'word={{ execution.result.word }} count={{ execution.result.count }}"
+        " channel={{ execution.result.channel }}'\n"),
 }
 
 
@@ -100,7 +101,7 @@ def test_webhook_runs_matching_rule_and_workflow_sees_trigger_and_rule(host):
     doc = host.wait(enf[0]["execution_id"], ["succeeded", "failed"])
     assert doc["status"] == "succeeded", doc["result"]
     assert doc["parameters"] == {"word": "hello there", "count": 3}
-    out = doc["result"]["output"]
+    out = output_of(doc["result"])
     assert out["word"] == "hello there" and out["count"] == 3
     assert out["trigger_instance"]["id"] == ti
     assert out["rule"]["ref"] == "rulestest.on_ctx" and out["rule"]["name"] == "on_ctx" and out["rule"]["id"]
@@ -132,7 +133,7 @@ def test_st2_action_alias_execute_runs_workflow_and_reply_is_rendered(host):
     assert doc["status"] == "succeeded", doc["result"]
     ctx = doc["context"]
     assert ctx["action_alias_ref"] == "rulestest.ctx" and ctx["source_channel"] == "cli" and ctx["user"] == "st2admin"
-    result = doc["result"]["output"]
+    result = output_of(doc["result"])
     assert result["word"] == "banana" and result["count"] == 4
     assert result["channel"] == "cli" and result["alias"] == "rulestest.ctx" and result["user"] == "st2admin"
     reply = _st2_mistral(host, "reply", ex_id)
@@ -149,7 +150,7 @@ def test_alias_execution_api_with_default_and_chat_context(host):
     assert body["message"] == "running kiwi"
     doc = host.wait(body["execution"]["id"], ["succeeded", "failed"])
     assert doc["parameters"] == {"word": "kiwi", "count": 2}
-    out = doc["result"]["output"]
+    out = output_of(doc["result"])
     assert out["channel"] == "#ops" and out["api_user"] == "alice" and out["user"] == "st2admin"
     bad = _post(host, "aliasexecution/match_and_execute", {"command": "nothing like it", "source_channel": "x"})
     assert bad.status_code == 400 and "matched no patterns" in bad.json()["faultstring"]
@@ -209,7 +210,7 @@ def test_st2_mistral_context_rerun_check_and_resume_next(host):
     new_id = resumed.stdout.split("st2 execution get ")[1].split()[0]
     doc = host.wait(new_id, ["succeeded", "failed"])
     assert doc["status"] == "succeeded", doc["result"]
-    assert doc["result"]["output"]["tail"] == "supplied"
+    assert doc["result"]["tail"] == "supplied"
     tree = _st2_mistral(host, "tree", new_id).stdout
     assert "t1 [SUCCESS]" in tree and "t2 [SKIPPED]" in tree and "t3 [SUCCESS]" in tree, tree
 
@@ -233,7 +234,7 @@ def test_example_pack_rule_and_alias_on_mistral_examples(host):
                        resp.headers["St2-Trigger-Instance-Id"], headers=_headers(host), timeout=10).json()
     assert [e["rule"]["ref"] for e in enf] == ["mistral_examples.greet_on_webhook"]
     doc = host.wait(enf[0]["execution_id"], ["succeeded", "failed"])
-    assert doc["status"] == "succeeded" and doc["result"]["output"]["greeting"] == "Hello, Ada!"
+    assert doc["status"] == "succeeded" and doc["result"]["greeting"] == "Hello, Ada!"
     out = host.st2("action-alias", "execute", "double 21").stdout
     ex_id = out.split("st2 execution get ")[1].split()[0]
     host.wait(ex_id, ["succeeded", "failed"])

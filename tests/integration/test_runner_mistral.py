@@ -9,6 +9,7 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 import pytest
 import yaml
 from oslo_config import cfg
+from result_shape import failure_of, output_of
 from runner_wiring import action_metadata, mistral_options, wire_runner
 
 from mistral_v2 import config, definitions, mistral_v2, query
@@ -26,7 +27,7 @@ ST2_API_URL = "http://127.0.0.1:9101/api/v1"
 def mistral(mistral_server):
     """Point `[mistral]` at the session's server (polling mode: no StackStorm API to push to)."""
     with mistral_options(v2_base_url=mistral_server.url, api_url=ST2_API_URL, enable_polling=True,
-                         retry_exp_msec=100, jitter_interval=50):
+                         retry_exp_msec=100, jitter_interval=0.05):
         yield mistral_server
 
 
@@ -84,7 +85,7 @@ def test_sequential_workflow_succeeds_with_output_and_task_results(querier):
     assert ctx["mistral"]["workbook_name"] is None
     status, result = wait(querier, runner, ctx, ["succeeded", "failed"])
     assert status == "succeeded", result
-    assert result["output"] == {"greeting": "Hello, Bob", "final": "Hello, Bob!"}
+    assert output_of(result) == {"greeting": "Hello, Bob", "final": "Hello, Bob!"}
     tasks = by_name(result)
     assert tasks["greet"]["result"] == "Hello, Bob"
     assert tasks["shout"]["input"] == {"output": "Hello, Bob!"}
@@ -97,20 +98,25 @@ def test_parallel_workflow_joins_branches(querier):
     runner, ctx = start("parallel", {"n": 2})
     status, result = wait(querier, runner, ctx, ["succeeded", "failed"])
     assert status == "succeeded", result
-    assert result["output"] == {"total": 12}
+    assert output_of(result) == {"total": 12}
     assert {n: t["result"] for n, t in by_name(result).items() if n != "join"} == {"a": 2, "b": 4, "c": 6}
 
 
-def test_workbook_includes_subworkflow_tasks(querier):
+def test_workbook_result_lists_root_tasks_and_nested_format_subworkflow_tasks(querier):
     runner, ctx = start("workbook", {"items": ["a", "b", "c"]})
     assert ctx["mistral"]["workbook_name"] == "mistral_tests.workbook"
     assert ctx["mistral"]["workflow_name"] == "mistral_tests.workbook.main"
     status, result = wait(querier, runner, ctx, ["succeeded", "failed"])
     assert status == "succeeded", result
-    assert result["output"] == {"upper": ["A", "B", "C"]}
+    assert output_of(result) == {"upper": ["A", "B", "C"]}
     each = by_name(result)["each"]
     assert each["result"] == [{"said": "A"}, {"said": "B"}, {"said": "C"}]
-    says = [t for t in result["tasks"] if t["name"] == "say"]
+    assert [t["name"] for t in result["tasks"]] == ["each"]  # the root's tasks, as StackStorm's
+    assert result["extra"] == {"state": "SUCCESS", "state_info": None}
+    with mistral_options(result_format="nested"):
+        status, nested = querier.query(runner.execution_id, ctx["mistral"])
+    assert status == "succeeded" and nested["output"] == {"upper": ["A", "B", "C"]}
+    says = [t for t in nested["tasks"] if t["name"] == "say"]
     assert sorted(t["result"] for t in says) == ["A", "B", "C"]
     assert all(t["workflow_name"] == "mistral_tests.workbook.shout" for t in says)
 
@@ -119,7 +125,8 @@ def test_failing_workflow_reports_task_error(querier):
     runner, ctx = start("failing", {})
     status, result = wait(querier, runner, ctx, ["succeeded", "failed"])
     assert status == "failed"
-    assert "disk on fire" in result["error"]
+    assert "disk on fire" in failure_of(result) and result["extra"]["state"] == "ERROR"
+    assert "disk on fire" in result["result"]  # Mistral's output of a failed workflow
     tasks = by_name(result)
     assert tasks["ok"]["state"] == "SUCCESS"
     assert tasks["boom"]["state"] == "ERROR" and "disk on fire" in tasks["boom"]["state_info"]
@@ -129,7 +136,7 @@ def test_st2_context_is_visible_to_the_workflow(querier):
     runner, ctx = start("context", {})
     status, result = wait(querier, runner, ctx, ["succeeded", "failed"])
     assert status == "succeeded", result
-    assert result["output"] == {"st2_execution_id": runner.execution_id, "user": "stanley",
+    assert output_of(result) == {"st2_execution_id": runner.execution_id, "user": "stanley",
                                 "api_url": ST2_API_URL, "has_token": True}
     assert runner.auth_token.token not in repr(result)
 
@@ -153,7 +160,7 @@ def test_query_many_answers_several_executions(querier):
         time.sleep(0.2)
     statuses = [answer[r.execution_id][0] for r, _ in started]
     assert statuses == ["succeeded", "succeeded", "succeeded", "failed"]
-    assert [answer[r.execution_id][1]["output"]["greeting"] for r, _ in started[:3]] == \
+    assert [answer[r.execution_id][1]["greeting"] for r, _ in started[:3]] == \
         ["Hello, w0", "Hello, w1", "Hello, w2"]
 
 
@@ -273,7 +280,7 @@ def test_reverse_workflow_runs_up_to_the_task_parameter(tmp_path, querier):
     runner, ctx = start("reverse", {}, pack_dir=pack, runner_params={"task": "b"})
     status, result = wait(querier, runner, ctx, ["succeeded", "failed"])
     assert status == "succeeded", result
-    assert result["output"] == {"b": "first then second"}
+    assert output_of(result) == {"b": "first then second"}
     assert sorted(by_name(result)) == ["a", "b"]
 
 
@@ -369,7 +376,7 @@ def test_failed_child_fails_the_waiting_task_with_its_error(tmp_path, api, queri
     assert MistralCallbackHandler.callback(url, {}, "failed", {"stderr": "permission denied"}) is True
     status, result = wait(querier, runner, ctx, ["succeeded", "failed"])
     assert status == "failed"
-    assert "permission denied" in result["error"]
+    assert "permission denied" in failure_of(result)
     assert by_name(result)["wait_for_st2"]["state"] == "ERROR"
 
 
@@ -393,7 +400,7 @@ def test_callback_completes_the_waiting_task_once(tmp_path, api, querier):
     assert MistralCallbackHandler.callback(url, {}, "failed", {"error": "late"}) is False
     status, result = wait(querier, runner, ctx, ["succeeded", "failed"])
     assert status == "succeeded", result
-    assert result["output"]["got"] == {"stdout": "ok", "code": 0}  # task(x).result is the st2 result
+    assert result["got"] == {"stdout": "ok", "code": 0}  # task(x).result is the st2 result
     assert by_name(result)["wait_for_st2"]["result"] == {"stdout": "ok", "code": 0}
 
 

@@ -222,7 +222,7 @@ def test_a_child_workflow_keeps_the_link_to_its_parent_task(stack):
     assert doc["status"] == "succeeded" and doc["context"]["parent"]["execution_id"] == ex_id
     assert mistral["execution_id"] != stack.mistral_id(ex_id)
     assert mistral["action_execution_id"] and mistral["task_execution_id"]
-    assert mistral["workflow_execution_id"] == stack.mistral_id(ex_id)
+    assert mistral["parent"]["workflow_execution_id"] == stack.mistral_id(ex_id)
     stack.cli("execution", "cancel", ex_id, check=False)  # still running on StackStorm without the sync service
 
 

@@ -69,7 +69,7 @@ def test_secret_parameter_masked_in_api_cli_context_and_logs(mistral_server, mak
     assert ctx.status_code == 200, ctx.text
     doc = host.wait(ex_id, ["succeeded", "failed"])
     assert doc["status"] == "succeeded", doc["result"]
-    assert doc["result"]["output"]["fine"] == "visible"
+    assert doc["result"]["fine"] == "visible"
     assert doc["parameters"]["api_password"] == "********"
 
     shown = {

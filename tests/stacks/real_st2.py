@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 SRC_ENV = "ST2MISTRAL_ST2_SRC"
 # What `pip install` of this project reads: a change here (by content) triggers a re-install.
 PACKAGE_SOURCES = ("setup.py", "requirements.txt", "runners/mistral_v2", "contrib/st2mistral_local",
-                   "contrib/st2mistral_server", "contrib/st2mistral_compat", "st2client_ext")
+                   "contrib/st2mistral_server", "contrib/st2mistral_compat", "contrib/st2mistral_sync",
+                   "st2client_ext")
 PACKS: List[Path] = [REPO / "actions"] + sorted(p for d in ("tests/fixtures/packs", "tests/st2/packs")
                                                 for p in (REPO / d).iterdir() if p.is_dir())
 ID_RE = re.compile(r"\b[0-9a-f]{24}\b")

@@ -93,8 +93,9 @@ def test_check_alias_and_load_report_every_problem(tmp_path):
 
 def test_reply_for_pending_done_disabled_and_broken_template():
     alias = aliases.check_alias("p", {"name": "n", "action_ref": "p.a", "formats": ["x"],
-                                      "result": {"format": "got {{ execution.result.output.v }}"}}, "src")
-    done = {"id": "e1", "status": "succeeded", "result": {"output": {"v": 42}}, "action": {"ref": "p.a"},
+                                      "result": {"format": "got {{ execution.result.v }}"}}, "src")
+    result = {"v": 42, "extra": {"state": "SUCCESS", "state_info": None}, "tasks": []}
+    done = {"id": "e1", "status": "succeeded", "result": result, "action": {"ref": "p.a"},
             "context": {"action_alias_ref": "p.n"}}
     assert aliases.reply_for(alias, dict(done, status="running"))["message"] is None
     reply = aliases.reply_for(alias, done)

@@ -477,3 +477,25 @@ def test_pause_up_of_root_does_nothing():
     s.add("top", status="paused")
     assert cascade.pause_up(s, "top") == []
     assert s.requests == []
+
+
+def test_cancel_of_a_child_workflow_cancels_its_task_in_the_parent_workflow():
+    """As StackStorm's runner: the parent's action execution goes CANCELLED (Mistral then cancels
+    the parent workflow), so the parent shows canceling before the child has ended."""
+    m = FakeMistral()
+    m.add("child", tasks=["RUNNING"])
+    m.action_executions["ae"] = {"state": "RUNNING"}
+    ctx = {"parent": {"execution_id": "top"}, "mistral": {"action_execution_id": "ae"}}
+    assert cascade.cancel(m, None, "c", "child", context=ctx) == "canceling"
+    assert m.executions["child"]["state"] == "CANCELLED"
+    assert m.action_updates == [("ae", "CANCELLED")]
+
+
+def test_cancel_without_a_parent_or_of_an_ended_parent_task_changes_no_action_execution():
+    m = FakeMistral()
+    m.add("root", tasks=["RUNNING"])
+    m.action_executions["ae"] = {"state": "SUCCESS"}
+    cascade.cancel(m, None, "r", "root")
+    cascade.cancel(m, None, "r", "root", context={"parent": {"execution_id": "top"},
+                                                  "mistral": {"action_execution_id": "ae"}})
+    assert m.action_updates == []

@@ -138,7 +138,7 @@ def test_scopes_list_delete_and_ttl(kvs):
 def test_access_log_lines_never_carry_tokens_or_api_keys():
     import logging
 
-    from st2mistral_local.server import _SecretFilter
+    from mistral_v2.masking import LogFilter as _SecretFilter
 
     record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1,
                                '127.0.0.1 - - "GET /api/v1/keys?x-auth-token=%s&decrypt=true HTTP/1.1" 200 -',

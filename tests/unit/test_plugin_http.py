@@ -277,7 +277,8 @@ def test_st2_action_posts_child_and_stays_async(action_mod, monkeypatch, st2):
             "parent": {"execution_id": "st2ex1", "user": "stanley"},
             "mistral": {"workflow_execution_id": "wf1", "task_execution_id": "t1",
                         "action_execution_id": "ae1", "workflow_name": "wb.main",
-                        "task_name": "t", "root_execution_id": "root1"}},
+                        "task_name": "t", "root_execution_id": "root1",
+                        "callback_url": "/v2/action_executions/ae1"}},
         "callback": {"source": "mistral_v2",
                      "url": "http://127.0.0.1:8989/v2/action_executions/ae1"},
     }
@@ -308,6 +309,21 @@ def test_st2_action_refused_post_is_an_error_result(action_mod, monkeypatch, st2
     result = _run(action_mod, monkeypatch, st2)
     assert "HTTP 400: Action core.local not found" in result.error["error"]
     assert TOKEN not in json.dumps(result.error)
+    # st2mistral's shape: the HTTP response itself
+    assert result.error["status"] == 400
+    assert result.error["content"] == {"faultstring": "Action core.local not found"}
+    assert result.error["url"] == st2.api_url + "/executions"
+    assert result.error["headers"]["Content-Type"] == "application/json"
+    assert result.error["reason"] == "Bad Request" and result.error["history"] == []
+    assert isinstance(result.error["elapsed"], float)
+
+
+def test_st2_action_5xx_after_retries_carries_the_last_response(action_mod, monkeypatch, st2):
+    st2.default = (503, {"faultstring": "busy"})
+    result = _run(action_mod, monkeypatch, st2)
+    assert len(st2.requests) == 3                     # [st2] retry_attempts in this module
+    assert result.error["status"] == 503 and result.error["content"] == {"faultstring": "busy"}
+    assert "HTTP 503 after retries" in result.error["error"]
 
 
 def test_st2_action_needs_parent_execution_id(action_mod, monkeypatch, st2):

@@ -110,7 +110,8 @@ def test_root_workflow_event_pushes_status_and_result_without_secrets(pub, db):
     assert push.st2_execution_id == "st2-1"
     assert push.body["status"] == "succeeded"
     result = push.body["result"]
-    assert result["output"] == {"answer": 42}
+    assert result["answer"] == 42  # StackStorm's shape: output keys at the top
+    assert result["extra"] == {"state": "SUCCESS", "state_info": None}
     (task,) = result["tasks"]
     assert task["name"] == "run" and task["result"] == {"stdout": "hi"}
     assert task["input"] == {"ref": "core.local"}
@@ -122,7 +123,23 @@ def test_failed_root_reports_failed(pub, db):
     db.wf["wf1"].state_info = "task x failed"
     push = pub.plan(job(pub, "WORKFLOW_FAILED", {"id": "wf1", "root_execution_id": None}))
     assert push.body["status"] == "failed"
-    assert push.body["result"]["error"] == "task x failed"
+    assert push.body["result"]["extra"] == {"state": "ERROR", "state_info": "task x failed"}
+
+
+def test_push_uses_the_result_format_the_runner_put_in_the_env(pub, db):
+    db.wf["wf1"] = wf_ex("wf1", "SUCCESS", output={"answer": 42})
+    db.wf["wf1"].params["env"]["st2_result_format"] = "nested"
+    push = pub.plan(job(pub, "WORKFLOW_SUCCEEDED", {"id": "wf1", "root_execution_id": None}))
+    assert push.body["result"] == {"output": {"answer": 42}, "tasks": []}
+
+
+def test_push_lists_root_tasks_only_in_stackstorm_shape(pub, db):
+    db.wf["wf1"] = wf_ex("wf1", "SUCCESS", output={"answer": 42})
+    db.wf["sub1"] = wf_ex("sub1", "SUCCESS", st2_id=None, root="wf1")
+    db.tasks.append(task_ex("t1", "wf1", "SUCCESS", name="call"))
+    db.tasks.append(task_ex("t2", "sub1", "SUCCESS", name="inner"))
+    push = pub.plan(job(pub, "WORKFLOW_SUCCEEDED", {"id": "wf1", "root_execution_id": None}))
+    assert [t["name"] for t in push.body["result"]["tasks"]] == ["call"]
 
 
 def test_workflow_not_started_by_stackstorm_is_ignored(pub, db):
@@ -147,7 +164,8 @@ def test_task_events_settle_paused_and_cancelled_roots(pub, db, root_state, task
     if push:
         assert push.st2_execution_id == "st2-1"
         assert {t["name"] for t in push.body["result"]["tasks"]} == {"t"}
-        assert len(push.body["result"]["tasks"]) == 2  # root and sub-workflow tasks
+        # the root's tasks only (StackStorm's shape); the status still counts sub-workflow tasks
+        assert [t["id"] for t in push.body["result"]["tasks"]] == ["t1"]
 
 
 def test_subworkflow_paused_while_root_runs_asks_st2_to_pause_root(pub, db):

@@ -78,8 +78,14 @@ def test_root_st2_context_reads_the_root_of_a_subworkflow(fake_db):
     assert fake_db.read == ["deep", "root"]
 
 
-def test_root_st2_context_none_for_a_root_without_env_or_db_failure(fake_db, caplog):
-    assert mistral_info.root_st2_context("root") is None   # a root: its own env was applied already
+def test_root_st2_context_of_a_root_is_its_own(fake_db):
+    # e.g. an ad-hoc action based on st2.action: Mistral gives it no __actions defaults
+    assert mistral_info.root_st2_context("root") == ROOT_CTX
+    assert fake_db.read == ["root"]
+
+
+def test_root_st2_context_none_without_env_or_db_failure(fake_db, caplog):
+    assert mistral_info.root_st2_context("plain") is None  # a root without st2_context
     assert mistral_info.root_st2_context("bare") is None   # the root has no st2_context
     assert mistral_info.root_st2_context(None) is None
     fake_db.fail = True

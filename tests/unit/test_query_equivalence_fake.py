@@ -80,9 +80,9 @@ class FakeAPI:
         return {"id": task_id, "result": json.dumps(self.task_results[task_id])}
 
 
-def opts(batch=100):
+def opts(batch=100, result_format="st2"):
     return types.SimpleNamespace(query_batch_size=batch, max_result_size=10 ** 7,
-                                 unreachable_grace_period=300)
+                                 unreachable_grace_period=300, result_format=result_format)
 
 
 def items_for(api, ids):
@@ -124,7 +124,10 @@ def test_batched_answer_equals_each_alone():
     assert {k: v[0] for k, v in batched.items()} == {"a": "succeeded", "b": "running", "c": "failed",
                                                      "d": "paused"}
     b_tasks = {t["name"] for t in batched["b"][1]["tasks"]}
-    assert b_tasks == {"t", "call0", "call1", "in0", "in1"}  # its own and its sub-workflows' only
+    assert b_tasks == {"t", "call0", "call1"}  # its own only (StackStorm's shape)
+    nested = query.MistralResultsQuerier(api=api, conf=opts(result_format="nested"))
+    nested_tasks = {t["name"] for t in nested.query("b", dict(items_for(api, ["b"]))["b"])[1]["tasks"]}
+    assert nested_tasks == {"t", "call0", "call1", "in0", "in1"}  # and its sub-workflows' in "nested"
 
 
 def test_with_items_result_in_item_order_with_one_cached_get():

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import types
 from typing import Any, Dict, List, Optional
 
 import pytest
 import yaml
+from oslo_config import cfg
 
-from mistral_v2 import inbound_context, rerun, resume
+from mistral_v2 import config, inbound_context, mistral_v2, rerun, results, resume_from_next, task_paths, workflow_spec
 from mistral_v2.exceptions import InvalidOperationError, MissingRequirementsError, RerunError
 
 PARALLEL = """
@@ -201,14 +203,14 @@ def nested_api() -> FakeAPI:
 
 def test_dotted_names_resolve_through_subworkflows():
     api = nested_api()
-    found, problem = rerun.resolve_task(api, api.get_execution("root"), "task1.subtask1")
+    found, problem = task_paths.resolve_task(api, api.get_execution("root"), "task1.subtask1")
     assert problem is None and [f.task_id for f in found] == ["sub-subtask1"]
     assert found[0].root_execution_id == "root" and found[0].via is None
-    _, problem = rerun.resolve_task(api, api.get_execution("root"), "task1.x")
+    _, problem = task_paths.resolve_task(api, api.get_execution("root"), "task1.x")
     assert problem == "task 'task1.x' does not exist (tasks in task1: subtask0, subtask1)"
-    _, problem = rerun.resolve_task(api, api.get_execution("root"), "task1.subtask0.deeper")
+    _, problem = task_paths.resolve_task(api, api.get_execution("root"), "task1.subtask0.deeper")
     assert problem == "task 'task1.subtask0' started no sub-workflow, so 'task1.subtask0.deeper' does not exist"
-    _, problem = rerun.resolve_task(api, api.get_execution("root"), "task1..x")
+    _, problem = task_paths.resolve_task(api, api.get_execution("root"), "task1..x")
     assert problem == "task name 'task1..x' is malformed"
 
 
@@ -262,7 +264,7 @@ def test_child_stackstorm_workflow_task_must_have_failed_with_its_parent():
 
 
 def test_referenced_variables_covers_yaql_jinja_and_ctx_forms():
-    found = resume.referenced_variables({
+    found = workflow_spec.referenced_variables({
         "a": "<% $.one + $.get('two') %>", "b": ["{{ _.three }}", "<% ctx().four %>", "<% ctx(five) %>"],
         "c": "{{ ctx('six') }} <% ctx().get('seven') %> my_.nope $.8bad"})
     assert found == {"one", "two", "three", "four", "five", "six", "seven"}
@@ -271,27 +273,27 @@ def test_referenced_variables_covers_yaql_jinja_and_ctx_forms():
 def test_publish_keys_include_advanced_on_success_and_on_complete_publish():
     spec = {"publish": {"a": 1}, "on-success": {"publish": {"branch": {"b": 1}, "global": {"c": 1}}, "next": "x"},
             "on-complete": {"publish": {"atomic": {"d": 1}}}, "on-error": {"publish": {"branch": {"e": 1}}}}
-    assert resume.publish_keys(spec) == ["a", "b", "c", "d"]
+    assert workflow_spec.publish_keys(spec) == ["a", "b", "c", "d"]
 
 
 def test_requirements_are_published_vars_read_downstream_or_by_output():
-    body = resume.parse_workflow_body(PARALLEL, "wf")
-    assert resume.requirements(body, "t3") == ["r3", "spare"]   # r3 via output, spare via t5
-    assert resume.requirements(body, "t4") == ["r4"]            # Jinja _.r4 in t6
-    assert resume.requirements(body, "t1") == []                 # g only read by wi (not downstream)
+    body = workflow_spec.parse_workflow_body(PARALLEL, "wf")
+    assert workflow_spec.requirements(body, "t3") == ["r3", "spare"]   # r3 via output, spare via t5
+    assert workflow_spec.requirements(body, "t4") == ["r4"]            # Jinja _.r4 in t6
+    assert workflow_spec.requirements(body, "t1") == []                 # g only read by wi (not downstream)
 
 
 def test_next_task_names_skip_engine_commands_and_read_every_form():
     spec = {"on-success": ["a", {"b": "<% $.x %>"}, "fail msg=boom", "pause"],
             "on-complete": {"next": ["c", "a"]}, "on-error": ["d"]}
-    assert resume.next_task_names(spec) == ["a", "b", "c"]
+    assert workflow_spec.next_task_names(spec) == ["a", "b", "c"]
 
 
 def test_parse_workflow_body_accepts_mistral_forms():
-    assert resume.parse_workflow_body("version: '2.0'\nwf:\n  tasks: {a: {}}\n", "wf")["tasks"] == {"a": {}}
-    assert resume.parse_workflow_body("sub:\n  tasks: {b: {}}\n", "wb.sub")["tasks"] == {"b": {}}
+    assert workflow_spec.parse_workflow_body("version: '2.0'\nwf:\n  tasks: {a: {}}\n", "wf")["tasks"] == {"a": {}}
+    assert workflow_spec.parse_workflow_body("sub:\n  tasks: {b: {}}\n", "wb.sub")["tasks"] == {"b": {}}
     with pytest.raises(Exception, match="not found in its definition"):
-        resume.parse_workflow_body("a: {tasks: {}}\nb: {tasks: {}}\n", "c")
+        workflow_spec.parse_workflow_body("a: {tasks: {}}\nb: {tasks: {}}\n", "c")
 
 
 def test_add_resume_hooks_publishes_supplied_values_on_skip():
@@ -299,17 +301,17 @@ def test_add_resume_hooks_publishes_supplied_values_on_skip():
         "t": {"action": "std.noop", "publish": {"v": 1}, "on-success": ["a"], "on-complete": ["b"]},
         "plain": {"action": "std.noop"},
         "own": {"action": "std.noop", "publish": {"w": 1}, "publish-on-skip": {"w": 2}}}}}}
-    out = resume.add_resume_hooks(wb)
+    out = workflow_spec.add_resume_hooks(wb)
     tasks = out["workflows"]["main"]["tasks"]
     assert tasks["t"]["publish-on-skip"] == {
         "v": "<% env().get('__st2_resume', {}).get('pk.wb.main', {}).get('t', {}).get('v') %>"}
     assert tasks["t"]["on-skip"] == ["a", "b"]
     assert tasks["plain"] == {"action": "std.noop"}
     assert tasks["own"]["publish-on-skip"] == {"w": 2}
-    assert resume.add_resume_hooks(out) == out                     # idempotent
+    assert workflow_spec.add_resume_hooks(out) == out                     # idempotent
     assert "publish-on-skip" not in wb["workflows"]["main"]["tasks"]["t"]   # input untouched
-    flat = resume.add_resume_hooks(yaml.safe_load(PARALLEL))
-    assert resume.has_resume_hook(flat["wf"]["tasks"]["t3"]) and not resume.has_resume_hook({})
+    flat = workflow_spec.add_resume_hooks(yaml.safe_load(PARALLEL))
+    assert workflow_spec.has_resume_hook(flat["wf"]["tasks"]["t3"]) and not workflow_spec.has_resume_hook({})
 
 
 # -- resume_from_next ---------------------------------------------------------------------------------------
@@ -317,14 +319,14 @@ def test_add_resume_hooks_publishes_supplied_values_on_skip():
 
 def hooked_parallel_api() -> FakeAPI:
     api = parallel_api()
-    api.workflows["wf"]["definition"] = yaml.safe_dump(resume.add_resume_hooks(yaml.safe_load(PARALLEL)))
+    api.workflows["wf"]["definition"] = yaml.safe_dump(workflow_spec.add_resume_hooks(yaml.safe_load(PARALLEL)))
     return api
 
 
 def test_resume_from_next_lists_missing_variables_per_task():
     api = hooked_parallel_api()
     with pytest.raises(MissingRequirementsError) as err:
-        resume.resume_from_next(api, CTX, ["t3", "t4"], {"t3": {"r3": 1}})
+        resume_from_next.resume_from_next(api, CTX, ["t3", "t4"], {"t3": {"r3": 1}})
     assert err.value.missing == {"t3": ["spare"], "t4": ["r4"]}
     assert api.calls == []
 
@@ -332,40 +334,31 @@ def test_resume_from_next_lists_missing_variables_per_task():
 def test_resume_from_next_refuses_unknown_variables_and_stray_tasks():
     api = hooked_parallel_api()
     with pytest.raises(RerunError, match=r"task 't4' does not publish zz \(it publishes: r4\)"):
-        resume.resume_from_next(api, CTX, ["t4"], {"t4": {"r4": 1, "zz": 2}})
+        resume_from_next.resume_from_next(api, CTX, ["t4"], {"t4": {"r4": 1, "zz": 2}})
     with pytest.raises(RerunError, match=r"variables given for 't9' which is not among the tasks"):
-        resume.resume_from_next(api, CTX, ["t4"], {"t4": {"r4": 1}, "t9": {}})
+        resume_from_next.resume_from_next(api, CTX, ["t4"], {"t4": {"r4": 1}, "t9": {}})
     with pytest.raises(RerunError, match=r"Cannot resume: task 't1' is SUCCESS"):
-        resume.resume_from_next(api, CTX, ["t1"], {})
+        resume_from_next.resume_from_next(api, CTX, ["t1"], {})
     assert api.calls == []
 
 
 def test_resume_from_next_needs_the_hook_in_the_uploaded_definition():
     api = parallel_api()
     with pytest.raises(RerunError, match="uploaded without the resume hook"):
-        resume.resume_from_next(api, CTX, ["t4"], {"t4": {"r4": 1}})
+        resume_from_next.resume_from_next(api, CTX, ["t4"], {"t4": {"r4": 1}})
     assert api.calls == []
 
 
 def test_resume_from_next_puts_values_in_env_then_skips():
     api = hooked_parallel_api()
-    resume.resume_from_next(api, CTX, ["t3", "t4"], {"t3": {"r3": 1, "spare": 2}, "t4": {"r4": 3}}, ENV)
+    resume_from_next.resume_from_next(api, CTX, ["t3", "t4"], {"t3": {"r3": 1, "spare": 2}, "t4": {"r4": 3}}, ENV)
     update, *skips = api.calls
-    assert update[3][resume.RESUME_ENV_KEY] == {"wf": {"t3": {"r3": 1, "spare": 2}, "t4": {"r4": 3}}}
+    assert update[3][workflow_spec.RESUME_ENV_KEY] == {"wf": {"t3": {"r3": 1, "spare": 2}, "t4": {"r4": 3}}}
     assert update[3]["st2_execution_id"] == "new"
     assert skips == [("skip_task", "ex-t3"), ("skip_task", "ex-t4")]
 
 
 # -- pause / inbound context -----------------------------------------------------------------------------
-
-
-def test_resume_paused_requires_paused():
-    api = parallel_api(wf_state="PAUSED")
-    resume.resume_paused(api, "ex")
-    assert api.calls == [("update_execution", "ex", "RUNNING", None)]
-    api.executions["ex"]["state"] = "ERROR"
-    with pytest.raises(InvalidOperationError, match="execution ex is ERROR, not PAUSED"):
-        resume.resume_paused(api, "ex")
 
 
 def test_published_before_follows_triggers_transitively_and_through_joins():
@@ -398,7 +391,7 @@ def test_returned_execution_never_carries_the_auth_token():
     api = parallel_api()
     api.executions["ex"]["params"] = json.dumps({"env": ENV})
     ex = rerun.rerun_tasks(api, CTX, ["t3"], env=ENV)
-    env = rerun.execution_env(ex)
+    env = results.execution_env(ex)
     assert env["__actions"]["st2.action"]["st2_context"]["auth_token"] == "********"
     assert env["st2_execution_id"] == "new"
 
@@ -417,7 +410,7 @@ def test_st2_child_resolver_matches_callback_urls_level_by_level():
         asked.append(st2_id)
         return children.get(st2_id, [])
 
-    resolve = rerun.st2_child_resolver(list_children, "orig")
+    resolve = task_paths.st2_child_resolver(list_children, "orig")
     assert resolve("ae1") == "m1" and asked == ["orig"]
     assert resolve("ae2") is None
     assert resolve("ae3") == "m3" and asked == ["orig", "c1"]
@@ -440,29 +433,32 @@ def test_a_retried_rerun_refused_because_it_already_happened_counts_as_done():
         rerun.rerun_tasks(api, CTX, ["t4"])        # still ERROR: a real refusal
 
 
-class FakeRunner:
-    def __init__(self, api: FakeAPI, options: Dict[str, Any]) -> None:
-        import types
-
-        self.api = api
-        self.execution_id = self.liveaction_id = "st2-new"
-        self.context = {"user": "u", "re-run": options}
-        self.liveaction = types.SimpleNamespace(context=self.context, notify={})
-        self.runner_parameters = {}
-        self.rerun_ex_ref = types.SimpleNamespace(id="st2-old", context={"mistral": {"execution_id": "ex",
-                                                                                   "workflow_name": "wf"}})
-
-    def _api_urls(self):
-        return "http://127.0.0.1:9/api/v1", "http://127.0.0.1:9/api/v1"
-
-    def _auth_token(self):
-        return "tok-new"
+@pytest.fixture
+def st2_api_url():
+    config.register_opts(cfg.CONF)
+    cfg.CONF.set_override("api_url", "http://127.0.0.1:9/api/v1", "mistral")
+    yield
+    cfg.CONF.clear_override("api_url", "mistral")
 
 
-def test_runner_adapter_maps_options_and_keeps_the_original_mistral_execution():
+def FakeRunner(api: FakeAPI, options: Dict[str, Any]) -> mistral_v2.MistralRunner:
+    """A MistralRunner set up as StackStorm does for a re-run of execution st2-old."""
+    runner = mistral_v2.get_runner()
+    runner.api = api
+    runner.execution_id = runner.liveaction_id = "st2-new"
+    runner.context = {"user": "u", "re-run": options}
+    runner.liveaction = types.SimpleNamespace(context=runner.context, notify={})
+    runner.runner_parameters = {}
+    runner.auth_token = "tok-new"
+    runner.rerun_ex_ref = types.SimpleNamespace(id="st2-old", context={"mistral": {"execution_id": "ex",
+                                                                                 "workflow_name": "wf"}})
+    return runner
+
+
+def test_runner_adapter_maps_options_and_keeps_the_original_mistral_execution(st2_api_url):
     api = parallel_api()
     runner = FakeRunner(api, {"ref": "st2-old", "tasks": ["wi"], "reset": [], "context": {"fix": 1}})
-    status, result, ctx = rerun.rerun_workflow(runner, {}, runner.context["re-run"])
+    status, result, ctx = runner.rerun_workflow({}, runner.context["re-run"])
     assert (status, result) == ("running", {})  # empty: StackStorm keeps a result pushed meanwhile
     assert ctx["mistral"] == {"execution_id": "ex", "workflow_name": "wf"} and ctx["user"] == "u"
     update, again = api.calls
@@ -471,10 +467,10 @@ def test_runner_adapter_maps_options_and_keeps_the_original_mistral_execution():
     assert again == ("rerun_task", "ex-wi", False)
 
 
-def test_runner_adapter_resumes_from_next_when_asked():
+def test_runner_adapter_resumes_from_next_when_asked(st2_api_url):
     api = hooked_parallel_api()
     runner = FakeRunner(api, {"ref": "st2-old", "tasks": ["t4"], "next": True, "published": {"t4": {"r4": 1}}})
-    rerun.rerun_workflow(runner, {}, runner.context["re-run"])
+    runner.rerun_workflow({}, runner.context["re-run"])
     assert api.calls[-1] == ("skip_task", "ex-t4")
 
 

@@ -1,6 +1,8 @@
 """Result building and capping."""
 import json
 
+import pytest
+
 from mistral_v2 import results
 
 
@@ -41,17 +43,53 @@ def test_subworkflow_task_result_is_the_subworkflow_output():
     assert entry["result"] == {"said": "HI"}
 
 
-def test_success_result_has_output_and_tasks():
-    ex = {"state": "SUCCESS", "output": '{"r": 1}', "state_info": None}
+def test_success_result_has_output_keys_at_the_top_extra_and_root_tasks():
+    """StackStorm's mistral_v2 shape (3.2): output keys, extra {state, state_info}, root tasks only."""
+    ex = {"id": "ex1", "state": "SUCCESS", "output": '{"r": 1, "stdout": "hi"}', "state_info": None}
+    root_task = {"id": "t1", "workflow_execution_id": "ex1", "name": "a"}
+    sub_task = {"id": "t2", "workflow_execution_id": "ex2", "name": "deep"}
+    res = results.build_result(ex, [root_task, sub_task])
+    assert res == {"r": 1, "stdout": "hi", "extra": {"state": "SUCCESS", "state_info": None},
+                   "tasks": [root_task]}
+
+
+def test_nested_format_keeps_output_under_a_key_and_every_task():
+    ex = {"id": "ex1", "state": "SUCCESS", "output": '{"r": 1}', "state_info": None}
+    tasks = [{"id": "t1", "workflow_execution_id": "ex1"}, {"id": "t2", "workflow_execution_id": "ex2"}]
+    assert results.build_result(ex, tasks, "nested") == {"output": {"r": 1}, "tasks": tasks}
+
+
+def test_unknown_result_format_is_refused_by_name():
+    with pytest.raises(ValueError, match="'flat'.*st2, nested"):
+        results.build_result({"state": "SUCCESS"}, [], "flat")
+
+
+def test_running_workflow_has_no_output_yet():
+    ex = {"id": "ex1", "state": "RUNNING", "output": '{"partial": 1}', "state_info": None}
+    assert results.build_result(ex, []) == {"extra": {"state": "RUNNING", "state_info": None}, "tasks": []}
+
+
+def test_error_result_is_mistral_output_with_state_info_in_extra():
+    ex = {"id": "ex1", "state": "ERROR", "output": '{"result": "boom", "why": "disk"}',
+          "state_info": "Failure caused by boom"}
     res = results.build_result(ex, [])
-    assert res == {"output": {"r": 1}, "tasks": []}
+    assert res == {"result": "boom", "why": "disk", "tasks": [],
+                   "extra": {"state": "ERROR", "state_info": "Failure caused by boom"}}
 
 
-def test_error_result_carries_error_text():
+def test_nested_error_result_carries_error_text():
     ex = {"state": "ERROR", "output": '{"result": "boom"}', "state_info": "Failure caused by boom"}
-    res = results.build_result(ex, [])
+    res = results.build_result(ex, [], "nested")
     assert res["error"] == "Failure caused by boom"
     assert res["state_info"] == "Failure caused by boom"
+
+
+def test_output_keys_at_the_top_are_capped_one_by_one():
+    ex = {"id": "ex1", "state": "SUCCESS", "output": json.dumps({"big": "x" * 50000, "small": 1})}
+    _, res = results.summarize(ex, [], max_size=5000)
+    assert len(json.dumps(res)) <= 5000 and res["__truncated__"] is True
+    assert res["big"]["__truncated__"] is True and res["small"] == 1
+    assert res["extra"] == {"state": "SUCCESS", "state_info": None}
 
 
 def test_small_result_is_not_capped():
@@ -98,4 +136,4 @@ def test_secret_values_are_masked_in_the_result():
     status, result = results.summarize(ex, tasks, secret_names=["password"])
     assert "hunter2" not in json.dumps(result) and "\"tok\"" not in json.dumps(result)
     assert result["tasks"][0]["input"]["parameters"] == {"password": "********", "url": "u"}
-    assert result["output"] == {"password": "********", "ok": 1}
+    assert result["password"] == "********" and result["ok"] == 1

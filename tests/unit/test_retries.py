@@ -55,7 +55,7 @@ def test_other_errors_are_not_retried():
 
 def test_from_options_uses_the_mistral_limits_and_jitter():
     opts = types.SimpleNamespace(retry_attempts=4, retry_exp_msec=1000, retry_exp_max_msec=2000,
-                                 retry_stop_max_msec=600000, jitter_interval=500)
+                                 retry_stop_max_msec=600000, jitter_interval=0.5)
     slept: List[float] = []
     fn, calls = _calls(10, Flaky("x"))
     with pytest.raises(Flaky):

@@ -1,11 +1,10 @@
 """MistralRunner start/pause/resume/cancel against an in-memory fake MistralAPI."""
-import sys
 import types
 
 import pytest
 from oslo_config import cfg
 
-from mistral_v2 import config, mistral_v2, seam
+from mistral_v2 import config, mistral_v2, rerun, seam
 from mistral_v2.exceptions import (
     InvalidOperationError,
     MistralAPIError,
@@ -139,11 +138,13 @@ def test_start_creates_execution_with_st2_env(wf_file):
 def test_a_child_workflow_keeps_the_parent_link_st2_action_put_in_its_context(wf_file):
     """StackStorm stores the runner's context with a shallow update: context["mistral"] must keep
     the calling task's ids next to the child's own Mistral execution."""
-    link = {"action_execution_id": "ae-1", "task_execution_id": "te-1", "workflow_execution_id": "we-1"}
-    r = make_runner(wf_file, FakeAPI(), context={"mistral": dict(link), "parent": {"execution_id": "p1"}})
+    link = {"action_execution_id": "ae-1", "task_execution_id": "te-1"}
+    incoming = dict(link, workflow_execution_id="we-1")
+    r = make_runner(wf_file, FakeAPI(), context={"mistral": incoming, "parent": {"execution_id": "p1"}})
     _, _, ctx = r.run({"who": "a"})
     assert ctx["mistral"] == dict(link, execution_id=mistral_v2.mistral_execution_id("st2ex1"),
-                                  workflow_name="pk.act", workbook_name=None)
+                                  workflow_name="pk.act", workbook_name=None,
+                                  parent={"workflow_execution_id": "we-1"})
 
 
 def test_notify_is_passed_as_json():
@@ -272,15 +273,11 @@ def test_cancel_without_mistral_execution_is_invalid_operation(wf_file):
 def test_rerun_with_tasks_delegates_to_rerun_module(wf_file, monkeypatch):
     seen = {}
 
-    def rerun_workflow(runner, params, options):
-        seen.update(options)
-        return "running", {"tasks": []}, {"mistral": {"execution_id": "old"}}
+    def rerun_tasks(api, original_context, tasks, reset, env, **kwargs):
+        seen.update(tasks=tasks, reset=reset)
+        return {}
 
-    import mistral_v2 as package
-
-    fake = types.SimpleNamespace(rerun_workflow=rerun_workflow)
-    monkeypatch.setitem(sys.modules, "mistral_v2.rerun", fake)
-    monkeypatch.setattr(package, "rerun", fake, raising=False)  # if the real one was imported
+    monkeypatch.setattr(rerun, "rerun_tasks", rerun_tasks)
     api = FakeAPI()
     r = make_runner(wf_file, api, context={"re-run": {"ref": "orig", "tasks": ["t1"], "reset": []}})
     r.rerun_ex_ref = types.SimpleNamespace(context={"mistral": {"execution_id": "old"}})
@@ -302,4 +299,4 @@ def test_register_opts_is_idempotent_and_keeps_existing_options():
     config.register_opts(conf)
     conf([], project="test")
     assert conf.mistral.v2_base_url == "http://st2-registered:8989/v2"
-    assert conf.mistral.retry_attempts == 5 and conf.mistral.enable_polling is False
+    assert conf.mistral.retry_attempts is None and conf.mistral.enable_polling is False

@@ -13,7 +13,11 @@ from mistral_v2 import statuses
         ("SUCCESS", ["SUCCESS", "SUCCESS"], "succeeded"),
         ("ERROR", ["SUCCESS", "ERROR"], "failed"),
         ("PAUSED", ["RUNNING", "SUCCESS"], "pausing"),
-        ("PAUSED", ["WAITING"], "pausing"),
+        ("PAUSED", ["DELAYED"], "pausing"),
+        # A pause-before task (IDLE) or a join that waits (WAITING) does nothing until resumed.
+        ("PAUSED", ["SUCCESS", "IDLE"], "paused"),
+        ("PAUSED", ["WAITING"], "paused"),
+        ("CANCELLED", ["WAITING", "SUCCESS"], "canceled"),
         ("PAUSED", ["SUCCESS", "PAUSED"], "paused"),
         ("PAUSED", [], "paused"),
         ("CANCELLED", ["RUNNING"], "canceling"),

@@ -7,6 +7,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from mistral_lib import actions
 
+from mistral_v2 import masking
 from mistral_v2.exceptions import ConfigurationError, InvalidParametersError, St2MistralError, describe
 from st2mistral_plugin import config, mistral_info, st2_api
 
@@ -53,6 +54,8 @@ def build_request(ref: str, parameters: Mapping[str, Any], timeout: Optional[flo
         "task_execution_id": execution.task_execution_id,
         "action_execution_id": execution.action_execution_id,
         "workflow_name": execution.workflow_name,
+        "callback_url": getattr(execution, "callback_url", None)
+        or "/v2/action_executions/%s" % execution.action_execution_id,
     }
     mistral_ctx.update({k: v for k, v in extra_facts.items() if v is not None})
     body: Dict[str, Any] = {
@@ -111,11 +114,13 @@ class St2Action(actions.Action):
 
     def run(self, context: Any) -> Any:
         """POST the child execution; None means "result arrives later via the Mistral API"."""
+        masking.install_log_filter()
         try:
             if self.st2_context is None:  # a workbook subworkflow: Mistral did not pass the env
                 self.st2_context = mistral_info.root_st2_context(
                     getattr(context.execution, "workflow_execution_id", None))
             self._validate()
+            masking.remember(masking.context_credentials(self.st2_context))
             mistral_url = config.mistral_api_url()
             if not mistral_url:
                 raise ConfigurationError("st2.action: set [st2] mistral_api_url (the Mistral API "
@@ -131,6 +136,12 @@ class St2Action(actions.Action):
             LOG.info("st2.action started %s as StackStorm execution %s for action execution %s",
                      self.ref, (child or {}).get("id"), execution.action_execution_id)
         except St2MistralError as exc:
-            LOG.warning("st2.action %s failed: %s", self.ref, exc)
-            return actions.Result(error=describe(exc))
+            mask = masking.Masker((), masking.context_credentials(self.st2_context)
+                                  + masking.known_values())
+            LOG.warning("st2.action %s failed: %s", self.ref, mask.text(str(exc)))
+            error = describe(exc)
+            answer = getattr(exc, "response", None)
+            if answer is not None:  # StackStorm answered: its response, as st2mistral reported it
+                error.update(st2_api.response_facts(answer))
+            return actions.Result(error=mask(error))
         return None

@@ -42,12 +42,14 @@ def st2_context_from_env(env: Any) -> Optional[Dict[str, Any]]:
 
 
 def root_st2_context(workflow_execution_id: Optional[str]) -> Optional[Dict[str, Any]]:
-    """The st2_context in the env of the ROOT of this workflow execution, or None.
+    """The st2_context in the env of the ROOT of this workflow execution (itself when it is a
+    root), or None.
 
     Mistral 23 takes action defaults (`__actions`) from the task's own workflow execution env,
-    and starts workbook subworkflows without the root's env, so `st2.action` in a subworkflow
-    gets no st2_context; the root (started by the mistral-v2 runner) has it. None for a root
-    itself (its env was already applied) or when Mistral's DB cannot tell.
+    keyed by the task's action name: workbook subworkflows are started without the root's env,
+    and an ad-hoc action whose base is `st2.action` gets no defaults either, so `st2.action` then
+    runs without st2_context; the root (started by the mistral-v2 runner) has it. None when no
+    st2_context is found or Mistral's DB cannot tell.
     """
     if not workflow_execution_id:
         return None
@@ -56,9 +58,9 @@ def root_st2_context(workflow_execution_id: Optional[str]) -> Optional[Dict[str,
 
         with db_api.transaction(read_only=True):
             wf_ex = db_api.get_workflow_execution(workflow_execution_id)
-            if not wf_ex.root_execution_id or wf_ex.root_execution_id == wf_ex.id:
-                return None
-            root = db_api.get_workflow_execution(wf_ex.root_execution_id)
+            root = wf_ex
+            if wf_ex.root_execution_id and wf_ex.root_execution_id != wf_ex.id:
+                root = db_api.get_workflow_execution(wf_ex.root_execution_id)
             return st2_context_from_env((root.params or {}).get("env"))
     except Exception as exc:  # noqa: BLE001 - the caller reports a clear ConfigurationError
         LOG.warning("st2.action: cannot read the root of workflow execution %s from Mistral's DB "

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional
 
 from mistral.notifiers import base
 
-from mistral_v2 import statuses
+from mistral_v2 import masking, statuses
 from mistral_v2.exceptions import St2MistralError
 from st2mistral_plugin import config, reporting, st2_api
 
@@ -232,4 +232,5 @@ class St2Publisher(base.NotificationPublisher):
 
     def publish(self, ctx: Any, ex_id: str, data: Dict[str, Any], event: str, timestamp: Any,
                 **kwargs: Any) -> None:
+        masking.install_log_filter()
         dispatcher().submit(Job(ctx, ex_id, dict(data), event))

@@ -9,7 +9,7 @@ import json
 import logging
 from typing import Any, Dict, List, Optional, Tuple
 
-from mistral_v2 import results
+from mistral_v2 import masking, results
 
 LOG = logging.getLogger(__name__)
 
@@ -94,6 +94,21 @@ def max_result_size() -> Optional[int]:
         return None
 
 
+def result_format(root: Any) -> str:
+    """The result shape the runner that started `root` uses (env `st2_result_format`), else the
+    `[mistral] result_format` of this config, else StackStorm's ("st2")."""
+    env = (root.params or {}).get("env") or {}
+    wanted = env.get("st2_result_format") if isinstance(env, dict) else None
+    if wanted in results.RESULT_FORMATS:
+        return wanted
+    try:
+        from mistral_v2 import config as runner_config
+
+        return runner_config.get().result_format
+    except Exception:  # noqa: BLE001 - an option clash must not stop pushes
+        return results.FORMAT_ST2
+
+
 def collect(root: Any) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
     """(execution, task entries) of `root` and its sub-workflows; call inside a DB transaction."""
     from mistral.db.v2 import api as db_api
@@ -109,8 +124,29 @@ def collect(root: Any) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
     return execution_dict(root), entries
 
 
+def st2_context(wf_ex: Any) -> Dict[str, Any]:
+    """The StackStorm context the runner put in a workflow execution's env ({} if none)."""
+    env = (wf_ex.params or {}).get("env") or {}
+    ctx = ((env.get("__actions") or {}).get("st2.action") or {}).get("st2_context")
+    return ctx if isinstance(ctx, dict) else {}
+
+
+def masker(root: Any) -> masking.Masker:
+    """The masker of a root workflow execution: its secret inputs (names from the runner, values
+    from the input) and the credentials in its env."""
+    ctx = st2_context(root)
+    names = [n for n in ctx.get("secret_parameters") or [] if isinstance(n, str)]
+    values = masking.secret_values(root.input if isinstance(root.input, dict) else {}, names,
+                                   *masking.env_credentials((root.params or {}).get("env")))
+    masking.remember(values)  # Mistral-side log lines never show them either
+    return masking.Masker(names, values)
+
+
 def report(root: Any) -> Tuple[str, Dict[str, Any]]:
-    """(StackStorm status, result) of root workflow execution `root` (inside a DB transaction)."""
+    """(StackStorm status, result) of root workflow execution `root` (inside a DB transaction),
+    with its secrets masked by key and by value before anything leaves Mistral."""
     execution, entries = collect(root)
-    return results.summarize(execution, entries, max_result_size())
+    mask = masker(root)
+    return results.summarize(execution, entries, max_result_size(), mask.names, mask.values,
+                             result_format=result_format(root))
 

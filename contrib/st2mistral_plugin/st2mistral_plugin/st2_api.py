@@ -89,9 +89,10 @@ def request(method: str, url: str, *, headers: Optional[Mapping[str, str]] = Non
             with attempt:
                 return _send(method, url, headers=hdrs, json=json_body, params=params)
     except _ServerError as exc:
-        raise StackStormAPIError("StackStorm API %s %s failed with HTTP %s after retries: %s"
-                                 % (method, url, exc.response.status_code,
-                                    _brief(exc.response))) from None
+        error = StackStormAPIError("StackStorm API %s %s failed with HTTP %s after retries: %s"
+                                   % (method, url, exc.response.status_code, _brief(exc.response)))
+        error.response = exc.response  # type: ignore[attr-defined]
+        raise error from None
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise StackStormAPIError("StackStorm API %s %s unreachable after retries (%s)"
                                  % (method, url, type(exc).__name__)) from None
@@ -106,8 +107,32 @@ def check(resp: requests.Response, what: str) -> Any:
         except ValueError:
             raise StackStormAPIError("%s: StackStorm answered HTTP %s with a non-JSON body"
                                      % (what, resp.status_code)) from None
-    raise StackStormAPIError("%s: StackStorm answered HTTP %s: %s"
-                             % (what, resp.status_code, _brief(resp)))
+    error = StackStormAPIError("%s: StackStorm answered HTTP %s: %s"
+                               % (what, resp.status_code, _brief(resp)))
+    error.response = resp  # type: ignore[attr-defined]
+    raise error
+
+
+def response_facts(resp: requests.Response) -> Dict[str, Any]:
+    """The HTTP answer as st2mistral's st2.action put it in a failed task's result: `content`
+    (JSON when it parses, else text), `status`, `headers`, `url`, `reason`, `encoding`,
+    `elapsed` (s), `cookies`, `history` (URLs of redirects) - all JSON-safe."""
+    try:
+        content: Any = resp.json()
+    except ValueError:
+        content = resp.text
+    elapsed = getattr(resp, "elapsed", None)
+    return {
+        "content": content,
+        "status": resp.status_code,
+        "headers": dict(resp.headers.items()),
+        "url": resp.url,
+        "reason": resp.reason,
+        "encoding": resp.encoding,
+        "elapsed": elapsed.total_seconds() if elapsed is not None else None,
+        "cookies": dict(resp.cookies.items()),
+        "history": [r.url for r in resp.history],
+    }
 
 
 def _brief(resp: requests.Response, limit: int = 300) -> str:

@@ -1,26 +1,13 @@
-"""Resume a paused workflow, or resume after failed tasks from their next tasks with supplied variables."""
+"""Workflow-spec analysis: parse Mistral definitions, next tasks, published keys, the resume hooks."""
 from __future__ import annotations
 
 import copy
-import functools
-import logging
 import re
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set
+from typing import Any, Dict, List, Sequence, Set
 
 import yaml
 
-from mistral_v2 import statuses
-from mistral_v2.exceptions import (
-    DefinitionError,
-    InvalidOperationError,
-    MissingRequirementsError,
-    RerunError,
-)
-
-if TYPE_CHECKING:  # rerun is imported lazily: definitions imports this module for the hooks
-    from mistral_v2.rerun import ResolvedTask, ResolveSt2Child
-
-LOG = logging.getLogger(__name__)
+from mistral_v2.exceptions import DefinitionError
 
 # env key holding the variables a skipped task publishes: {workflow name: {task: {var: value}}}.
 RESUME_ENV_KEY = "__st2_resume"
@@ -35,9 +22,6 @@ _VAR_PATTERNS = [
     re.compile(r"\bctx\(\s*['\"]?([A-Za-z_]\w*)"),                    # ctx(var) / ctx('var')
     re.compile(r"(?<![\w.])_\.([A-Za-z_]\w*)\b(?!\s*\()"),              # Jinja _.var
 ]
-
-
-# -- definitions --------------------------------------------------------------------------------------
 
 
 def parse_workflow_body(text: str, workflow_name: str) -> Dict[str, Any]:
@@ -69,6 +53,13 @@ def workflow_body(api: Any, workflow_ref: str, workflow_name: str) -> Dict[str, 
     """The body of the workflow Mistral holds under `workflow_ref` (id or name)."""
     wf = api.get_workflow(workflow_ref)
     return parse_workflow_body(wf.get("definition") or "", workflow_name or wf.get("name") or workflow_ref)
+
+
+def task_definition(api: Any, task: Dict[str, Any]) -> Dict[str, Any]:
+    """The definition (dict) of a Mistral task execution's task, from the workflow Mistral holds."""
+    body = workflow_body(api, str(task.get("workflow_id") or task.get("workflow_name")),
+                         str(task.get("workflow_name") or ""))
+    return (body.get("tasks") or {}).get(task["name"]) or {}
 
 
 def _next_entries(clause: Any) -> List[Any]:
@@ -156,7 +147,8 @@ def requirements(body: Dict[str, Any], task_name: str) -> List[str]:
     return [k for k in keys if k in used]
 
 
-# -- the definition transform the runner applies before upload ---------------------------------------
+
+# -- the resume hooks the runner adds to every definition before upload ------------------------------
 
 
 def hook_expression(workflow_name: str, task_name: str, var: str) -> str:
@@ -212,135 +204,4 @@ def has_resume_hook(task_spec: Dict[str, Any]) -> bool:
     """True when the task's publish-on-skip reads supplied values (add_resume_hooks ran)."""
     pos = task_spec.get("publish-on-skip")
     return isinstance(pos, dict) and any(RESUME_ENV_KEY in str(v) for v in pos.values())
-
-
-# -- operations --------------------------------------------------------------------------------------
-
-
-def resume_paused(api: Any, execution_id: str, env: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """Resume a PAUSED Mistral execution (manual pause, `pause` transition, pause-before).
-
-    InvalidOperationError when it is not paused.  Note: on Mistral 23 a task failure handled by
-    `on-error: [pause]` counts as handled: after resume the workflow continues as if it succeeded.
-    """
-    ex = api.get_execution(execution_id)
-    state = ex.get("state")
-    if state != statuses.PAUSED:
-        raise InvalidOperationError("Cannot resume: workflow execution %s is %s, not PAUSED."
-                                    % (execution_id, state))
-    from mistral_v2.rerun import public_execution
-
-    return public_execution(api.update_execution(execution_id, statuses.RUNNING, env=env or None))
-
-
-def compute_requirements(api: Any, resolved: Dict[str, List[ResolvedTask]]) -> Dict[str, Dict[str, Any]]:
-    """name -> {"workflow": Mistral workflow name, "spec": task spec, "required": [vars]}."""
-    out: Dict[str, Dict[str, Any]] = {}
-    bodies: Dict[str, Dict[str, Any]] = {}
-    for name, found in resolved.items():
-        task = found[0].task
-        wf_name = task.get("workflow_name") or ""
-        key = task.get("workflow_id") or wf_name
-        if key not in bodies:
-            bodies[key] = workflow_body(api, key, wf_name)
-        body = bodies[key]
-        spec = (body.get("tasks") or {}).get(task["name"]) or {}
-        out[name] = {"workflow": wf_name, "task": task["name"], "spec": spec,
-                     "required": requirements(body, task["name"]), "publishes": publish_keys(spec)}
-    return out
-
-
-def resume_from_next(
-    api: Any,
-    original_context: Dict[str, Any],
-    task_names: Sequence[str],
-    published: Dict[str, Dict[str, Any]],
-    env: Optional[Dict[str, Any]] = None,
-    *,
-    overrides: Optional[Dict[str, Any]] = None,
-    resolve_st2_child: Optional["ResolveSt2Child"] = None,
-) -> Dict[str, Any]:
-    """Continue the original workflow from the tasks after the failed `task_names`.
-
-    `published` gives, per failed task, the variables it would have published.  The variables
-    the next tasks (or the workflow output) read are required: when any is missing one
-    MissingRequirementsError lists them per task.  Each failed task is then completed as SKIPPED
-    (Mistral 16+), publishing the supplied values through the publish-on-skip hook the runner adds
-    to every uploaded definition (add_resume_hooks), and the workflow follows its on-success path.
-    Returns the Mistral execution.  Nothing changes when anything is refused.
-    """
-    from mistral_v2.rerun import (
-        apply_to_task,
-        check_overrides,
-        original_execution_id,
-        public_execution,
-        resolve_and_validate,
-        skip_task,
-        update_root_envs,
-    )
-
-    ex_id = original_execution_id(original_context)
-    names = list(dict.fromkeys(task_names))
-    if not names:
-        raise RerunError("Cannot resume: no task names given (use --tasks).")
-    published = published or {}
-    if not isinstance(published, dict) or any(not isinstance(v, dict) for v in published.values()):
-        raise RerunError("Cannot resume: published variables must map task name -> {variable: value}.")
-    stray = [t for t in published if t not in names]
-    if stray:
-        raise RerunError("Cannot resume: variables given for %s which %s not among the tasks to resume "
-                         "after (%s)." % (", ".join(repr(t) for t in stray),
-                                          "is" if len(stray) == 1 else "are", ", ".join(names)),
-                         {t: "not in --tasks" for t in stray})
-    extra = check_overrides(overrides)
-    root, resolved = resolve_and_validate(api, ex_id, names, resolve_st2_child, verb="resume")
-    nested = [n for n, rs in resolved.items() if any(r.via is not None for r in rs)]
-    if nested:
-        raise RerunError("Cannot resume: %s inside a child StackStorm workflow; resuming from the next "
-                         "tasks works within one Mistral workflow tree only (re-run those tasks instead)."
-                         % ", ".join("task %r is" % n for n in nested), {n: "in a StackStorm child" for n in nested})
-    reqs = compute_requirements(api, resolved)
-
-    missing: Dict[str, List[str]] = {}
-    unknown: Dict[str, str] = {}
-    unhooked: List[str] = []
-    for name in names:
-        info, given = reqs[name], published.get(name) or {}
-        lacking = [v for v in info["required"] if v not in given]
-        if lacking:
-            missing[name] = lacking
-        extra_vars = [v for v in given if v not in info["publishes"]]
-        if extra_vars:
-            unknown[name] = ", ".join(extra_vars)
-        if given and not has_resume_hook(info["spec"]):
-            unhooked.append(name)
-    if unknown:
-        raise RerunError("Cannot resume: %s." % "; ".join(
-            "task %r does not publish %s (it publishes: %s)"
-            % (t, v, ", ".join(reqs[t]["publishes"]) or "nothing") for t, v in unknown.items()), unknown)
-    if missing:
-        raise MissingRequirementsError("Cannot resume from the next tasks: missing published variables: %s."
-                                       % "; ".join("task %r needs %s" % (t, ", ".join(v))
-                                                   for t, v in missing.items()), missing)
-    if unhooked:
-        raise RerunError("Cannot resume: the definition of %s was uploaded without the resume hook "
-                         "(publish-on-skip from env); re-upload it through the runner and start again."
-                         % ", ".join(repr(t) for t in unhooked), {t: "no resume hook" for t in unhooked})
-
-    values: Dict[str, Dict[str, Dict[str, Any]]] = {}
-    for name in names:
-        info = reqs[name]
-        given = published.get(name) or {}
-        if given:
-            values.setdefault(info["workflow"], {})[info["task"]] = dict(given)
-    if values:
-        extra = dict(extra)
-        extra[RESUME_ENV_KEY] = values
-    all_resolved = [r for rs in resolved.values() for r in rs]
-    update_root_envs(api, root["id"], all_resolved, env, extra)
-    for name in names:
-        for r in resolved[name]:
-            apply_to_task(api, r.task_id, "skip", functools.partial(skip_task, api, r.task_id))
-    LOG.info("Mistral execution %s: resumed after tasks %s", root["id"], ", ".join(names))
-    return public_execution(api.get_execution(root["id"]))
 

@@ -1,0 +1,233 @@
+"""The sync jobs, shared by st2mistral-sync and the local host: child callbacks, reconcile, sweep."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
+
+from mistral_v2 import seam
+from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError, St2MistralError
+
+LOG = logging.getLogger(__name__)
+
+CALLBACK_SOURCE = "mistral_v2"
+COMPLETED = frozenset(seam.LIVEACTION_COMPLETED_STATES)
+# Outcomes of one callback delivery.
+APPLIED, ALREADY, REJECTED, FAILED, SKIPPED = "applied", "already", "rejected", "failed", "skipped"
+
+QueryAnswer = Dict[str, Tuple[str, Dict[str, Any]]]
+
+
+class Executions(Protocol):
+    """Where the StackStorm executions are: StackStorm's REST API, or the local host's store."""
+
+    def unfinished_workflows(self) -> List[Dict[str, Any]]:
+        """Every mistral-v2 execution not completed ({"id", "status", "context", ...})."""
+
+    def get(self, execution_id: str) -> Dict[str, Any]:
+        """The execution now (with its result)."""
+
+    def record(self, doc: Dict[str, Any], status: str, result: Dict[str, Any]) -> bool:
+        """Store what Mistral says of `doc`; True when the execution changed."""
+
+    def due_callbacks(self, docs: List[Dict[str, Any]], answers: QueryAnswer) -> List[Dict[str, Any]]:
+        """Completed children of `docs` whose callback to Mistral may still be missing."""
+
+    def claim_callback(self, doc: Dict[str, Any]) -> bool:
+        """False when this child's callback is already applied or being applied."""
+
+    def callback_done(self, doc: Dict[str, Any], outcome: str) -> None:
+        """Remember the outcome of one delivery (APPLIED, ALREADY, REJECTED or FAILED)."""
+
+
+class Partition(Protocol):
+    """Which instance does which work."""
+
+    def refresh(self) -> None:
+        """Catch up with instances that joined or left."""
+
+    def owns(self, key: str) -> bool:
+        """Whether this instance handles `key` (a workflow execution id)."""
+
+    def lock(self, key: str) -> "contextlib.AbstractContextManager[bool]":
+        """Held while one callback is delivered; yields False when another holder has it."""
+
+
+class Alone:
+    """The partition of a single instance: everything is its own (the local host)."""
+
+    def __init__(self) -> None:
+        self._held: set = set()
+        self._guard = threading.Lock()
+
+    def refresh(self) -> None:
+        return None
+
+    def owns(self, key: str) -> bool:
+        return True
+
+    @contextlib.contextmanager
+    def lock(self, key: str) -> Iterator[bool]:
+        with self._guard:
+            got = key not in self._held
+            self._held.add(key)
+        try:
+            yield got
+        finally:
+            if got:
+                with self._guard:
+                    self._held.discard(key)
+
+
+def callback_of(doc: Dict[str, Any]) -> Dict[str, Any]:
+    """The execution's callback ({"source", "url"}), from the document or its liveaction."""
+    callback = doc.get("callback") or (doc.get("liveaction") or {}).get("callback") or {}
+    return callback if isinstance(callback, dict) else {}
+
+
+def wants_callback(doc: Dict[str, Any]) -> bool:
+    """A completed execution started by Mistral's st2.action (its callback points at Mistral)."""
+    callback = callback_of(doc)
+    return (callback.get("source") == CALLBACK_SOURCE and bool(callback.get("url"))
+            and doc.get("status") in COMPLETED)
+
+
+def owner_key(doc: Dict[str, Any]) -> str:
+    """The key that decides which instance handles a child's callback: its parent workflow's id
+    (so the instance reconciling the workflow also sweeps its children)."""
+    parent = doc.get("parent") or ((doc.get("context") or {}).get("parent") or {}).get("execution_id")
+    return str(parent or doc.get("id"))
+
+
+def awaiting_task_ids(result: Any) -> set:
+    """Ids of the tasks still RUNNING in a reconciled result: an st2.action among them may be
+    waiting for a callback that was lost."""
+    tasks = result.get("tasks") if isinstance(result, dict) else None
+    return {str(t.get("id")) for t in tasks or [] if isinstance(t, dict) and t.get("state") == "RUNNING"}
+
+
+def _default_querier() -> Any:
+    from mistral_v2.query import MistralResultsQuerier
+    return MistralResultsQuerier()
+
+
+def _default_handler() -> Any:
+    from mistral_v2.callback import MistralCallbackHandler
+    return MistralCallbackHandler
+
+
+class SyncEngine:
+    """The three jobs; the caller decides when they run (bus/hook, interval loop)."""
+
+    def __init__(self, executions: Executions, partition: Optional[Partition] = None,
+                 querier_factory: Callable[[], Any] = _default_querier,
+                 handler_factory: Callable[[], Any] = _default_handler,
+                 batch_size: Optional[int] = None) -> None:
+        self.executions = executions
+        self.partition = partition or Alone()
+        self.querier_factory = querier_factory
+        self.handler_factory = handler_factory
+        self.batch_size = batch_size
+        self._querier: Any = None
+        self.delivered: Dict[str, int] = {}  # outcome -> count (for logs, tests and benchmarks)
+
+    # -- job 1: child callbacks --------------------------------------------------------------------
+
+    def on_update(self, doc: Dict[str, Any]) -> Optional[str]:
+        """An execution changed (bus message or host hook): deliver its callback if it is ours."""
+        if not wants_callback(doc):
+            return None
+        if not self.partition.owns(owner_key(doc)):
+            return SKIPPED
+        return self.deliver(doc)
+
+    def deliver(self, doc: Dict[str, Any]) -> str:
+        """PUT a completed child's state and result to its Mistral action execution, once.
+
+        Mistral's own answer keeps it once-only (MistralCallbackHandler reads the action execution
+        first); the partition lock keeps two deliveries of one child from racing. Connection
+        errors and 5xx are retried by MistralAPI with the [mistral] policy; a delivery that still
+        fails is FAILED here and found again by the next sweep.
+        """
+        if not wants_callback(doc):
+            return SKIPPED
+        callback = callback_of(doc)
+        with self.partition.lock("callback:%s" % doc["id"]) as got:
+            if not got or not self.executions.claim_callback(doc):
+                return SKIPPED
+            outcome = FAILED
+            try:
+                fresh = self.executions.get(doc["id"]) or doc
+                sent = self.handler_factory().callback(callback["url"], fresh.get("context") or {},
+                                                       fresh["status"], fresh.get("result"))
+                outcome = APPLIED if sent is not False else ALREADY
+            except MistralAPIError as exc:  # Mistral refused (4xx): retrying cannot help
+                LOG.warning("callback of execution %s refused by Mistral (not retried): %s", doc["id"], exc)
+                outcome = REJECTED
+            except Exception as exc:  # unreachable or unexpected: the sweep retries
+                LOG.warning("callback of execution %s to Mistral failed (will retry): %s", doc["id"], exc)
+            finally:
+                self.executions.callback_done(doc, outcome)
+        self.delivered[outcome] = self.delivered.get(outcome, 0) + 1
+        if outcome == APPLIED:
+            LOG.info("callback of execution %s applied (%s)", doc["id"], callback.get("url"))
+        return outcome
+
+    # -- job 2 and the sweep -----------------------------------------------------------------------
+
+    def reconcile_once(self) -> Dict[str, int]:
+        """One cycle: query Mistral for every unfinished workflow this instance owns, record what
+        it says, then deliver the callbacks that were missed. Returns counts."""
+        counts = {"queried": 0, "updated": 0, "callbacks": 0, "owned": 0, "unfinished": 0}
+        self.partition.refresh()
+        docs = self.executions.unfinished_workflows()
+        counts["unfinished"] = len(docs)
+        mine = [d for d in docs if self.partition.owns(str(d["id"]))]
+        counts["owned"] = len(mine)
+        items = [(str(d["id"]), dict(d["context"]["mistral"])) for d in mine
+                 if isinstance((d.get("context") or {}).get("mistral"), dict)
+                 and d["context"]["mistral"].get("execution_id")]
+        by_id = {str(d["id"]): d for d in mine}
+        answers: QueryAnswer = {}
+        size = self.batch_size or max(len(items), 1)
+        for start in range(0, len(items), size):
+            batch = items[start:start + size]
+            counts["queried"] += len(batch)
+            answer = self.query(batch)
+            answers.update(answer)
+            for ex_id, (status, result) in answer.items():
+                try:
+                    counts["updated"] += int(bool(self.executions.record(by_id[ex_id], status, result)))
+                except St2MistralError as exc:
+                    LOG.warning("cannot record queried status of %s: %s", ex_id, exc)
+        for child in self.executions.due_callbacks(mine, answers):
+            if wants_callback(child) and self.partition.owns(owner_key(child)):
+                counts["callbacks"] += int(self.deliver(child) == APPLIED)
+        return counts
+
+    def query(self, batch: List[Tuple[str, Dict[str, Any]]]) -> QueryAnswer:
+        """query_many over `batch`; {} (keep the current statuses) while Mistral is unreachable."""
+        if self._querier is None:
+            self._querier = self.querier_factory()
+        try:
+            return dict(self._querier.query_many(batch) or {})
+        except MistralUnreachableError as exc:
+            LOG.warning("Mistral unreachable, statuses kept for this cycle: %s", exc)
+        except St2MistralError as exc:
+            LOG.warning("querying Mistral failed: %s", exc)
+        return {}
+
+    def run(self, interval: float, stop: threading.Event,
+            on_cycle: Optional[Callable[[Dict[str, int]], None]] = None) -> None:
+        """reconcile_once every `interval` seconds (the first at once) until `stop` is set."""
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                counts = self.reconcile_once()
+                if on_cycle:
+                    on_cycle(counts)
+            except Exception:  # keep reconciling whatever one cycle did
+                LOG.exception("reconcile cycle failed")
+            stop.wait(max(0.0, interval - (time.monotonic() - started)))

@@ -1,0 +1,74 @@
+"""The engine's executions over StackStorm's REST API (what a separate process can reach)."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional
+
+from mistral_v2 import seam
+from mistral_v2.cascade import RestSt2Executions
+from st2mistral_sync.engine import COMPLETED, QueryAnswer, awaiting_task_ids, wants_callback
+
+LOG = logging.getLogger(__name__)
+
+RUNNER = "mistral-v2"
+PAGE = 100
+# Statuses of a mistral-v2 execution that has a Mistral execution and is not completed.
+UNFINISHED = (seam.LIVEACTION_STATUS_RUNNING, seam.LIVEACTION_STATUS_PAUSING, seam.LIVEACTION_STATUS_PAUSED,
+              seam.LIVEACTION_STATUS_CANCELING, seam.LIVEACTION_STATUS_RESUMING)
+# StackStorm asked for these; while Mistral still says running the request is in flight.
+_REQUESTED = (seam.LIVEACTION_STATUS_PAUSING, seam.LIVEACTION_STATUS_CANCELING)
+_LIGHT = "id,status,context,parent,liveaction"
+
+
+class RestExecutions(RestSt2Executions):
+    """engine.Executions over `GET/PUT /executions`; Mistral is the record of delivered callbacks."""
+
+    def _list(self, **params: Any) -> List[Dict[str, Any]]:
+        found: List[Dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = list(self._call("GET", "/executions", params=dict(
+                params, limit=PAGE, offset=offset, include_attributes=_LIGHT)) or [])
+            found.extend(page)
+            if len(page) < PAGE:
+                return found
+            offset += PAGE
+
+    def unfinished_workflows(self) -> List[Dict[str, Any]]:
+        docs: Dict[str, Dict[str, Any]] = {}
+        for status in UNFINISHED:
+            for doc in self._list(runner=RUNNER, status=status):
+                docs.setdefault(str(doc["id"]), doc)
+        return sorted(docs.values(), key=lambda d: d["id"])
+
+    def get(self, execution_id: str) -> Dict[str, Any]:
+        return self.get_execution(execution_id)
+
+    def record(self, doc: Dict[str, Any], status: str, result: Dict[str, Any]) -> bool:
+        current = doc.get("status")
+        if status == current and status not in COMPLETED:
+            return False  # progress (tasks) arrives with the push; a changed status is what counts
+        if current in _REQUESTED and status == seam.LIVEACTION_STATUS_RUNNING:
+            return False  # a pause/cancel is being applied; the next cycle sees its outcome
+        self._call("PUT", "/executions/%s" % doc["id"], json={"status": status, "result": result})
+        LOG.info("execution %s: %s -> %s (from Mistral)", doc["id"], current, status)
+        return True
+
+    def due_callbacks(self, docs: List[Dict[str, Any]], answers: QueryAnswer) -> List[Dict[str, Any]]:
+        due: List[Dict[str, Any]] = []
+        for doc in docs:
+            answer: Optional[Any] = answers.get(str(doc["id"]))
+            waiting = awaiting_task_ids(answer[1]) if answer else set()
+            if not waiting:
+                continue
+            for child in self._list(parent=doc["id"]):
+                task_id = str(((child.get("context") or {}).get("mistral") or {}).get("task_execution_id"))
+                if wants_callback(child) and task_id in waiting:
+                    due.append(child)
+        return due
+
+    def claim_callback(self, doc: Dict[str, Any]) -> bool:
+        return True  # Mistral's action execution state tells whether it was delivered
+
+    def callback_done(self, doc: Dict[str, Any], outcome: str) -> None:
+        return None

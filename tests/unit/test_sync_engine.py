@@ -1,0 +1,296 @@
+"""st2mistral_sync: the shared engine (callbacks, reconcile, sweep, partition) and its REST port, with fakes."""
+from __future__ import annotations
+
+import contextlib
+import json
+import zlib
+from typing import Any, Dict, List
+
+import pytest
+
+from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError
+from st2mistral_sync import engine as engine_mod
+from st2mistral_sync.engine import (
+    ALREADY,
+    APPLIED,
+    FAILED,
+    REJECTED,
+    SKIPPED,
+    Alone,
+    SyncEngine,
+    awaiting_task_ids,
+    owner_key,
+)
+from st2mistral_sync.rest import RestExecutions
+from st2mistral_sync.st2_seam import with_membership_timeout
+
+URL = "http://mistral:8989/v2/action_executions/%s"
+
+
+def child(ex_id: str, parent: str = "wf1", status: str = "succeeded", task: str = "t-1") -> Dict[str, Any]:
+    return {"id": ex_id, "status": status, "parent": parent, "result": {"stdout": ex_id},
+            "context": {"parent": {"execution_id": parent}, "mistral": {"task_execution_id": task}},
+            "liveaction": {"callback": {"source": "mistral_v2", "url": URL % ("ae-" + ex_id)}}}
+
+
+def workflow(ex_id: str, status: str = "running") -> Dict[str, Any]:
+    return {"id": ex_id, "status": status, "context": {"mistral": {"execution_id": "m-" + ex_id}}}
+
+
+class FakeExecutions:
+    def __init__(self, docs: List[Dict[str, Any]], children: List[Dict[str, Any]] = ()) -> None:
+        self.docs = {d["id"]: d for d in list(docs) + list(children)}
+        self.workflows = [d["id"] for d in docs]
+        self.children = list(children)
+        self.recorded: List[Any] = []
+        self.done: List[Any] = []
+
+    def unfinished_workflows(self):
+        return [self.docs[i] for i in self.workflows]
+
+    def get(self, execution_id):
+        return self.docs[execution_id]
+
+    def record(self, doc, status, result):
+        self.recorded.append((doc["id"], status, result))
+        return True
+
+    def due_callbacks(self, docs, answers):
+        ids = {d["id"] for d in docs}
+        return [c for c in self.children if c["parent"] in ids]
+
+    def claim_callback(self, doc):
+        return True
+
+    def callback_done(self, doc, outcome):
+        self.done.append((doc["id"], outcome))
+
+
+class FakeHandler:
+    calls: List[Any] = []
+    behaviour: Dict[str, Any] = {}
+
+    @classmethod
+    def callback(cls, url, context, status, result):
+        cls.calls.append((url, status, result))
+        what = cls.behaviour.get(url, True)
+        if isinstance(what, Exception):
+            raise what
+        return what
+
+
+class FakeQuerier:
+    def __init__(self, answers=None, error=None):
+        self.answers = answers or {}
+        self.error = error
+        self.asked: List[Any] = []
+
+    def query_many(self, items):
+        self.asked.append([i for i, _ in items])
+        if self.error:
+            raise self.error
+        return {i: self.answers[i] for i, _ in items if i in self.answers}
+
+
+class HalfPartition:
+    """Owns the keys whose crc32 has parity `me` (two of these split every key exactly once)."""
+
+    def __init__(self, me: int) -> None:
+        self.me = me
+        self.refreshed = 0
+
+    def refresh(self):
+        self.refreshed += 1
+
+    def owns(self, key):
+        return zlib.crc32(key.encode()) % 2 == self.me
+
+    @contextlib.contextmanager
+    def lock(self, key):
+        yield True
+
+
+@pytest.fixture(autouse=True)
+def handler():
+    FakeHandler.calls, FakeHandler.behaviour = [], {}
+    yield FakeHandler
+
+
+def make(executions, querier=None, partition=None):
+    querier = querier or FakeQuerier()
+    return SyncEngine(executions, partition, querier_factory=lambda: querier, handler_factory=lambda: FakeHandler)
+
+
+def test_completed_child_with_mistral_callback_is_delivered_with_fresh_state():
+    kid = child("c1")
+    fake = FakeExecutions([], [kid])
+    fake.docs["c1"] = dict(kid, result={"stdout": "fresh"})
+    assert make(fake).on_update(kid) == APPLIED
+    assert FakeHandler.calls == [(URL % "ae-c1", "succeeded", {"stdout": "fresh"})]
+    assert fake.done == [("c1", APPLIED)]
+
+
+@pytest.mark.parametrize("doc", [
+    child("c1", status="running"),
+    dict(child("c1"), liveaction={"callback": {"source": "other", "url": "http://x/y"}}),
+    dict(child("c1"), liveaction={}),
+])
+def test_updates_that_are_not_a_finished_mistral_child_are_ignored(doc):
+    assert make(FakeExecutions([], [doc])).on_update(doc) is None
+    assert FakeHandler.calls == []
+
+
+def test_outcomes_already_rejected_failed():
+    kids = [child("c1"), child("c2"), child("c3")]
+    FakeHandler.behaviour = {URL % "ae-c1": False, URL % "ae-c2": MistralAPIError("gone", 404),
+                             URL % "ae-c3": MistralUnreachableError("down")}
+    fake = FakeExecutions([], kids)
+    eng = make(fake)
+    assert [eng.deliver(k) for k in kids] == [ALREADY, REJECTED, FAILED]
+    assert fake.done == [("c1", ALREADY), ("c2", REJECTED), ("c3", FAILED)]
+    assert eng.delivered == {ALREADY: 1, REJECTED: 1, FAILED: 1}
+
+
+def test_a_child_being_delivered_is_not_delivered_twice_at_once():
+    part = Alone()
+    eng = make(FakeExecutions([], [child("c1")]), partition=part)
+    with part.lock("callback:c1"):
+        assert eng.deliver(child("c1")) == SKIPPED
+    assert FakeHandler.calls == []
+    assert eng.deliver(child("c1")) == APPLIED
+
+
+def test_reconcile_records_what_mistral_says_and_sweeps_missed_callbacks():
+    kid = child("c1", parent="wf1")
+    FakeHandler.behaviour = {URL % "ae-c1": MistralUnreachableError("down")}
+    querier = FakeQuerier({"wf1": ("running", {"tasks": [{"id": "t-1", "state": "RUNNING"}]}),
+                           "wf2": ("succeeded", {"output": {"x": 1}, "tasks": []})})
+    fake = FakeExecutions([workflow("wf1"), workflow("wf2")], [kid])
+    eng = make(fake, querier)
+    assert eng.on_update(kid) == FAILED  # Mistral down when the child finished
+    FakeHandler.behaviour = {}
+    counts = eng.reconcile_once()
+    assert querier.asked == [["wf1", "wf2"]]
+    assert ("wf2", "succeeded", {"output": {"x": 1}, "tasks": []}) in fake.recorded
+    assert counts["queried"] == 2 and counts["updated"] == 2 and counts["callbacks"] == 1
+    assert [c[0] for c in FakeHandler.calls] == [URL % "ae-c1"] * 2
+
+
+def test_mistral_unreachable_keeps_statuses():
+    fake = FakeExecutions([workflow("wf1")])
+    counts = make(fake, FakeQuerier(error=MistralUnreachableError("down"))).reconcile_once()
+    assert counts["queried"] == 1 and counts["updated"] == 0 and fake.recorded == []
+
+
+def test_executions_without_a_mistral_execution_are_not_queried():
+    fake = FakeExecutions([{"id": "wf0", "status": "running", "context": {}}, workflow("wf1")])
+    querier = FakeQuerier()
+    make(fake, querier).reconcile_once()
+    assert querier.asked == [["wf1"]]
+
+
+def test_two_instances_split_executions_and_callbacks_exactly_once():
+    ids = ["wf%d" % i for i in range(40)]
+    kids = [child("c-" + i, parent=i) for i in ids]
+    answers = {i: ("running", {"tasks": [{"id": "t-1", "state": "RUNNING"}]}) for i in ids}
+    queriers = [FakeQuerier(answers), FakeQuerier(answers)]
+    engines = [make(FakeExecutions([workflow(i) for i in ids], kids), queriers[n], HalfPartition(n))
+               for n in (0, 1)]
+    for eng in engines:
+        eng.reconcile_once()
+    asked = [set(q.asked[0]) for q in queriers]
+    assert asked[0] and asked[1] and not asked[0] & asked[1] and asked[0] | asked[1] == set(ids)
+    delivered = sorted(c[0] for c in FakeHandler.calls)
+    assert delivered == sorted(URL % ("ae-c-" + i) for i in ids)  # each once, by one instance
+    # a bus message reaches both instances; only the owner of the parent delivers it
+    FakeHandler.calls = []
+    outcomes = [eng.on_update(kids[0]) for eng in engines]
+    assert sorted(outcomes) == sorted([APPLIED, SKIPPED]) and len(FakeHandler.calls) == 1
+
+
+def test_pure_helpers():
+    assert owner_key(child("c1", parent="wf9")) == "wf9"
+    assert owner_key({"id": "x", "context": {"parent": {"execution_id": "p"}}}) == "p"
+    assert owner_key({"id": "x"}) == "x"
+    assert awaiting_task_ids({"tasks": [{"id": 1, "state": "RUNNING"}, {"id": 2, "state": "SUCCESS"}]}) == {"1"}
+    assert awaiting_task_ids(None) == set()
+    assert with_membership_timeout("redis://h:6379/?namespace=a", 5) == "redis://h:6379/?namespace=a&membership_timeout=5"
+    assert with_membership_timeout("redis://h:6379?membership_timeout=9", 5) == "redis://h:6379?membership_timeout=9"
+    assert with_membership_timeout("zookeeper://h:2181", 5) == "zookeeper://h:2181"
+
+
+# -- the REST port -----------------------------------------------------------------------------------
+
+
+class FakeResponse:
+    def __init__(self, status: int, body: Any) -> None:
+        self.status_code = status
+        self.content = json.dumps(body).encode()
+        self._body = body
+        self.text = self.content.decode()
+
+    def json(self):
+        return self._body
+
+
+class FakeSession:
+    def __init__(self, executions: List[Dict[str, Any]]) -> None:
+        self.executions = executions
+        self.requests: List[Any] = []
+
+    def request(self, method, url, headers=None, timeout=None, params=None, json=None):
+        self.requests.append((method, url.split("/v1", 1)[1], params, json))
+        if method == "PUT":
+            return FakeResponse(200, {})
+        params = params or {}
+        found = [d for d in self.executions
+                 if all(str(d.get(k)) == str(v) for k, v in params.items()
+                        if k in ("status", "parent")) and (params.get("runner") in (None, d.get("runner")))]
+        off, limit = int(params.get("offset", 0)), int(params.get("limit", 100))
+        return FakeResponse(200, found[off:off + limit])
+
+
+class Opts:
+    retry_attempts, retry_exp_msec, retry_exp_max_msec, retry_stop_max_msec, jitter_interval = 1, 1, 1, 1, 0
+    request_timeout = 5
+
+
+def rest(executions):
+    session = FakeSession(executions)
+    return RestExecutions("http://st2/v1", api_key="k", conf=Opts(), session=session), session
+
+
+def test_rest_lists_every_unfinished_workflow_across_pages():
+    docs = [dict(workflow("r%03d" % i), runner="mistral-v2") for i in range(150)]
+    docs += [dict(workflow("p1", "paused"), runner="mistral-v2"), dict(workflow("x", "running"), runner="local")]
+    port, session = rest(docs)
+    found = port.unfinished_workflows()
+    assert [d["id"] for d in found] == sorted(["r%03d" % i for i in range(150)] + ["p1"])
+    gets = [r for r in session.requests if r[0] == "GET"]
+    assert all(r[2]["runner"] == "mistral-v2" and "result" not in r[2]["include_attributes"] for r in gets)
+
+
+@pytest.mark.parametrize("current,status,written", [
+    ("running", "running", False), ("running", "succeeded", True), ("pausing", "running", False),
+    ("pausing", "paused", True), ("canceling", "running", False), ("paused", "running", True),
+])
+def test_rest_record_writes_status_changes_only(current, status, written):
+    port, session = rest([])
+    assert port.record(workflow("w", current), status, {"tasks": []}) is written
+    puts = [r for r in session.requests if r[0] == "PUT"]
+    assert puts == ([("PUT", "/executions/w", None, {"status": status, "result": {"tasks": []}})] if written else [])
+
+
+def test_rest_sweep_lists_children_only_of_workflows_with_running_tasks():
+    kids = [child("c1", parent="wf1", task="t-1"), child("c2", parent="wf1", task="t-2"),
+            child("c3", parent="wf1", task="t-1", status="running")]
+    port, session = rest(kids)
+    answers = {"wf1": ("running", {"tasks": [{"id": "t-1", "state": "RUNNING"}, {"id": "t-2", "state": "SUCCESS"}]}),
+               "wf2": ("running", {"tasks": [{"id": "t-9", "state": "SUCCESS"}]})}
+    due = port.due_callbacks([workflow("wf1"), workflow("wf2")], answers)
+    assert [d["id"] for d in due] == ["c1"]
+    assert [r[2]["parent"] for r in session.requests] == ["wf1"]
+
+
+def test_engine_module_keeps_no_st2common_import():
+    assert "st2common" not in open(engine_mod.__file__).read()
