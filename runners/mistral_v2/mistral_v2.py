@@ -6,6 +6,7 @@ import copy
 import logging
 import os
 import threading
+import time
 import types
 import uuid
 from typing import Any, Dict, Optional, Tuple
@@ -41,6 +42,9 @@ NOTIFY_EVENTS = [
     "WORKFLOW_PAUSED", "WORKFLOW_RESUMED",
     "TASK_LAUNCHED", "TASK_SUCCEEDED", "TASK_FAILED", "TASK_CANCELLED", "TASK_PAUSED", "TASK_RESUMED",
 ]
+
+# An operation arriving while run() is still creating the Mistral execution waits this long for it.
+START_GRACE_SECONDS = 10.0
 
 # Namespace of the Mistral execution ids derived from StackStorm execution ids.
 EXECUTION_ID_NAMESPACE = uuid.UUID("6f1e3c52-1d0a-4c8e-9a43-5b1f0d2a7c11")
@@ -82,6 +86,8 @@ class MistralRunner(seam.AsyncActionRunner):
         self.st2_executions: Optional[cascade.St2Executions] = None
         # The host answers pause/resume/cancel requests itself and wants their errors raised.
         self.raise_operation_errors = False
+        # Seconds an operation waits for the Mistral execution a still-running run() creates.
+        self.start_grace = START_GRACE_SECONDS
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -110,12 +116,27 @@ class MistralRunner(seam.AsyncActionRunner):
         return copy.deepcopy(getattr(self.liveaction, "context", None) or self.context or {})
 
     def _mistral_context(self) -> Dict[str, Any]:
-        mctx = (getattr(self.liveaction, "context", None) or self.context or {}).get("mistral") or {}
-        if not mctx.get("execution_id"):
-            raise InvalidOperationError(
-                "Execution %s has no Mistral workflow execution (it never started or failed to start)."
-                % self.execution_id)
-        return mctx
+        ctx = getattr(self.liveaction, "context", None) or self.context or {}
+        mctx = ctx.get("mistral") or {}
+        if mctx.get("execution_id"):
+            return mctx
+        # StackStorm shows "running" before run() has returned the context: an operation may come
+        # first. The Mistral execution is the one run() creates (derived id) or re-runs.
+        rerun_ref = getattr(self, "rerun_ex_ref", None)
+        expected = ((getattr(rerun_ref, "context", None) or {}).get("mistral") or {}).get("execution_id") \
+            if (ctx.get("re-run") or {}).get("tasks") else mistral_execution_id(self.execution_id or "")
+        deadline = time.monotonic() + self.start_grace
+        while expected:
+            try:
+                self.api.get_execution(expected)
+                return {"execution_id": expected}
+            except St2MistralError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.2)
+        raise InvalidOperationError(
+            "Execution %s has no Mistral workflow execution (it never started or failed to start)."
+            % self.execution_id)
 
     def _auth_token(self) -> Optional[str]:
         token = self.auth_token

@@ -70,7 +70,7 @@ def test_orquesta_run_and_rerun_tasks_behave_as_stock(st2_stack, tmp_path):
     assert done["status"] == "succeeded" and done["result"]["output"]["found"].strip() == "found"
     assert done["context"]["re-run"] == {"ref": ex["id"], "tasks": ["check"], "reset": ["check"]}  # CLI: reset=tasks
     # What st2 refuses for orquesta stays refused (the wrapper adds nothing for other runners).
-    refused = st2_stack.st2("execution", "re-run", ex["id"], "--tasks", "check", "-p", "path=/x", check=False)
+    refused = st2_stack.st2("execution", "re-run", ex["id"], "path=/x", "--tasks", "check", check=False)
     assert refused.returncode != 0 and "Parameters override is not supported" in refused.stdout + refused.stderr
 
 

@@ -22,6 +22,7 @@ def runner_for(api, st2, context, callback=None):
     r.api = api
     r.st2_executions = st2
     r.execution_id = r.liveaction_id = "st2-child"
+    r.start_grace = 0
     r.liveaction = types.SimpleNamespace(id="st2-child", status="pausing", context=context,
                                          result={"tasks": []}, callback=callback or {})
     r.context = context

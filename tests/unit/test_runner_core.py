@@ -264,10 +264,22 @@ def test_pause_refused_by_mistral_is_invalid_operation(wf_file):
 
 
 def test_cancel_without_mistral_execution_is_invalid_operation(wf_file):
-    r = make_runner(wf_file, FakeAPI(), context={})
+    api = FakeAPI()
+    api.get_execution = lambda ex_id: (_ for _ in ()).throw(WorkflowNotFoundError("not found", 404))
+    r = make_runner(wf_file, api, context={})
     r.raise_operation_errors = True  # as the host asks
+    r.start_grace = 0
     with pytest.raises(InvalidOperationError, match="no Mistral workflow execution"):
         r.cancel()
+
+
+def test_an_operation_before_run_returned_acts_on_the_execution_run_creates(wf_file):
+    """StackStorm shows "running" before run() returned the context with the Mistral execution."""
+    api = FakeAPI()
+    r = make_runner(wf_file, api, context={})
+    status, _, _ = r.pause()
+    assert status == "pausing" or status == "paused"
+    assert api.updates == [(mistral_v2.mistral_execution_id("st2ex1"), "PAUSED")]
 
 
 def test_rerun_with_tasks_delegates_to_rerun_module(wf_file, monkeypatch):
