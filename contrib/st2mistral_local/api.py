@@ -14,6 +14,7 @@ from mistral_v2.exceptions import (
     MistralUnreachableError,
     St2MistralError,
 )
+from mistral_v2.statuses import St2
 from st2mistral_local import aliases, extensions, rules, transitions, views
 from st2mistral_local.auth import AuthenticationError
 from st2mistral_local.container import NotFoundError, public_action
@@ -26,7 +27,7 @@ API = "/api/v1"
 AUTH = "/auth/v1"
 DEFAULT_LIMIT = 50
 # Statuses a late push of "running" must not overwrite without asking Mistral first.
-STALE_IF_RUNNING = frozenset({transitions.PAUSING, transitions.PAUSED, transitions.CANCELING})
+STALE_IF_RUNNING = frozenset({St2.PAUSING, St2.PAUSED, St2.CANCELING})
 MAX_LIMIT = 1000
 # Largest request body accepted (bytes); ST2MISTRAL_MAX_BODY_BYTES overrides. Mistral's pushes carry
 # results truncated to [mistral] max_result_size (1 MiB by default), hence the headroom.
@@ -301,11 +302,11 @@ def create_app(host: Host) -> Flask:
         status = body.get("status")
         if not isinstance(status, str):
             raise InvalidParametersError('"status" is required.')
-        if "result" not in body and status == transitions.PAUSING:
+        if "result" not in body and status == St2.PAUSING:
             doc = host.container.pause(execution_id)
-        elif "result" not in body and status == transitions.RESUMING:
+        elif "result" not in body and status == St2.RESUMING:
             doc = host.container.resume(execution_id)
-        elif "result" not in body and status == transitions.CANCELING:
+        elif "result" not in body and status == St2.CANCELING:
             doc = host.container.cancel(execution_id)
         else:
             if status not in transitions.ALL_STATUSES:
@@ -317,7 +318,7 @@ def create_app(host: Host) -> Flask:
                 # reconcile round) sets the status, not a push computed before it.
                 LOG.info("push for %s (%s) ignored while an operation is applied", execution_id, status)
                 return jsonify(_view(host.container.get(execution_id)))
-            if status == transitions.RUNNING and host.container.get(execution_id)["status"] in STALE_IF_RUNNING:
+            if status == St2.RUNNING and host.container.get(execution_id)["status"] in STALE_IF_RUNNING:
                 # A push is computed when Mistral's event is handled and may arrive after a pause or
                 # cancel went through: moving back to running is only believed when Mistral says so.
                 status, result = host.reconciler.fresh(execution_id) or (status, result)

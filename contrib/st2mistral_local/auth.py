@@ -9,15 +9,19 @@ from typing import Any, Dict, Mapping, Optional
 
 import yaml
 
+from mistral_v2 import statuses
 from mistral_v2.exceptions import ConfigurationError, St2MistralError
-from st2mistral_local import ids, transitions
+from st2mistral_local import ids
 from st2mistral_local.store import Store
 
 DEFAULT_USER = "st2admin"
 DEFAULT_TTL = 86400
 MAX_TTL = 7 * 86400
-# How long an execution's token stays valid after the execution completed.
-EXECUTION_TOKEN_GRACE = 300
+# Who the host's in-memory service key (Authenticator.service_key) acts as.
+SERVICE_USER = "stanley"
+# How long an execution's token stays valid after the execution completed: not at all, so the
+# copy Mistral keeps in its database (env, st2.action inputs) is useless once the execution ended.
+EXECUTION_TOKEN_GRACE = 0
 
 
 class AuthenticationError(St2MistralError):
@@ -50,16 +54,6 @@ def ensure_users_file(path: str, user: str = DEFAULT_USER) -> Optional[str]:
     return password
 
 
-def add_user(path: str, user: str, password: str) -> None:
-    """Add or replace a user in the users file."""
-    data = _read_users(path) if os.path.exists(path) else {}
-    salt = secrets.token_hex(16)
-    data[user] = {"salt": salt, "password_hash": _password_hash(password, salt)}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        yaml.safe_dump({"users": data}, fh)
-
-
 def _read_users(path: str) -> Dict[str, Dict[str, str]]:
     try:
         with open(path) as fh:
@@ -80,6 +74,9 @@ class Authenticator:
         self.users_path = users_path
         self.default_ttl = default_ttl
         self.max_ttl = max_ttl
+        # The host's own credential towards a Mistral that authenticates with StackStorm
+        # ([mistral] api_key of the runner, reconciler and callbacks): only in memory, new per start.
+        self.service_key = secrets.token_urlsafe(36)
 
     def check_password(self, user: str, password: str) -> bool:
         """True when the user exists in the users file and the password matches."""
@@ -100,7 +97,7 @@ class Authenticator:
         return {"id": token_id, "user": user, "token": token, "ttl": ttl, "expiry": expiry, "metadata": {}}
 
     def issue_execution_token(self, user: str, execution_id: str) -> str:
-        """A token valid for as long as the execution runs (plus a short grace after it ends)."""
+        """A token valid for as long as the execution runs (until it completes)."""
         token = secrets.token_hex(16)
         self.store.add_token(_hash(token), ids.new_id(), user, None, execution_id, ids.now_iso())
         return token
@@ -125,13 +122,15 @@ class Authenticator:
             ex = self.store.get_execution(row["execution_id"])
             if ex is None:
                 raise AuthenticationError("Unauthorized - Token has expired.")
-            if transitions.is_completed(ex["status"]) and ex.get("end_timestamp"):
+            if statuses.is_completed(ex["status"]) and ex.get("end_timestamp"):
                 ended = ids.parse_iso(ex["end_timestamp"])
-                if (ids.parse_iso(ids.now_iso()) - ended).total_seconds() > EXECUTION_TOKEN_GRACE:
+                if (ids.parse_iso(ids.now_iso()) - ended).total_seconds() >= EXECUTION_TOKEN_GRACE:
                     raise AuthenticationError("Unauthorized - Token has expired.")
         return row["username"]
 
     def _apikey_user(self, key: str) -> str:
+        if hmac.compare_digest(key, self.service_key):
+            return SERVICE_USER
         row = self.store.get_apikey(_hash(key))
         if not row or not row["enabled"]:
             raise AuthenticationError("Unauthorized - API key provided is not valid.")

@@ -159,10 +159,12 @@ def _up(args: argparse.Namespace, home: str, state_dir: str) -> int:
     # callbacks) keep reaching the host and Mistral at the URLs they were given.
     ports = _read_json(os.path.join(state_dir, PORTS)) or {}
     mistral_port = _port_if_free(ports.get("mistral"))
-    info = st2mistral_server.start(mode=args.mistral, home=Path(home), db_path=db_path, port=mistral_port)
+    port = args.port or _port_if_free(ports.get("host")) or process.free_port()
+    # Mistral authenticates every call with this host (tokens / API keys it issued).
+    info = st2mistral_server.start(mode=args.mistral, home=Path(home), db_path=db_path, port=mistral_port,
+                                   st2_api_url="http://127.0.0.1:%d/api/v1" % port)
     with open(os.path.join(state_dir, MISTRAL_STATE), "w") as fh:
         json.dump(info.to_dict(), fh, indent=2)
-    port = args.port or _port_if_free(ports.get("host")) or process.free_port()
     with open(os.path.join(state_dir, PORTS), "w") as fh:
         json.dump({"host": port, "mistral": info.port}, fh)
     cmd = [sys.executable, "-m", "st2mistral_local.cli", "--home", home, "serve", "--port", str(port),

@@ -11,8 +11,12 @@ DENIED_CIDRS = "169.254.0.0/16,fe80::/10"
 
 
 def render(*, port: int, db_url: str, transport_url: str, log_file: Optional[Path],
-           namespace: Optional[str] = None) -> configparser.ConfigParser:
-    """A mistral.conf: auth off, API on 127.0.0.1:`port`, remote executor/notifier.
+           namespace: Optional[str] = None, st2_api_url: Optional[str] = None) -> configparser.ConfigParser:
+    """A mistral.conf: API on 127.0.0.1:`port`, remote executor/notifier.
+
+    With `st2_api_url` every API call must carry a StackStorm token or API key that this
+    StackStorm accepts (the plugin's `st2` auth handler); without it authentication is off (only
+    for tests sharing one Mistral between many hosts, and `st2mistral-server up --no-auth`).
 
     `namespace` (distributed mode) gives this run its own oslo.messaging exchange and topics so
     parallel runs sharing one RabbitMQ never consume each other's messages.
@@ -25,12 +29,15 @@ def render(*, port: int, db_url: str, transport_url: str, log_file: Optional[Pat
         "DEFAULT": default,
         "api": {"host": "127.0.0.1", "port": str(port), "api_workers": "1"},
         "database": {"connection": db_url},
-        "pecan": {"auth_enable": "false"},
+        "pecan": {"auth_enable": "true" if st2_api_url else "false"},
         "executor": {"type": "remote"},
         "notifier": {"type": "remote"},
         "action_std_http": {"denied_cidrs": DENIED_CIDRS},
         "coordination": {},
     }
+    if st2_api_url:
+        default["auth_type"] = "st2"
+        sections["st2"] = {"api_url": st2_api_url.rstrip("/")}
     if namespace:
         default["control_exchange"] = namespace
         for section in ("engine", "executor", "notifier", "event_engine"):

@@ -17,9 +17,9 @@ version: '2.0'
 
 
 def api_ok(url: str, timeout: float = 3.0) -> bool:
-    """True when GET <url>/workflows answers 200."""
+    """True when GET <url>/workflows answers 200 (or 401: up, with authentication on)."""
     try:
-        return requests.get(f"{url}/workflows", timeout=timeout).status_code == 200
+        return requests.get(f"{url}/workflows", timeout=timeout).status_code in (200, 401)
     except requests.RequestException:
         return False
 

@@ -7,13 +7,12 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
 
-from mistral_v2 import seam
+from mistral_v2 import statuses
 from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError, St2MistralError
 
 LOG = logging.getLogger(__name__)
 
 CALLBACK_SOURCE = "mistral_v2"
-COMPLETED = frozenset(seam.LIVEACTION_COMPLETED_STATES)
 # Outcomes of one callback delivery.
 APPLIED, ALREADY, REJECTED, FAILED, SKIPPED = "applied", "already", "rejected", "failed", "skipped"
 
@@ -91,7 +90,7 @@ def wants_callback(doc: Dict[str, Any]) -> bool:
     """A completed execution started by Mistral's st2.action (its callback points at Mistral)."""
     callback = callback_of(doc)
     return (callback.get("source") == CALLBACK_SOURCE and bool(callback.get("url"))
-            and doc.get("status") in COMPLETED)
+            and statuses.is_completed(doc.get("status") or ""))
 
 
 def owner_key(doc: Dict[str, Any]) -> str:
@@ -135,15 +134,16 @@ class SyncEngine:
 
     # -- job 1: child callbacks --------------------------------------------------------------------
 
-    def on_update(self, doc: Dict[str, Any]) -> Optional[str]:
-        """An execution changed (bus message or host hook): deliver its callback if it is ours."""
+    def on_update(self, doc: Dict[str, Any], complete: bool = False) -> Optional[str]:
+        """An execution changed (bus message or host hook): deliver its callback if it is ours.
+        `complete`: `doc` carries the final status and result (a bus message), no re-read needed."""
         if not wants_callback(doc):
             return None
         if not self.partition.owns(owner_key(doc)):
             return SKIPPED
-        return self.deliver(doc)
+        return self.deliver(doc, complete)
 
-    def deliver(self, doc: Dict[str, Any]) -> str:
+    def deliver(self, doc: Dict[str, Any], complete: bool = False) -> str:
         """PUT a completed child's state and result to its Mistral action execution, once.
 
         Mistral's own answer keeps it once-only (MistralCallbackHandler reads the action execution
@@ -154,12 +154,13 @@ class SyncEngine:
         if not wants_callback(doc):
             return SKIPPED
         callback = callback_of(doc)
+        began = time.monotonic()
         with self.partition.lock("callback:%s" % doc["id"]) as got:
             if not got or not self.executions.claim_callback(doc):
                 return SKIPPED
             outcome = FAILED
             try:
-                fresh = self.executions.get(doc["id"]) or doc
+                fresh = doc if complete and "result" in doc else (self.executions.get(doc["id"]) or doc)
                 sent = self.handler_factory().callback(callback["url"], fresh.get("context") or {},
                                                        fresh["status"], fresh.get("result"))
                 outcome = APPLIED if sent is not False else ALREADY
@@ -172,7 +173,8 @@ class SyncEngine:
                 self.executions.callback_done(doc, outcome)
         self.delivered[outcome] = self.delivered.get(outcome, 0) + 1
         if outcome == APPLIED:
-            LOG.info("callback of execution %s applied (%s)", doc["id"], callback.get("url"))
+            LOG.info("callback of execution %s applied (%s) in %.3f s", doc["id"], callback.get("url"),
+                     time.monotonic() - began)
         return outcome
 
     # -- job 2 and the sweep -----------------------------------------------------------------------

@@ -4,19 +4,19 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, List, Optional
 
-from mistral_v2 import seam
+from mistral_v2 import statuses
 from mistral_v2.cascade import RestSt2Executions
-from st2mistral_sync.engine import COMPLETED, QueryAnswer, awaiting_task_ids, wants_callback
+from mistral_v2.statuses import St2
+from st2mistral_sync.engine import QueryAnswer, awaiting_task_ids, wants_callback
 
 LOG = logging.getLogger(__name__)
 
 RUNNER = "mistral-v2"
 PAGE = 100
 # Statuses of a mistral-v2 execution that has a Mistral execution and is not completed.
-UNFINISHED = (seam.LIVEACTION_STATUS_RUNNING, seam.LIVEACTION_STATUS_PAUSING, seam.LIVEACTION_STATUS_PAUSED,
-              seam.LIVEACTION_STATUS_CANCELING, seam.LIVEACTION_STATUS_RESUMING)
+UNFINISHED = (St2.RUNNING, St2.PAUSING, St2.PAUSED, St2.CANCELING, St2.RESUMING)
 # StackStorm asked for these; while Mistral still says running the request is in flight.
-_REQUESTED = (seam.LIVEACTION_STATUS_PAUSING, seam.LIVEACTION_STATUS_CANCELING)
+_REQUESTED = (St2.PAUSING, St2.CANCELING)
 _LIGHT = "id,status,context,parent,liveaction"
 
 
@@ -46,9 +46,9 @@ class RestExecutions(RestSt2Executions):
 
     def record(self, doc: Dict[str, Any], status: str, result: Dict[str, Any]) -> bool:
         current = doc.get("status")
-        if status == current and status not in COMPLETED:
+        if status == current and not statuses.is_completed(status):
             return False  # progress (tasks) arrives with the push; a changed status is what counts
-        if current in _REQUESTED and status == seam.LIVEACTION_STATUS_RUNNING:
+        if current in _REQUESTED and status == St2.RUNNING:
             return False  # a pause/cancel is being applied; the next cycle sees its outcome
         self._call("PUT", "/executions/%s" % doc["id"], json={"status": status, "result": result})
         LOG.info("execution %s: %s -> %s (from Mistral)", doc["id"], current, status)

@@ -87,7 +87,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         engine = SyncEngine(executions, partition)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        consumer = st2_seam.consume_execution_updates(member, engine.on_update)
+        consumer = st2_seam.consume_execution_updates(member, lambda doc: engine.on_update(doc, complete=True))
         LOG.info("st2mistral-sync %s started: StackStorm API %s, Mistral %s, every %gs, polling-only %s",
                  member, executions.api_url, opts.v2_base_url, opts.query_interval, opts.enable_polling)
         engine.run(opts.query_interval, stop, on_cycle=lambda counts: LOG.debug("cycle: %s", counts))

@@ -5,7 +5,6 @@ import contextlib
 import copy
 import logging
 import os
-import threading
 import time
 import types
 import uuid
@@ -32,6 +31,7 @@ from mistral_v2.exceptions import (
     describe,
 )
 from mistral_v2.mistral_api import MistralAPI
+from mistral_v2.mistral_api import shared as shared_api
 from mistral_v2.query import description_for
 
 LOG = logging.getLogger(__name__)
@@ -49,23 +49,9 @@ START_GRACE_SECONDS = 10.0
 # Namespace of the Mistral execution ids derived from StackStorm execution ids.
 EXECUTION_ID_NAMESPACE = uuid.UUID("6f1e3c52-1d0a-4c8e-9a43-5b1f0d2a7c11")
 
-_apis: Dict[str, MistralAPI] = {}
-_apis_lock = threading.Lock()
-
-
 def mistral_execution_id(st2_execution_id: str) -> str:
     """The Mistral execution id (a UUID) for a StackStorm execution id; same in, same out."""
     return str(uuid.uuid5(EXECUTION_ID_NAMESPACE, "st2:%s" % st2_execution_id))
-
-
-def shared_api(url: Optional[str] = None) -> MistralAPI:
-    """One MistralAPI (and HTTP connection pool) per Mistral URL for the whole process."""
-    opts = config.get()
-    key = (url or opts.v2_base_url).rstrip("/")
-    with _apis_lock:
-        if key not in _apis:
-            _apis[key] = MistralAPI(url=key, conf=opts)
-        return _apis[key]
 
 
 class MistralRunner(seam.AsyncActionRunner):
@@ -93,8 +79,14 @@ class MistralRunner(seam.AsyncActionRunner):
 
     @property
     def api(self) -> MistralAPI:
+        """The shared client (`[mistral] api_key` or no credentials), else one carrying this
+        execution's own token (Mistral with `auth_type = st2` inside StackStorm)."""
         if self._api is None:
-            self._api = shared_api()
+            token = self._auth_token()
+            if token and not getattr(self.opts, "api_key", None):
+                self._api = MistralAPI(conf=self.opts, auth_token=token)
+            else:
+                self._api = shared_api()
         return self._api
 
     @api.setter
@@ -171,7 +163,7 @@ class MistralRunner(seam.AsyncActionRunner):
             api_url=api_url,
             public_api_url=public_url,
             auth_token=self._auth_token(),
-            notify=seam.notify_as_dict(getattr(self.liveaction, "notify", None)),
+            notify=seam.notify_settings(getattr(self.liveaction, "notify", None)),
             skip_notify_tasks=self._params().get("skip_notify") or [],
             secret_parameters=masking.secret_names(getattr(self.action, "parameters", None)),
             result_format=getattr(self.opts, "result_format", None),

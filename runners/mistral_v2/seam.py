@@ -146,20 +146,6 @@ def get_st2_api_urls() -> Tuple[Optional[str], Optional[str]]:
     return public, public  # pragma: no cover
 
 
-def notify_as_dict(notify: Any) -> Dict[str, Any]:
-    """`liveaction.notify` as JSON: StackStorm holds a mongoengine NotificationSchema document
-    (on_complete/on_success/on_failure); the host already holds the JSON form."""
-    if not notify:
-        return {}
-    if isinstance(notify, dict):
-        return notify
-    if ST2COMMON_AVAILABLE:  # pragma: no cover
-        from st2common.models.api.notification import NotificationsHelper
-
-        return dict(NotificationsHelper.from_model(notify) or {})
-    raise TypeError("liveaction.notify is a %s, not a mapping" % type(notify).__name__)
-
-
 @contextlib.contextmanager
 def operation_token(user: str, execution_id: Optional[str]) -> Iterator[Optional[str]]:
     """A StackStorm service token for `user`, deleted on exit; None outside StackStorm.
@@ -204,3 +190,18 @@ def get_st2_action_lookup() -> Optional[Any]:
         return params
 
     return lookup
+
+
+def notify_settings(notify: Any) -> Dict[str, Any]:
+    """A liveaction's `notify` as the plain dict Mistral's env carries ({"on-complete": {message,
+    data, routes}, ...}); inside StackStorm it is a NotificationSchema model (converted by st2's
+    NotificationsHelper, as StackStorm's mistral_v2 runner did)."""
+    if not notify:
+        return {}
+    if isinstance(notify, dict):
+        return notify
+    if ST2COMMON_AVAILABLE:  # pragma: no cover - exercised by the st2 tier
+        from st2common.models.api.notification import NotificationsHelper
+
+        return NotificationsHelper.from_model(notify_model=notify)
+    raise TypeError("notify must be a dict outside StackStorm, got %s" % type(notify).__name__)

@@ -163,17 +163,19 @@ def _cli(home: Path, *args: str) -> subprocess.CompletedProcess:
 def test_cli_up_status_down_are_idempotent(tmp_path):
     assert _cli(tmp_path, "status").returncode == 3
     assert _cli(tmp_path, "down").returncode == 0          # nothing to stop is fine
-    up = _cli(tmp_path, "up")
+    refused = _cli(tmp_path, "up")  # authentication is on by default: a StackStorm or --no-auth
+    assert refused.returncode == 2 and "--st2-api-url" in refused.stderr and "--no-auth" in refused.stderr
+    up = _cli(tmp_path, "up", "--no-auth")
     assert up.returncode == 0, up.stderr
     state = json.loads((tmp_path / "server.json").read_text())
     try:
-        again = _cli(tmp_path, "up")
+        again = _cli(tmp_path, "up", "--no-auth")
         assert again.returncode == 0 and "already running" in again.stdout
         assert json.loads((tmp_path / "server.json").read_text())["pids"] == state["pids"]
         st = _cli(tmp_path, "status", "--json")
         assert st.returncode == 0 and json.loads(st.stdout)["running"] is True
         assert requests.get(state["url"] + "/workflows", timeout=10).status_code == 200
-        other = _cli(tmp_path, "up", "--mode", "distributed")
+        other = _cli(tmp_path, "up", "--no-auth", "--mode", "distributed")
         assert other.returncode == 1 and "already running in embedded mode" in other.stderr
     finally:
         down = _cli(tmp_path, "down")

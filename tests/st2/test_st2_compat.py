@@ -1,81 +1,130 @@
-"""The opt-in compat layer on real StackStorm 3.9: one command switches it, every StackStorm
-process started afterwards has it, and orquesta/action-chain executions behave as stock."""
+"""Real StackStorm 3.9: workflows written for StackStorm's own mistral_v2 runner (pack
+tests/fixtures/packs/compat_tests) run unchanged: conditional on-complete, reverse workflows with
+`task_name`, ad-hoc actions based on StackStorm actions, a child workflow's context["mistral"]
+after StackStorm's own (shallow) context merge, notify / skip_notify, st2.action refused; and a
+StackStorm 3.2 install's st2.conf read by StackStorm 3.9's config loading."""
 from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from pathlib import Path
+from typing import Any, Dict, List
 
 import pytest
+import requests
 
 pytestmark = [pytest.mark.st2, pytest.mark.integration]
 
-PROBE = (
-    "import json\n"
-    "import st2common.constants.action as a\n"
-    "import st2api.controllers.v1.actionexecutions as m\n"
-    "print(json.dumps({'types': a.WORKFLOW_RUNNER_TYPES,\n"
-    "                  'wrapped': hasattr(m.ActionExecutionReRunController.post, '__wrapped__')}))\n")
+FINAL = ("succeeded", "failed", "canceled", "timeout", "abandoned")
 
 
-def _probe(stack) -> dict:
-    """What a freshly started StackStorm process of the venv sees (as after `st2ctl restart`)."""
-    out = subprocess.run([stack.python, "-c", PROBE], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def run(stack: Any, ref: str, **params: Any) -> Dict[str, Any]:
+    resp = requests.post("%s/executions" % stack.api_url, headers=stack.headers(), timeout=30,
+                         json={"action": ref, "parameters": params})
+    assert resp.status_code == 201, resp.text
+    return stack.wait_for_status(resp.json()["id"], FINAL, timeout=120)
 
 
-def _compat(stack, command: str) -> str:
-    out = subprocess.run([str(stack.dest / "venv/bin/st2-mistral-compat"), command], capture_output=True,
-                         text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
+def children_of(stack: Any, ex_id: str) -> List[Dict[str, Any]]:
+    resp = requests.get("%s/executions" % stack.api_url, headers=stack.headers(), timeout=30,
+                        params={"parent": ex_id})
+    resp.raise_for_status()
+    return resp.json()
 
 
-def test_one_command_switches_it_for_every_new_stackstorm_process(st2_stack):
-    assert _compat(st2_stack, "status").startswith("enabled")
-    assert _probe(st2_stack) == {"types": ["action-chain", "orquesta", "mistral-v2"], "wrapped": True}
-    try:
-        assert "disabled" in _compat(st2_stack, "disable")
-        assert _compat(st2_stack, "status").startswith("disabled")
-        assert _probe(st2_stack) == {"types": ["action-chain", "orquesta"], "wrapped": False}  # stock 3.9
-    finally:
-        assert "enabled" in _compat(st2_stack, "enable")
-    assert _probe(st2_stack)["types"] == ["action-chain", "orquesta", "mistral-v2"]
-    # It is a file of ours in site-packages; no StackStorm file is changed.
-    pth = Path(_compat(st2_stack, "status").split("(", 1)[1].rstrip(")\n"))
-    assert pth.name == "st2mistral_compat.pth" and pth.parent.name == "site-packages"
+def output(result: Dict[str, Any]) -> Dict[str, Any]:
+    out = result.get("output")
+    if isinstance(out, dict) and "extra" not in result:
+        return out
+    return {k: v for k, v in result.items() if k not in ("extra", "tasks")}
 
 
-def test_action_chain_pause_and_resume_behave_as_stock(st2_stack):
-    ex_id = st2_stack.run_async("st2_only.chain_slow", "seconds=4")
-    st2_stack.wait_for_status(ex_id, ["running"])
-    st2_stack.st2("execution", "pause", ex_id)
-    paused = st2_stack.wait_for_status(ex_id, ["paused"], timeout=60)
-    assert [t["name"] for t in paused["result"]["tasks"]] == ["nap"]
-    st2_stack.st2("execution", "resume", ex_id)
-    done = st2_stack.wait_for_status(ex_id, ["succeeded", "failed"], timeout=60)
-    assert done["status"] == "succeeded"
-    assert [t["name"] for t in done["result"]["tasks"]] == ["nap", "say"]
+def tasks(doc: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    return {t["name"]: t for t in doc["result"]["tasks"]}
 
 
-def test_orquesta_run_and_rerun_tasks_behave_as_stock(st2_stack, tmp_path):
-    marker = tmp_path / ("found-%s" % uuid.uuid4().hex)
-    ex = st2_stack.run_cli("run", "st2_only.orq_fixable", "path=%s" % marker, check=False)
-    assert ex["status"] == "failed"
-    marker.write_text("x")
-    rerun = st2_stack.run_cli("execution", "re-run", ex["id"], "--tasks", "check")
-    done = st2_stack.wait_for_status(rerun["id"], ["succeeded", "failed"], timeout=90)
-    assert done["status"] == "succeeded" and done["result"]["output"]["found"].strip() == "found"
-    assert done["context"]["re-run"] == {"ref": ex["id"], "tasks": ["check"], "reset": ["check"]}  # CLI: reset=tasks
-    # What st2 refuses for orquesta stays refused (the wrapper adds nothing for other runners).
-    refused = st2_stack.st2("execution", "re-run", ex["id"], "path=/x", "--tasks", "check", check=False)
-    assert refused.returncode != 0 and "Parameters override is not supported" in refused.stdout + refused.stderr
+def dump(doc: Dict[str, Any]) -> str:
+    return json.dumps(doc.get("result"), indent=1)[:3000]
 
 
-def test_tasks_option_stays_refused_for_runners_other_than_orquesta_and_mistral(st2_stack):
-    ex = st2_stack.run_cli("run", "core.local", "cmd=false", check=False)
-    assert ex["status"] == "failed"
-    refused = st2_stack.st2("execution", "re-run", ex["id"], "--tasks", "x", check=False)
-    assert refused.returncode != 0 and "only supported for Orquesta" in refused.stdout + refused.stderr
+@pytest.mark.parametrize("x, branch", [(9, "big"), (2, "small")])
+def test_conditional_on_complete(st2_stack, x, branch):
+    doc = run(st2_stack, "compat_tests.cond", x=x)
+    assert doc["status"] == "succeeded", dump(doc)
+    assert output(doc["result"]) == {"said": "got %d" % x, "branch": branch}
+    assert set(tasks(doc)) == {"first", branch}
+
+
+def test_reverse_workflow_with_task_name_from_the_action(st2_stack):
+    doc = run(st2_stack, "compat_tests.reverse", cmd="echo one")
+    assert doc["status"] == "succeeded", dump(doc)
+    assert output(doc["result"]) == {"stdout": "after one"}
+    assert set(tasks(doc)) == {"task1", "task2"}
+
+
+def test_reverse_workflow_task_name_given_at_run_time(st2_stack):
+    doc = run(st2_stack, "compat_tests.reverse_any", cmd="echo two", task_name="task1")
+    assert doc["status"] == "succeeded", dump(doc)
+    assert set(tasks(doc)) == {"task1"}
+
+
+def test_adhoc_actions_based_on_stackstorm_actions(st2_stack):
+    doc = run(st2_stack, "compat_tests.book", word="hey")
+    assert doc["status"] == "succeeded", dump(doc)
+    assert output(doc["result"]) == {"shouted": "hey!", "fixed": "fixed"}
+    cmds = sorted(c["parameters"]["cmd"] for c in children_of(st2_stack, doc["id"]))
+    assert cmds == ["echo fixed", "echo hey!"]
+
+
+def test_child_workflow_context_after_stackstorms_merge_and_notify(st2_stack):
+    parent = run(st2_stack, "compat_tests.parent")
+    assert parent["status"] == "succeeded", dump(parent)
+    kids = {c["action"]["ref"] + ":" + str(c["parameters"].get("cmd")): c
+            for c in children_of(st2_stack, parent["id"])}
+    child = st2_stack.get(kids["compat_tests.child:None"]["id"])
+    pm, cm = parent["context"]["mistral"], child["context"]["mistral"]
+    assert cm["task_name"] == "call_child" and cm["task_execution_id"] and cm["action_execution_id"]
+    assert cm["callback_url"] == "/v2/action_executions/%s" % cm["action_execution_id"]
+    assert cm["parent"]["workflow_execution_id"] == pm["execution_id"]
+    assert cm["parent"]["workflow_name"] == "compat_tests.parent"
+    assert cm["workflow_name"] == "compat_tests.child" and cm["execution_id"] != pm["execution_id"]
+    assert output(output(parent["result"])["child"]) == {"said": "child hi"}
+    notify = {"on-complete": {"message": "done", "routes": ["slack"]}}
+    loud = st2_stack.get(kids["core.local:echo loud"]["id"])
+    quiet = st2_stack.get(kids["core.local:echo quiet"]["id"])
+    assert loud["liveaction"].get("notify", {}).get("on-complete", {}).get("routes") == notify["on-complete"]["routes"]
+    assert not (quiet["liveaction"].get("notify") or {}).get("on-complete")
+
+
+def test_st2_action_refused_by_stackstorm_carries_the_http_response(st2_stack):
+    doc = run(st2_stack, "compat_tests.bad_ref")
+    assert doc["status"] == "failed", dump(doc)
+    error = tasks(doc)["call"]["result"]
+    assert error["status"] == 400, error
+    assert "compat_tests.does_not_exist" in json.dumps(error["content"])
+    assert error["url"].endswith("/executions")
+
+
+# StackStorm's actionrunner reads /etc/st2/st2.conf with st2common.config.parse_args, then loads
+# the runner; this script does the same in StackStorm 3.9's venv with a 3.2 install's st2.conf.
+CONF_SCRIPT = """
+import json, sys
+from st2common import config as st2_config
+st2_config.parse_args(args=["--config-file", sys.argv[1]])
+from mistral_v2 import config, mistral_v2
+opts = config.get()
+runner = mistral_v2.get_runner()
+print(json.dumps({"api_url": runner._api_urls()[0], "jitter_interval": opts.jitter_interval,
+                  "retry_attempts": opts.retry_attempts, "retry_stop_max_msec": opts.retry_stop_max_msec,
+                  "v2_base_url": opts.v2_base_url}))
+"""
+
+
+def test_st2_conf_of_a_3_2_install_read_by_stackstorm_3_9(st2_stack):
+    conf = Path(__file__).resolve().parents[1] / "fixtures" / "st2-3.2.conf"
+    out = subprocess.run([st2_stack.python, "-c", CONF_SCRIPT, str(conf)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+        "api_url": "http://127.0.0.1:9101/v1", "jitter_interval": 0.1, "retry_attempts": None,
+        "retry_stop_max_msec": 600000, "v2_base_url": "http://127.0.0.1:8989/v2"}

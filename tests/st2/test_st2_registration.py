@@ -21,7 +21,7 @@ def test_register_runners_registers_mistral_v2_and_every_stock_runner(st2_stack)
     assert STOCK_RUNNERS <= names, STOCK_RUNNERS - names
     runner = st2_stack.run_cli("runner", "get", "mistral-v2")
     assert runner["enabled"] is True and runner["runner_module"] == "mistral_v2"
-    assert set(runner["runner_parameters"]) >= {"context", "skip_notify", "task", "workflow"}
+    assert set(runner["runner_parameters"]) >= {"context", "skip_notify", "task_name", "task", "workflow"}
     assert runner["output_schema"]["type"] == "object"
 
 

@@ -18,6 +18,11 @@ pytestmark = [pytest.mark.st2, pytest.mark.integration]
 FINAL = ("succeeded", "failed", "canceled", "timeout", "abandoned")
 
 
+def output_of(result: Dict[str, Any]) -> Dict[str, Any]:
+    """The workflow output keys of a StackStorm-shaped result (without `extra` and `tasks`)."""
+    return {k: v for k, v in result.items() if k not in ("extra", "tasks")}
+
+
 def start(stack: Any, ref: str, **params: Any) -> str:
     resp = requests.post("%s/executions" % stack.api_url, headers=stack.headers(), timeout=30,
                          json={"action": ref, "parameters": params})
@@ -70,7 +75,7 @@ def test_workflow_whose_tasks_call_stackstorm_actions_completes(st2_stack):
     ex_id = start(st2_stack, "sync_tests.children", word="st2")
     doc = st2_stack.wait_for_status(ex_id, FINAL, timeout=120)
     assert doc["status"] == "succeeded", json.dumps(doc["result"])[:3000]
-    assert doc["result"]["output"] == {"said": "child-st2", "second_ok": True}
+    assert output_of(doc["result"]) == {"said": "child-st2", "second_ok": True}
     tasks = {t["name"]: t for t in doc["result"]["tasks"]}
     assert tasks["local"]["result"]["stdout"] == "child-st2" and tasks["second"]["state"] == "SUCCESS"
     kids = children_of(st2_stack, ex_id)
@@ -108,10 +113,10 @@ def test_lost_push_is_reconciled_within_an_interval_with_the_full_result(polling
     kids = start(polling_stack, "sync_tests.children", word="poll")
     doc = polling_stack.wait_for_status(plain, FINAL, timeout=60)
     assert doc["status"] == "succeeded"
-    assert doc["result"]["output"] == {"said": "done after 0"}
+    assert output_of(doc["result"]) == {"said": "done after 0"}
     assert sorted(t["name"] for t in doc["result"]["tasks"]) == ["echo", "wait"]
     doc = polling_stack.wait_for_status(kids, FINAL, timeout=60)
-    assert doc["status"] == "succeeded" and doc["result"]["output"]["said"] == "child-poll"
+    assert doc["status"] == "succeeded" and doc["result"]["said"] == "child-poll"
     assert handlers_of([service], plain) == handlers_of([service], kids) == ["poll"]
 
 
@@ -130,7 +135,7 @@ def test_service_killed_during_a_run_and_restarted_loses_nothing(polling_stack, 
     for ex_id in ids:
         doc = polling_stack.wait_for_status(ex_id, FINAL, timeout=90)
         assert doc["status"] == "succeeded", json.dumps(doc["result"])[:2000]
-        assert doc["result"]["output"]["said"] == "child-" + doc["parameters"]["word"]
+        assert doc["result"]["said"] == "child-" + doc["parameters"]["word"]
     child_ids = [k["id"] for ex_id in ids for k in children_of(polling_stack, ex_id)]
     assert len(child_ids) == 6
     assert_once_each([service], child_ids)
@@ -247,7 +252,7 @@ def test_mistral_unreachable_shorter_than_the_grace_period_changes_nothing(polli
     assert polling_stack.get(ex_id)["status"] == "running"
     gate.up()
     doc = polling_stack.wait_for_status(ex_id, FINAL, timeout=60)
-    assert doc["status"] == "succeeded" and doc["result"]["output"] == {"said": "done after 0"}
+    assert doc["status"] == "succeeded" and output_of(doc["result"]) == {"said": "done after 0"}
 
 
 def test_mistral_unreachable_longer_than_the_grace_period_fails_clearly(polling_stack, gated_service):

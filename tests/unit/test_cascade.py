@@ -255,27 +255,6 @@ def test_refusal_of_running_execution_is_invalid_operation():
         cascade._set_state(m, "root", "FOO")
 
 
-def test_reconcile_pause_up_pauses_root_of_paused_subworkflow_once():
-    m = FakeMistral(cascades=False)
-    depth3(m)
-    assert cascade.reconcile_pause_up(m, "root") is False
-    m.executions["sub2"]["state"] = "PAUSED"
-    assert cascade.reconcile_pause_up(m, "root") is True
-    assert m.executions["root"]["state"] == "PAUSED"
-    assert cascade.reconcile_pause_up(m, "root") is False
-    assert m.updates == [("root", "PAUSED")]
-
-
-def test_pause_up_needed_only_for_paused_subworkflow_under_running_root():
-    m = FakeMistral(cascades=False)
-    depth3(m)
-    assert not cascade.pause_up_needed(m, "root")
-    m.executions["sub2"]["state"] = "PAUSED"
-    assert cascade.pause_up_needed(m, "root")
-    m.executions["root"]["state"] = "PAUSED"
-    assert not cascade.pause_up_needed(m, "root")
-
-
 # -- StackStorm children -----------------------------------------------------------------------------
 
 def family():
@@ -499,3 +478,18 @@ def test_cancel_without_a_parent_or_of_an_ended_parent_task_changes_no_action_ex
     cascade.cancel(m, None, "r", "root", context={"parent": {"execution_id": "top"},
                                                   "mistral": {"action_execution_id": "ae"}})
     assert m.action_updates == []
+
+
+def test_pause_of_a_parent_whose_child_workflow_paused_itself_pauses_the_childs_task():
+    """A child paused by a pause-before task (not through its runner) leaves its task in the parent
+    RUNNING: the parent's pause sets it PAUSED, else the parent would stay pausing for ever."""
+    m = FakeMistral()
+    m.add("root", tasks=["RUNNING"])
+    m.action_executions["ae-child"] = {"state": "RUNNING"}
+    s = FakeSt2()
+    s.add("top")
+    s.add("child", status="paused", parent="top", context={"mistral": {"action_execution_id": "ae-child"}})
+    s.add("other", status="succeeded", parent="top", context={"mistral": {"action_execution_id": "ae-done"}})
+    cascade.pause(m, s, "top", "root")
+    assert m.action_updates == [("ae-child", "PAUSED")]
+    assert s.requests == []  # the paused child is not asked again

@@ -4,7 +4,7 @@ import types
 import pytest
 from oslo_config import cfg
 
-from mistral_v2 import config, mistral_v2, rerun, seam
+from mistral_v2 import config, mistral_v2, rerun
 from mistral_v2.exceptions import (
     InvalidOperationError,
     MistralAPIError,
@@ -145,12 +145,6 @@ def test_a_child_workflow_keeps_the_parent_link_st2_action_put_in_its_context(wf
     assert ctx["mistral"] == dict(link, execution_id=mistral_v2.mistral_execution_id("st2ex1"),
                                   workflow_name="pk.act", workbook_name=None,
                                   parent={"workflow_execution_id": "we-1"})
-
-
-def test_notify_is_passed_as_json():
-    assert seam.notify_as_dict(None) == {} and seam.notify_as_dict({"on-complete": {}}) == {"on-complete": {}}
-    with pytest.raises(TypeError, match="not a mapping"):
-        seam.notify_as_dict(object())
 
 
 def test_secret_parameter_names_go_to_the_query_context(wf_file):

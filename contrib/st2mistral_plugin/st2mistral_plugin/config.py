@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 from oslo_config import cfg
 
@@ -25,6 +25,22 @@ OPTS = [
         secret=True,
         help="StackStorm API key (St2-Api-Key header) used when the workflow env carries no "
         "auth token. Never logged.",
+    ),
+    cfg.FloatOpt("auth_cache_ttl", default=10.0, min=0,
+                 help="With [DEFAULT] auth_type = st2: seconds a credential StackStorm accepted "
+                 "is trusted without asking again (0 = ask on every call). A revoked token stays "
+                 "usable at most this long."),
+    cfg.StrOpt(
+        "cacert",
+        help="CA bundle (PEM file) to verify the StackStorm API's TLS certificate, e.g. the "
+        "self-signed certificate of an st2 install. Default: the system CAs (and "
+        "REQUESTS_CA_BUNDLE).",
+    ),
+    cfg.BoolOpt(
+        "insecure",
+        default=False,
+        help="Do not verify the StackStorm API's TLS certificate (what st2mistral always did). "
+        "Prefer cacert.",
     ),
     cfg.FloatOpt("request_timeout", default=10.0, min=0.1,
                  help="Seconds to wait for one StackStorm API response."),
@@ -73,6 +89,13 @@ def with_items_fix_enabled(conf: cfg.ConfigOpts = cfg.CONF) -> bool:
         return bool(get("with_items_fix", conf))
     except cfg.Error:  # config not parsed yet (e.g. plain import in a unit test)
         return True
+
+
+def tls_verify(conf: cfg.ConfigOpts = cfg.CONF) -> Union[bool, str]:
+    """`verify` for requests: False with [st2] insecure, else the [st2] cacert path, else True."""
+    if get("insecure", conf):
+        return False
+    return get("cacert", conf) or True
 
 
 def mistral_api_url(conf: cfg.ConfigOpts = cfg.CONF) -> Optional[str]:
