@@ -73,7 +73,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     partition: Any = None
     try:
         executions = RestExecutions(_api_url(st2_seam), api_key=_api_key(), conf=opts)
-        membership = sync_opts.membership_timeout or max(2.0, opts.query_interval)
+        membership = sync_opts.membership_timeout or max(2.0, opts.query_interval / 2.0)
         coordinator = st2_seam.coordinator(membership)
         if coordinator is None:
             LOG.warning("[coordination] url is not set: this instance does all the work; run only one.")
