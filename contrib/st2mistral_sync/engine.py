@@ -112,8 +112,8 @@ def task_states(result: Any) -> Dict[str, str]:
 def may_await_callback(task_id: str, states: Dict[str, str]) -> bool:
     """Whether a child started by task `task_id` may still owe Mistral its callback: its task is
     RUNNING, or not listed (a sub-workflow task); never when the task is known to be finished."""
-    return bool(states) and any(v == "RUNNING" for v in states.values()) and (
-        states.get(task_id, "RUNNING") == "RUNNING")
+    return bool(states) and any(v == statuses.RUNNING for v in states.values()) and (
+        states.get(task_id, statuses.RUNNING) == statuses.RUNNING)
 
 
 def _default_querier() -> Any:
