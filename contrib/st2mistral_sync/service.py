@@ -22,9 +22,11 @@ def _register_opts() -> None:
 def _api_url(st2_seam: Any) -> str:
     from oslo_config import cfg
 
+    from mistral_v2 import config as mistral_config
     from mistral_v2.exceptions import ConfigurationError
 
-    url = cfg.CONF.mistral_sync.api_url or cfg.CONF.mistral.api_url or st2_seam.public_api_url()
+    url = mistral_config.st2_api_url(cfg.CONF.mistral_sync.api_url or cfg.CONF.mistral.api_url
+                                     or st2_seam.public_api_url())
     if not url:
         raise ConfigurationError("st2mistral-sync: no StackStorm API URL: set [mistral_sync] api_url "
                                  "(or [mistral] api_url, or [auth] api_url) in st2.conf.")
