@@ -7,6 +7,8 @@ from typing import Any, Optional
 
 import requests
 
+from mistral_v2 import statuses
+
 PROBE_WORKFLOW = """---
 version: '2.0'
 {name}:
@@ -63,12 +65,12 @@ def workflow_roundtrip(url: str, deadline: float) -> bool:
                 return False
             ex_url = f"{url}/executions/{started.json()['id']}"
             state = None
-            while time.monotonic() < deadline and state not in ("SUCCESS", "ERROR"):
+            while time.monotonic() < deadline and state not in (statuses.SUCCESS, statuses.ERROR):
                 time.sleep(0.1)
                 got = _call("GET", ex_url, deadline)
                 state = got.json().get("state") if got is not None and got.ok else None
             _call("DELETE", ex_url, deadline + 10)
-            if state == "SUCCESS":
+            if state == statuses.SUCCESS:
                 return True
         return False
     finally:

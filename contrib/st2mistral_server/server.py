@@ -78,7 +78,7 @@ def prune_run_dirs(home: Optional[os.PathLike] = None, keep: int = KEEP_RUN_DIRS
 
 def _new_run_dir(home: Path, mode: str) -> Path:
     run = paths.runs_dir(home) / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    run.mkdir(parents=True)
+    run.mkdir(parents=True, mode=0o700)
     return run
 
 
@@ -108,7 +108,9 @@ def _wait_ready(info: ServerInfo, procs: list, ready_marker: Optional[Path], dea
 
 def _start_embedded(info: ServerInfo, run: Path, db_path: Optional[Path] = None,
                     st2_api_url: Optional[str] = None) -> list:
-    conf = mistralconf.render(port=info.port, db_url=f"sqlite:///{db_path or run / 'mistral.db'}",
+    db_file = paths.private_file(db_path or run / "mistral.db")  # SQLite keeps an existing file's mode
+    paths.private_file(run / "mistral.log")
+    conf = mistralconf.render(port=info.port, db_url=f"sqlite:///{db_file}",
                               transport_url="fake:/", log_file=run / "mistral.log", st2_api_url=st2_api_url)
     mistralconf.write(Path(info.config_file), conf)
     info.logs = {"mistral": str(run / "mistral.log"), "launcher": str(run / "launcher.out")}

@@ -5,6 +5,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
 
 from mistral_v2 import statuses
@@ -17,6 +18,7 @@ CALLBACK_SOURCE = "mistral_v2"
 APPLIED, ALREADY, REJECTED, FAILED, SKIPPED = "applied", "already", "rejected", "failed", "skipped"
 
 QueryAnswer = Dict[str, Tuple[str, Dict[str, Any]]]
+SETTLED_KEPT = 20000
 
 
 class Executions(Protocol):
@@ -100,11 +102,18 @@ def owner_key(doc: Dict[str, Any]) -> str:
     return str(parent or doc.get("id"))
 
 
-def awaiting_task_ids(result: Any) -> set:
-    """Ids of the tasks still RUNNING in a reconciled result: an st2.action among them may be
-    waiting for a callback that was lost."""
+def task_states(result: Any) -> Dict[str, str]:
+    """{task execution id: state} of the tasks listed in a reconciled result (the "st2" result
+    format lists the root workflow's tasks only, "nested" also sub-workflow tasks)."""
     tasks = result.get("tasks") if isinstance(result, dict) else None
-    return {str(t.get("id")) for t in tasks or [] if isinstance(t, dict) and t.get("state") == "RUNNING"}
+    return {str(t.get("id")): str(t.get("state")) for t in tasks or [] if isinstance(t, dict)}
+
+
+def may_await_callback(task_id: str, states: Dict[str, str]) -> bool:
+    """Whether a child started by task `task_id` may still owe Mistral its callback: its task is
+    RUNNING, or not listed (a sub-workflow task); never when the task is known to be finished."""
+    return bool(states) and any(v == statuses.RUNNING for v in states.values()) and (
+        states.get(task_id, statuses.RUNNING) == statuses.RUNNING)
 
 
 def _default_querier() -> Any:
@@ -131,6 +140,10 @@ class SyncEngine:
         self.batch_size = batch_size
         self._querier: Any = None
         self.delivered: Dict[str, int] = {}  # outcome -> count (for logs, tests and benchmarks)
+        # children whose callback is settled (applied, already there, refused): skipped by later
+        # bus messages and sweeps without asking Mistral again
+        self._settled: "OrderedDict[str, str]" = OrderedDict()
+        self._settled_lock = threading.Lock()
 
     # -- job 1: child callbacks --------------------------------------------------------------------
 
@@ -151,7 +164,7 @@ class SyncEngine:
         errors and 5xx are retried by MistralAPI with the [mistral] policy; a delivery that still
         fails is FAILED here and found again by the next sweep.
         """
-        if not wants_callback(doc):
+        if not wants_callback(doc) or self.settled(doc["id"]):
             return SKIPPED
         callback = callback_of(doc)
         began = time.monotonic()
@@ -171,11 +184,24 @@ class SyncEngine:
                 LOG.warning("callback of execution %s to Mistral failed (will retry): %s", doc["id"], exc)
             finally:
                 self.executions.callback_done(doc, outcome)
+                if outcome != FAILED:
+                    self._settle(doc["id"], outcome)
         self.delivered[outcome] = self.delivered.get(outcome, 0) + 1
         if outcome == APPLIED:
             LOG.info("callback of execution %s applied (%s) in %.3f s", doc["id"], callback.get("url"),
                      time.monotonic() - began)
         return outcome
+
+    def settled(self, child_id: str) -> bool:
+        """True when this process already settled the child's callback."""
+        with self._settled_lock:
+            return child_id in self._settled
+
+    def _settle(self, child_id: str, outcome: str) -> None:
+        with self._settled_lock:
+            self._settled[child_id] = outcome
+            while len(self._settled) > SETTLED_KEPT:
+                self._settled.popitem(last=False)
 
     # -- job 2 and the sweep -----------------------------------------------------------------------
 
@@ -205,7 +231,7 @@ class SyncEngine:
                 except St2MistralError as exc:
                     LOG.warning("cannot record queried status of %s: %s", ex_id, exc)
         for child in self.executions.due_callbacks(mine, answers):
-            if wants_callback(child) and self.partition.owns(owner_key(child)):
+            if wants_callback(child) and not self.settled(child["id"]) and self.partition.owns(owner_key(child)):
                 counts["callbacks"] += int(self.deliver(child) == APPLIED)
         return counts
 

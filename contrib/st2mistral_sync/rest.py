@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 from mistral_v2 import statuses
 from mistral_v2.cascade import RestSt2Executions
 from mistral_v2.statuses import St2
-from st2mistral_sync.engine import QueryAnswer, awaiting_task_ids, wants_callback
+from st2mistral_sync.engine import QueryAnswer, may_await_callback, task_states, wants_callback
 
 LOG = logging.getLogger(__name__)
 
@@ -58,12 +58,12 @@ class RestExecutions(RestSt2Executions):
         due: List[Dict[str, Any]] = []
         for doc in docs:
             answer: Optional[Any] = answers.get(str(doc["id"]))
-            waiting = awaiting_task_ids(answer[1]) if answer else set()
-            if not waiting:
-                continue
+            states = task_states(answer[1]) if answer else {}
+            if "RUNNING" not in states.values():
+                continue  # no task left that could be waiting for a child
             for child in self._list(parent=doc["id"]):
                 task_id = str(((child.get("context") or {}).get("mistral") or {}).get("task_execution_id"))
-                if wants_callback(child) and task_id in waiting:
+                if wants_callback(child) and may_await_callback(task_id, states):
                     due.append(child)
         return due
 

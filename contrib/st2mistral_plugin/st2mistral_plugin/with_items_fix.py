@@ -48,7 +48,7 @@ def all_items_accepted(count: int, action_exs: List[Any]) -> bool:
 
 def more_items_to_schedule(count: int, action_exs: List[Any]) -> bool:
     """True while some item index has neither an accepted nor a running action execution."""
-    running_or_accepted = _indexes(action_exs, lambda ex: ex.accepted or ex.state == "RUNNING")
+    running_or_accepted = _indexes(action_exs, lambda ex: ex.accepted or ex.state == statuses.RUNNING)
     return count > len(running_or_accepted)
 
 
@@ -67,7 +67,7 @@ def _patched_methods(cls: Any) -> Dict[str, Callable[..., Any]]:
         if not config.with_items_fix_enabled():
             return orig_completed(self)
         execs = list(self.task_ex.executions)
-        if any(ex.accepted and ex.state == "CANCELLED" for ex in execs):
+        if any(ex.accepted and ex.state == statuses.CANCELLED for ex in execs):
             return True
         full_capacity = (not self._get_concurrency()
                          or self._get_with_items_capacity() == self._get_concurrency())
