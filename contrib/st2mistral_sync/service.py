@@ -22,9 +22,11 @@ def _register_opts() -> None:
 def _api_url(st2_seam: Any) -> str:
     from oslo_config import cfg
 
+    from mistral_v2 import config as mistral_config
     from mistral_v2.exceptions import ConfigurationError
 
-    url = cfg.CONF.mistral_sync.api_url or cfg.CONF.mistral.api_url or st2_seam.public_api_url()
+    url = mistral_config.st2_api_url(cfg.CONF.mistral_sync.api_url or cfg.CONF.mistral.api_url
+                                     or st2_seam.public_api_url())
     if not url:
         raise ConfigurationError("st2mistral-sync: no StackStorm API URL: set [mistral_sync] api_url "
                                  "(or [mistral] api_url, or [auth] api_url) in st2.conf.")
@@ -73,7 +75,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     partition: Any = None
     try:
         executions = RestExecutions(_api_url(st2_seam), api_key=_api_key(), conf=opts)
-        membership = sync_opts.membership_timeout or max(2.0, opts.query_interval)
+        membership = sync_opts.membership_timeout or max(2.0, opts.query_interval / 2.0)
         coordinator = st2_seam.coordinator(membership)
         if coordinator is None:
             LOG.warning("[coordination] url is not set: this instance does all the work; run only one.")
