@@ -42,12 +42,10 @@ def _ns(doc: Dict[str, Any]) -> types.SimpleNamespace:
 
 
 def _merge_context(old: Dict[str, Any], new: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """A shallow update, as StackStorm's `liveaction_db.context.update(context)`: a key the
+    runner returns replaces the stored one whole (the runner returns every key it keeps)."""
     merged = dict(old or {})
-    for key, value in (new or {}).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = dict(merged[key], **value)
-        else:
-            merged[key] = value
+    merged.update(new or {})
     return merged
 
 
@@ -134,8 +132,8 @@ class Container:
         if not isinstance(ref, str) or not ref:
             raise InvalidParametersError('"action" (an action ref such as core.local) is required.')
         action = self.store.get_action(ref)
-        if action is None:
-            raise NotFoundError('Action "%s" cannot be found.' % ref)
+        if action is None:  # StackStorm answers POST /executions for an unknown action with 400
+            raise InvalidParametersError('Action "%s" cannot be found.' % ref)
         if not action.get("enabled", True):
             raise InvalidOperationError('Action "%s" is disabled.' % ref)
         context = body.get("context") or {}
@@ -162,11 +160,7 @@ class Container:
         notify = body.get("notify") or {}
         if not isinstance(notify, dict):
             raise InvalidParametersError('"notify" must be an object.')
-        context = dict(context)
-        if isinstance(context.get("re-run"), dict) and not context["re-run"].get("ref"):
-            # st2.action re-running a child workflow of a re-run parent (rerun_children hint)
-            context["re-run"] = rerun_request.child_rerun_options(
-                context["re-run"], ref, parent_id, self.store.get_execution, self._children)
+        context = dict(context)  # a child re-run hint (no "ref") is resolved by the runner, as in StackStorm
         context["user"] = body.get("user") or context.get("user") or requester
         context.setdefault("pack", action["pack"])
         doc = self._new_doc(action, supplied, context, parent_id, callback, delay)
@@ -180,10 +174,6 @@ class Container:
         LOG.info("execution %s of %s requested by %s", doc["id"], ref, requester)
         self.schedule(doc["id"], delay)
         return stored, True
-
-    def _children(self, execution_id: str) -> List[Dict[str, Any]]:
-        docs, _ = self.store.list_executions(parent=execution_id, ascending=True)
-        return docs
 
     def _new_doc(self, action: Dict[str, Any], supplied: Dict[str, Any], context: Dict[str, Any],
                  parent: Optional[str], callback: Dict[str, Any], delay: int) -> Dict[str, Any]:
@@ -244,7 +234,7 @@ class Container:
                 doc["status"] = status
                 doc["log"].append({"timestamp": ids.now_iso(), "status": status})
                 changed["status"] = True
-            if result is not None:
+            if result:  # as StackStorm's update_liveaction_status: an empty result keeps the stored one
                 doc["result"] = result
             if context:
                 doc["context"] = _merge_context(doc.get("context") or {}, context)
@@ -320,6 +310,7 @@ class Container:
         runner.auth_token = types.SimpleNamespace(token=token, user=user)
         runner.st2_executions = self.st2_executions
         runner.action_lookup = self.action_parameters
+        runner.raise_operation_errors = True  # the host answers pause/resume/cancel requests with them
         rerun = context.get("re-run") or {}
         original = self.store.get_execution(rerun["ref"]) if rerun.get("ref") else None
         runner.rerun_ex_ref = _ns(original) if original else None

@@ -389,7 +389,13 @@ def pause(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_exe
         set_parent_task_state(api, parent_action_execution_id(child.get("context"), child.get("callback")),
                               statuses.PAUSED)
     set_parent_task_state(api, parent_action_execution_id(context, callback), statuses.PAUSED)
-    return combine_status(status, [c.get("status") or "" for c in children])
+    combined = combine_status(status, [c.get("status") or "" for c in children])
+    if combined == St2.PAUSING:
+        # Children may have paused meanwhile, and the plugin may already have pushed `paused`:
+        # StackStorm stores the status the runner returns over it, so answer with the status now.
+        children = workflow_children(st2, execution_id)
+        combined = combine_status(tree_status(api, mistral_execution_id), [c.get("status") or "" for c in children])
+    return combined
 
 
 def resume(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_execution_id: str,

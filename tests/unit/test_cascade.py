@@ -330,6 +330,22 @@ def test_pause_reports_paused_when_nothing_is_active():
     assert cascade.pause(m, s, "st2root", "root") == "paused"
 
 
+def test_pause_answers_with_the_status_at_its_end_when_children_paused_meanwhile():
+    """StackStorm stores the runner's answer over a `paused` the plugin pushed meanwhile."""
+    m = FakeMistral()
+    m.add("root", tasks=["RUNNING"])  # the st2.action task running the child workflow
+    s = FakeSt2()
+    s.add("st2root")
+    s.add("kid", parent="st2root")
+
+    def child_pauses(op, ex_id):  # the child pauses and Mistral marks the calling task PAUSED
+        s.executions[ex_id]["status"] = "paused"
+        m.tasks["root"] = [{"state": "PAUSED"}]
+
+    s.on_request = child_pauses
+    assert cascade.pause(m, s, "st2root", "root") == "paused"
+
+
 def test_pause_leaves_ended_parent_task_alone():
     m = FakeMistral()
     m.add("root", tasks=["RUNNING"])
