@@ -348,7 +348,7 @@ class Container:
             if self._stopping.is_set() and status == St2.CANCELED:
                 status = St2.ABANDONED
                 result = dict(result or {}, error="The host stopped while this action was running.")
-            self.update(execution_id, status, result=result if result is not None else {}, context=context or {})
+            self._record_run(execution_id, status, result if result is not None else {}, context or {})
         except Exception as exc:  # every runner failure ends as a failed execution, never a traceback
             if isinstance(exc, St2MistralError):
                 LOG.warning("execution %s failed: %s", execution_id, exc)
@@ -358,6 +358,25 @@ class Container:
                 self.update(execution_id, St2.FAILED, result=_error_result(exc))
             except St2MistralError:
                 LOG.exception("cannot record failure of execution %s", execution_id)
+
+    def _record_run(self, execution_id: str, status: str, result: Dict[str, Any], context: Dict[str, Any]) -> None:
+        """Store what run() returned. A pause/cancel requested while run() was executing, or a push
+        of the workflow's outcome, may have moved the execution on meanwhile: "running" then only
+        confirms the start (it never undoes that status), and the returned context (the link to the
+        Mistral execution) is kept in every case, as StackStorm's container merges it whatever the
+        status (st2actions/container/base.py `_update_live_action_db`)."""
+        doc, changed = self.update(execution_id, status, result=result, context=context,
+                                   only_from=[St2.RUNNING] if status == St2.RUNNING else None)
+        if changed or not context:
+            return
+        LOG.info("execution %s is %s when its runner returned %s: its context is stored, its status kept",
+                 execution_id, doc["status"], status)
+
+        def merge(current: Dict[str, Any]) -> Dict[str, Any]:
+            current["context"] = _merge_context(current.get("context") or {}, context)
+            return current
+
+        self.store.update_execution(execution_id, merge)
 
     # ---- operations ----------------------------------------------------------------------
     def is_busy(self, execution_id: str, since: Optional[float] = None) -> bool:
