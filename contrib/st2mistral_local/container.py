@@ -95,6 +95,8 @@ class Container:
         self._op_locks: Dict[str, Any] = {}
         self._op_done: Dict[str, float] = {}
         self._stopping = threading.Event()
+        self._starting: Dict[str, int] = {}  # executions inside _run (their runner's start not recorded yet)
+        self._started = threading.Condition(self._live_lock)
         self.on_completed: Callable[[Dict[str, Any]], None] = lambda doc: None
         self.st2_executions = LocalSt2Executions(self)
         # Cascade-up requests run outside the request/runner that caused them.
@@ -316,8 +318,35 @@ class Container:
         runner.rerun_ex_ref = _ns(original) if original else None
         return runner, action_params
 
+    def wait_started(self, execution_id: str, timeout: float) -> Dict[str, Any]:
+        """The execution once its runner's start is recorded (run() returned, or it never ran:
+        canceled, failed), or as it is after `timeout` seconds (e.g. a delayed execution)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._started:
+                starting = execution_id in self._starting
+            doc = self.get(execution_id)
+            left = deadline - time.monotonic()
+            if (not starting and doc["status"] not in (St2.REQUESTED, St2.SCHEDULED)) or left <= 0:
+                return doc
+            with self._started:  # woken when a start is recorded; polls for one not picked up yet
+                self._started.wait(min(left, 0.05))
+
     def _run(self, execution_id: str, restart: bool = False) -> None:
         """Run the execution; `restart` retries the start of a `running` one (idempotent runners only)."""
+        with self._started:
+            self._starting[execution_id] = self._starting.get(execution_id, 0) + 1
+        try:
+            self._start(execution_id, restart)
+        finally:
+            with self._started:
+                if self._starting.get(execution_id, 0) <= 1:
+                    self._starting.pop(execution_id, None)
+                else:
+                    self._starting[execution_id] -= 1
+                self._started.notify_all()
+
+    def _start(self, execution_id: str, restart: bool) -> None:
         doc = self.store.get_execution(execution_id)
         wanted = (St2.RUNNING,) if restart else (St2.REQUESTED, St2.SCHEDULED)
         if doc is None or doc["status"] not in wanted:
