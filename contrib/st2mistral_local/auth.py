@@ -19,6 +19,8 @@ DEFAULT_TTL = 86400
 MAX_TTL = 7 * 86400
 # Who the host's in-memory service key (Authenticator.service_key) acts as.
 SERVICE_USER = "stanley"
+# Users with StackStorm's admin role whatever the users file says.
+ADMIN_USERS = frozenset({DEFAULT_USER, SERVICE_USER})
 # How long an execution's token stays valid after the execution completed: not at all, so the
 # copy Mistral keeps in its database (env, st2.action inputs) is useless once the execution ended.
 EXECUTION_TOKEN_GRACE = 0
@@ -26,6 +28,10 @@ EXECUTION_TOKEN_GRACE = 0
 
 class AuthenticationError(St2MistralError):
     """Missing, unknown or expired credentials (HTTP 401)."""
+
+
+class AccessDeniedError(St2MistralError):
+    """An authenticated user asked for something only an admin may do (HTTP 403)."""
 
 
 def _hash(secret: str) -> str:
@@ -84,6 +90,27 @@ class Authenticator:
         if not isinstance(entry, dict) or "salt" not in entry:
             return False
         return hmac.compare_digest(_password_hash(password, entry["salt"]), entry.get("password_hash", ""))
+
+    def is_admin(self, user: str) -> bool:
+        """StackStorm's admin role: st2admin and the system user always; others with
+        `roles: [admin]` in the users file."""
+        if user in ADMIN_USERS:
+            return True
+        entry = _read_users(self.users_path).get(user) if os.path.exists(self.users_path) else None
+        roles = entry.get("roles") if isinstance(entry, dict) else None
+        return isinstance(roles, list) and "admin" in roles
+
+    def act_as(self, requester: str, user: Optional[str], what: str = '"user"') -> str:
+        """The user a request acts for: `user` when given, else the requester. Acting for someone
+        else needs the admin role, as StackStorm's RBAC rules (no impersonation)."""
+        if user in (None, "") or user == requester:
+            return requester
+        if not isinstance(user, str):
+            raise AccessDeniedError("%s must be a user name, got %r" % (what, user))
+        if not self.is_admin(requester):
+            raise AccessDeniedError('%s can only be provided by admins: user "%s" cannot act for user "%s".'
+                                    % (what, requester, user))
+        return user
 
     def issue_token(self, user: str, ttl: Optional[int] = None) -> Dict[str, Any]:
         """A new user token (TokenAPI shape incl. the token itself, shown only here)."""

@@ -358,6 +358,11 @@ class Store:
         rows = self._query("SELECT id, username, created_at, enabled, key_hash FROM apikeys ORDER BY created_at")
         return [self._apikey_dict(r) for r in rows]
 
+    def delete_apikey(self, key_id: str) -> bool:
+        """Delete an API key by id; False when there was none."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM apikeys WHERE id = ?", (key_id,)).rowcount == 1
+
     @staticmethod
     def _apikey_dict(r: sqlite3.Row) -> Dict[str, Any]:
         return {"id": r[0], "username": r[1], "created_at": r[2], "enabled": bool(r[3]), "key_hash": r[4]}

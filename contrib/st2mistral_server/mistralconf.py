@@ -2,19 +2,44 @@
 from __future__ import annotations
 
 import configparser
+import ipaddress
 import os
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
+from urllib.parse import urlsplit
 
-# Mistral 23 denies 127.0.0.0/8 to std.http by default; the plugin must reach a StackStorm on
-# loopback, so only link-local (incl. the cloud metadata address) stays denied.
-DENIED_CIDRS = "169.254.0.0/16,fe80::/10"
+# std.http (and Mistral's webhook publisher) may not reach loopback or link-local (incl. the cloud
+# metadata address), except the StackStorm API's own address, so a workflow can call StackStorm
+# but no other local service on another address (docs/operators.md). The plugin's own calls
+# (st2.action, the st2 publisher) do not go through this check.
+LINK_LOCAL = ("169.254.0.0/16", "fe80::/10")
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+DEFAULT_ST2_ADDRESS = "127.0.0.1"
 
 
-# oslo.log's and Mistral 23's default levels, plus ours: Mistral's workflow trace ("Starting
-# workflow [name=..., input=...]") and std actions ("Running echo action [output=...]") log
-# workflow inputs at INFO, secrets included; they log at WARN and above only.
-QUIET_LOGGERS = ("workflow_trace=WARN", "mistral.actions.std_actions=WARN")
+def denied_cidrs(st2_api_url: Optional[str] = None) -> str:
+    """`[action_std_http] denied_cidrs`: loopback and link-local minus the StackStorm API's address
+    (the host of `st2_api_url` when it is an IP literal; 127.0.0.1, where the local host listens,
+    when no URL is given; none when it is a name)."""
+    host = urlsplit(st2_api_url).hostname if st2_api_url else DEFAULT_ST2_ADDRESS
+    try:
+        allowed = ipaddress.ip_network(host or "")
+    except ValueError:
+        allowed = None
+    denied: List[str] = []
+    for cidr in LOOPBACK + LINK_LOCAL:
+        net = ipaddress.ip_network(cidr)
+        if allowed is not None and allowed.version == net.version and allowed.subnet_of(net):  # type: ignore[arg-type]
+            denied.extend(str(n) for n in sorted(net.address_exclude(allowed)))  # type: ignore[arg-type]
+        else:
+            denied.append(cidr)
+    return ",".join(denied)
+
+
+# oslo.log's and Mistral 23's default levels, plus ours: Mistral's std actions log their inputs
+# at INFO ("Running echo action [output=...]"), secrets included; they log at WARN and above
+# only. (The workflow trace keeps INFO: the plugin's trace_filter hides its inputs and results.)
+QUIET_LOGGERS = ("mistral.actions.std_actions=WARN",)
 _OSLO_AND_MISTRAL_LEVELS = (
     "amqp=WARN", "boto=WARN", "sqlalchemy=WARN", "suds=INFO", "oslo.messaging=INFO",
     "oslo_messaging=INFO", "iso8601=WARN", "requests.packages.urllib3.connectionpool=WARN",
@@ -50,7 +75,7 @@ def render(*, port: int, db_url: str, transport_url: str, log_file: Optional[Pat
         "pecan": {"auth_enable": "true" if st2_api_url else "false"},
         "executor": {"type": "remote"},
         "notifier": {"type": "remote"},
-        "action_std_http": {"denied_cidrs": DENIED_CIDRS},
+        "action_std_http": {"denied_cidrs": denied_cidrs(st2_api_url)},
         "coordination": {},
     }
     if st2_api_url:

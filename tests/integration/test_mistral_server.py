@@ -92,7 +92,8 @@ def test_wait_for_state_fails_fast_on_other_terminal_state(mistral_client, wait_
 
 def test_loopback_std_http_is_allowed_link_local_denied(mistral_server, mistral_client,
                                                         wait_for_state):
-    """Operators' CIDR setting: loopback callbacks work, metadata/link-local stays blocked."""
+    """Operators' CIDR setting: the StackStorm API's address (127.0.0.1) works, the rest of
+    loopback and metadata/link-local stay blocked."""
     wf = _name("http")
     mistral_client.workflows.create(f"""---
 version: '2.0'
@@ -117,6 +118,17 @@ version: '2.0'
 """)
     denied = wait_for_state(mistral_client, mistral_client.executions.create(wf2).id, "ERROR", 120)
     assert "169.254.169.254" in denied.state_info or "denied" in denied.state_info.lower()
+
+    wf3 = _name("otherloop")
+    mistral_client.workflows.create(f"""---
+version: '2.0'
+{wf3}:
+  tasks:
+    other:
+      action: std.http url="http://127.0.0.2:{mistral_server.port}/v2/workflows" method=GET timeout=2
+""")
+    other = wait_for_state(mistral_client, mistral_client.executions.create(wf3).id, "ERROR", 120)
+    assert "127.0.0.2" in other.state_info and "blocked" in other.state_info.lower(), other.state_info
 
 
 @pytest.mark.distributed
