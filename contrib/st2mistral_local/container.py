@@ -212,17 +212,21 @@ class Container:
 
     # ---- status updates -----------------------------------------------------------------
     def update(self, execution_id: str, status: str, result: Any = None, context: Optional[Dict[str, Any]] = None,
-               only_from: Optional[Iterable[str]] = None, strict: bool = False) -> Tuple[Dict[str, Any], bool]:
+               only_from: Optional[Iterable[str]] = None, strict: bool = False,
+               unless: Optional[Callable[[], bool]] = None) -> Tuple[Dict[str, Any], bool]:
         """Move an execution to `status` (and store result/context) when allowed.
 
         Returns (execution, changed). Not allowed changes are ignored, or raise
-        InvalidOperationError when `strict`. A completed execution never changes.
+        InvalidOperationError when `strict`. A completed execution never changes. `unless` is
+        asked inside the store transaction (atomically with the change): True leaves it unchanged.
         """
         changed = {"value": False, "status": False}
         allowed_from = set(only_from) if only_from is not None else None
 
         def mutate(doc: Dict[str, Any]) -> Optional[Dict[str, Any]]:
             current = doc["status"]
+            if unless is not None and unless():
+                return None
             if allowed_from is not None and current not in allowed_from:
                 if strict:
                     raise InvalidOperationError('Execution %s is "%s".' % (execution_id, current))

@@ -111,3 +111,29 @@ def test_pause_requested_while_run_executes_is_not_undone_by_runs_running(host):
     assert doc["status"] == "paused"
     assert doc["context"]["mistral"] == {"execution_id": "wf-" + ex_id}
     assert doc["context"]["pack"] == "tp" and doc["context"]["user"] == "st2admin"
+
+
+def _running(host) -> str:
+    ex_id = _start_blocked(host)
+    return _after_run_returned(host, ex_id)["id"]
+
+
+def test_reconcile_answer_is_dropped_when_an_operation_starts_before_it_is_stored(host, monkeypatch):
+    from st2mistral_local.sync import HostExecutions
+
+    ex_id = _running(host)
+    executions = HostExecutions(host.store, host.container)
+    doc = executions.unfinished_workflows()[0]
+    host.container.update(ex_id, "pausing")  # a pause starts after the query answered "running"...
+    answers = iter([False, True])  # ...and after record's first look, before the write
+    monkeypatch.setattr(host.container, "is_busy", lambda *a, **k: next(answers, True))
+    assert executions.record(doc, "running", {}) is False
+    assert host.container.get(ex_id)["status"] == "pausing"
+
+
+def test_update_guard_is_asked_inside_the_write(host):
+    ex_id = _running(host)
+    doc, changed = host.container.update(ex_id, "succeeded", result={"x": 1}, unless=lambda: True)
+    assert not changed and doc["status"] == "running"
+    doc, changed = host.container.update(ex_id, "succeeded", result={"x": 1}, unless=lambda: False)
+    assert changed and doc["status"] == "succeeded"
