@@ -339,6 +339,20 @@ def cascade_down(st2: Optional[St2Executions], execution_id: str, operation: str
     return done
 
 
+def mark_foreign_child_tasks(api: Any, children: Iterable[Mapping[str, Any]], asked: Iterable[str],
+                             state: str) -> None:
+    """Set the Mistral `st2.action` task of each asked child that is NOT a mistral-v2 workflow
+    (action-chain, orquesta) to `state`: their runners do not tell Mistral they pause or resume,
+    while a mistral-v2 child's own runner does (set_parent_task_state)."""
+    wanted = set(asked)
+    for child in children:
+        runner = child.get("runner") or {}
+        name = runner.get("name") if isinstance(runner, Mapping) else runner
+        if child.get("id") in wanted and name != "mistral-v2":
+            set_parent_task_state(api, callback_url.child_action_execution_id(child.get("context"),
+                                                                              child.get("callback")), state)
+
+
 def pause_up(st2: St2Executions, execution_id: str) -> List[str]:
     """Cascade UP after `execution_id` went pausing/paused: pause its ancestors up to the root.
 
@@ -384,7 +398,7 @@ def pause(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_exe
         return status
     children = workflow_children(st2, execution_id)
     already = [c for c in children if c.get("status") in (St2.PAUSING, St2.PAUSED)]
-    cascade_down(st2, execution_id, PAUSE, children)
+    mark_foreign_child_tasks(api, children, cascade_down(st2, execution_id, PAUSE, children), statuses.PAUSED)
     for child in already:  # paused on its own (e.g. a pause-before task): its task here pauses too
         set_parent_task_state(api, parent_action_execution_id(child.get("context"), child.get("callback")),
                               statuses.PAUSED)
@@ -409,7 +423,8 @@ def resume(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_ex
     status = apply_to_tree(api, mistral_execution_id, RESUME)
     if statuses.is_completed(status):
         return status
-    cascade_down(st2, execution_id, RESUME)
+    children = workflow_children(st2, execution_id)
+    mark_foreign_child_tasks(api, children, cascade_down(st2, execution_id, RESUME, children), statuses.RUNNING)
     parent_id = parent_execution_id(context)
     if parent_id and st2 is not None:
         try:

@@ -46,10 +46,6 @@ def test_pause_of_a_mistral_workflow_cascades_up_to_its_action_chain_parent(st2_
     assert done["status"] == "succeeded", done["result"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a paused action-chain child does not mark its st2.action task PAUSED in Mistral: the parent "
-    "stays pausing and StackStorm refuses to resume a pausing execution; the sync service (issue 14) "
-    "should report a child's paused/running state to its Mistral action execution"))
 def test_a_mistral_workflow_calling_an_action_chain_pauses_resumes_and_completes(st2_stack):
     ex_id = st2_stack.run_async("st2_only.mistral_calls_chain", "seconds=6")
     chain = _child(st2_stack, ex_id)

@@ -346,6 +346,24 @@ def test_pause_answers_with_the_status_at_its_end_when_children_paused_meanwhile
     assert cascade.pause(m, s, "st2root", "root") == "paused"
 
 
+def test_pause_and_resume_set_the_mistral_task_of_an_action_chain_child():
+    """An action-chain child's runner never tells Mistral it pauses: the parent marks its task."""
+    m = FakeMistral()
+    m.add("root", tasks=["RUNNING"])
+    m.action_executions["ae-chain"] = {"state": "RUNNING"}
+    m.action_executions["ae-wf"] = {"state": "RUNNING"}
+    s = FakeSt2()
+    s.add("st2root")
+    s.add("chain", parent="st2root", runner="action-chain", context={"mistral": {"action_execution_id": "ae-chain"}})
+    s.add("wf", parent="st2root", context={"mistral": {"action_execution_id": "ae-wf"}})
+    cascade.pause(m, s, "st2root", "root")
+    assert ("ae-chain", "PAUSED") in m.action_updates
+    assert ("ae-wf", "PAUSED") not in m.action_updates  # a mistral-v2 child's own runner does it
+    s.executions["chain"]["status"] = s.executions["wf"]["status"] = "paused"
+    cascade.resume(m, s, "st2root", "root")
+    assert ("ae-chain", "RUNNING") in m.action_updates and ("ae-wf", "RUNNING") not in m.action_updates
+
+
 def test_pause_leaves_ended_parent_task_alone():
     m = FakeMistral()
     m.add("root", tasks=["RUNNING"])
