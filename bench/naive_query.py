@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
 
-from mistral_v2 import query, results, seam
+from mistral_v2 import query, results, seam, statuses
 from mistral_v2.exceptions import WorkflowNotFoundError
 from mistral_v2.mistral_api import MistralAPI
 
@@ -38,7 +38,7 @@ def query_one(api: MistralAPI, st2_id: str, ctx: Dict[str, Any]) -> QueryResult:
     entries = results.build_tasks(_order(tasks), _order(action_exs), _order(subs))
     for entry, task in zip(entries, _order(tasks)):  # both in (created_at, id) order
         if task["id"] == entry["id"] and results._runtime_has_items(task) \
-                and task.get("state") in query._TASK_DONE:  # noqa: SLF001
+                and task.get("state") in statuses.MISTRAL_TERMINAL_STATES:
             ordered = results.parse_json(api.get_task(task["id"]).get("result"))
             if isinstance(ordered, list) and isinstance(entry.get("result"), list):
                 query.reorder_items(entry, ordered)

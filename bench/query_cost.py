@@ -49,12 +49,12 @@ def _api() -> Tuple[Any, CountingAdapter]:
     return MistralAPI(conf=config.get(cfg.CONF), transport=adapter), adapter
 
 
-def park(client: Any, count: int) -> List[Tuple[str, Dict[str, Any]]]:
+def park(client: Any, count: int, workflow: str = PARK) -> List[Tuple[str, Dict[str, Any]]]:
     """Start `count` parked executions the way the runner does (description st2:<id>)."""
     def one(_: int) -> Tuple[str, Dict[str, Any]]:
         st2_id = uuid.uuid4().hex[:24]
-        ex = client.executions.create(PARK, description="st2:%s" % st2_id)
-        return st2_id, {"execution_id": ex.id, "workflow_name": PARK}
+        ex = client.executions.create(workflow, description="st2:%s" % st2_id)
+        return st2_id, {"execution_id": ex.id, "workflow_name": workflow}
 
     with ThreadPoolExecutor(4) as pool:
         items = list(pool.map(one, range(count)))
@@ -62,11 +62,11 @@ def park(client: Any, count: int) -> List[Tuple[str, Dict[str, Any]]]:
     ids = {ctx["execution_id"] for _, ctx in items}
     while True:  # wait until every `wait` task runs (the engine has settled)
         running = {t.workflow_execution_id for t in
-                   client.tasks.list(name="wait", state="RUNNING", limit=-1)
+                   client.tasks.list(name="wait", state="RUNNING", limit=-1, workflow_name=workflow)
                    if t.workflow_execution_id in ids}
         if running >= ids:
             return items
-        failed = [e.id for e in client.executions.list(workflow_name=PARK, state="ERROR", limit=1)]
+        failed = [e.id for e in client.executions.list(workflow_name=workflow, state="ERROR", limit=1)]
         if failed or time.monotonic() > deadline:
             raise RuntimeError("parking failed (%d of %d running; failed: %s)" % (
                 len(running), len(ids), failed))

@@ -15,10 +15,12 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List
 
+import callback_hop
 import common
 import hop_cost
 import query_cost
 import sync_lag
+import sync_split
 import throughput
 
 
@@ -28,10 +30,13 @@ def _start_overhead(mistral: common.Mistral, n: int) -> List[Dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         medians = start_overhead.run(mistral.url, n, tmp)
     ratio = medians["runner"] / medians["direct"]
+    same = medians["runner"] / medians["same_request"]
     return [{"bench": "start overhead (%s)" % mistral.mode,
-             "value": "runner %.1f ms vs mistralclient %.1f ms: ratio %.2f (n=%d)"
-             % (medians["runner"] * 1000, medians["direct"] * 1000, ratio, n),
-             "goal": "ratio < 1.2", "met": ratio < 1.2, "raw": dict(medians, ratio=ratio)}]
+             "value": "runner %.1f ms vs mistralclient %.1f ms: ratio %.2f; vs the same request (env + "
+                      "idempotency id) sent directly %.1f ms: ratio %.2f (n=%d, interleaved)"
+             % (medians["runner"] * 1000, medians["direct"] * 1000, ratio, medians["same_request"] * 1000,
+                same, n),
+             "goal": "ratio <= 1.1", "met": ratio <= 1.1, "raw": dict(medians, ratio=ratio, same_ratio=same)}]
 
 
 def _timed(name: str, fn: Callable[[], List[Dict[str, Any]]], rows: List[Dict[str, Any]]) -> None:
@@ -72,7 +77,9 @@ def main() -> int:
         _timed("sync lag", lambda: sync_lag.run(mistral, n=5 if args.quick else 20), rows)
         _timed("hop cost", lambda: hop_cost.run(mistral, n=1 if args.quick else 3), rows)
         _timed("throughput", lambda: throughput.run(mistral, n=20 if args.quick else 200), rows)
-        _timed("query cost", lambda: query_cost.run(mistral, sizes), rows)  # last: leaves executions parked
+        _timed("callback hop (real StackStorm)", lambda: callback_hop.run(mistral, n=5 if args.quick else 20), rows)
+        _timed("query cost", lambda: query_cost.run(mistral, sizes), rows)  # leaves executions parked
+        _timed("sync split", lambda: sync_split.run(mistral, n=100 if args.quick else 1000), rows)
     finally:
         mistral.stop()
     if not args.no_distributed:

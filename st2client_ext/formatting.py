@@ -6,6 +6,8 @@ from typing import Any, Dict, List, Tuple
 
 import yaml
 
+from mistral_v2 import statuses
+
 Node = Tuple[str, List[Any]]  # (label, children)
 
 STATE_INFO_WIDTH = 100
@@ -25,14 +27,14 @@ def _st2_node(ex: Dict[str, Any]) -> Node:
 
 def _workflow_node(wf: Dict[str, Any]) -> Node:
     label = "workflow %s [%s] (mistral %s)" % (wf.get("workflow_name"), wf.get("state"), wf.get("id"))
-    if wf.get("state_info") and wf.get("state") == "ERROR" and not wf.get("tasks"):
+    if wf.get("state_info") and wf.get("state") == statuses.ERROR and not wf.get("tasks"):
         label += " - " + one_line(wf["state_info"])
     return label, [_task_node(t) for t in wf.get("tasks") or []]
 
 
 def _task_node(task: Dict[str, Any]) -> Node:
     label = "%s [%s]" % (task.get("name"), task.get("state"))
-    if task.get("state_info") and task.get("state") not in ("SUCCESS", "RUNNING"):
+    if task.get("state_info") and task.get("state") not in (statuses.SUCCESS, statuses.RUNNING):
         label += " - " + one_line(task["state_info"])
     children = [_workflow_node(w) for w in task.get("workflows") or []]
     children += [_st2_node(e) for e in task.get("executions") or []]

@@ -12,9 +12,9 @@ from typing import Any, Dict, List, Optional, Sequence
 import requests
 
 from mistral_v2 import masking
-from mistral_v2.exceptions import InvalidParametersError, St2MistralError
+from mistral_v2.exceptions import InvalidParametersError, St2MistralError, StackStormAPIError
 from st2client_ext import formatting
-from st2client_ext.api_client import ApiFailure, StackStormHTTP
+from st2client_ext.api_client import StackStormHTTP
 
 EXT = "mistral/executions"
 
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace, http: StackStormHTTP) -> int:
                 "context": parse_assignments(args.context, "-c")}
         try:
             new = http.post("%s/%s/resume_next" % (EXT, ex), body)
-        except ApiFailure as exc:
+        except StackStormAPIError as exc:
             if exc.status_code == 400 and isinstance(exc.body, dict):
                 _print(args, exc.body, formatting.format_missing(exc.body))
                 return 1
@@ -153,8 +153,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     try:
         return run(args, http)
-    except ApiFailure as exc:
-        print("ERROR: %s (HTTP %d)" % (exc, exc.status_code), file=sys.stderr)
+    except StackStormAPIError as exc:
+        print("ERROR: %s%s" % (exc, " (HTTP %d)" % exc.status_code if exc.status_code else ""), file=sys.stderr)
         return 1
     except (St2MistralError, ValueError) as exc:
         print("ERROR: %s" % exc, file=sys.stderr)

@@ -1,14 +1,42 @@
 """Shared pytest fixtures: real Mistral servers (started once per run), a client and waiting."""
 from __future__ import annotations
 
+import json
 import os
-from typing import Any, Iterator
+from typing import Any, Dict, Iterator
 
 import pytest
 
 from st2mistral_server import ServerInfo, start, stop
 from st2mistral_server.infra import distributed_unavailable_reason
 from st2mistral_server.waiting import wait_for_state as _wait_for_state
+
+# Per-tier outcome counts written for scripts/test (ST2MISTRAL_TIER_REPORT): a tier CI is meant to
+# run must have passed tests and none skipped.
+TIER_MARKERS = ("integration", "distributed", "load", "st2")
+_TIER_COUNTS: Dict[str, Dict[str, int]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call" and report.outcome == "passed":
+        return  # setup/teardown that passed: the call phase reports the test
+    if report.when == "teardown" and report.outcome != "failed":
+        return
+    if hasattr(report, "wasxfail"):
+        outcome = "xfailed" if report.skipped else "xpassed"
+    else:
+        outcome = report.outcome
+    tiers = [m for m in TIER_MARKERS if m in report.keywords] or ["unit"]
+    for tier in tiers:
+        counts = _TIER_COUNTS.setdefault(tier, {})
+        counts[outcome] = counts.get(outcome, 0) + 1
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = os.environ.get("ST2MISTRAL_TIER_REPORT")
+    if path:
+        with open(path, "w") as fh:
+            json.dump(_TIER_COUNTS, fh)
 
 
 def _teardown(request: pytest.FixtureRequest, info: ServerInfo) -> None:

@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from mistral_v2 import statuses
 from mistral_v2.exceptions import InvalidOperationError, InvalidParametersError, St2MistralError
-from st2mistral_local import ids, transitions
+from st2mistral_local import ids
 from st2mistral_local.rules import (
     cast_params,
     found,
@@ -246,7 +247,7 @@ def render_message(template: str, context: Dict[str, Any]) -> str:
 
 def reply_for(alias: Optional[Alias], execution: Dict[str, Any]) -> Dict[str, Any]:
     """The chat reply of a (finished) alias execution: {execution_id, status, completed, message}."""
-    completed = transitions.is_completed(execution["status"])
+    completed = statuses.is_completed(execution["status"])
     out = {"execution_id": execution["id"], "status": execution["status"], "completed": completed,
            "action_alias_ref": (execution.get("context") or {}).get("action_alias_ref"), "message": None}
     if not completed:

@@ -14,8 +14,9 @@ from mistral_v2.exceptions import (
     MistralUnreachableError,
     St2MistralError,
 )
+from mistral_v2.statuses import St2
 from st2mistral_local import aliases, extensions, rules, transitions, views
-from st2mistral_local.auth import AuthenticationError
+from st2mistral_local.auth import AccessDeniedError, AuthenticationError
 from st2mistral_local.container import NotFoundError, public_action
 from st2mistral_local.host import Host
 from st2mistral_local.runners import runner_types
@@ -26,7 +27,7 @@ API = "/api/v1"
 AUTH = "/auth/v1"
 DEFAULT_LIMIT = 50
 # Statuses a late push of "running" must not overwrite without asking Mistral first.
-STALE_IF_RUNNING = frozenset({transitions.PAUSING, transitions.PAUSED, transitions.CANCELING})
+STALE_IF_RUNNING = frozenset({St2.PAUSING, St2.PAUSED, St2.CANCELING})
 MAX_LIMIT = 1000
 # Largest request body accepted (bytes); ST2MISTRAL_MAX_BODY_BYTES overrides. Mistral's pushes carry
 # results truncated to [mistral] max_result_size (1 MiB by default), hence the headroom.
@@ -78,6 +79,8 @@ def _fault(message: str, status: int) -> Response:
 def _status_for(exc: St2MistralError) -> int:
     if isinstance(exc, AuthenticationError):
         return 401
+    if isinstance(exc, AccessDeniedError):
+        return 403
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(exc, MistralUnreachableError):
@@ -196,19 +199,58 @@ def create_app(host: Host) -> Flask:
         resp.status_code = 201
         return resp
 
+    def _apikey_view(k: Dict[str, Any]) -> Dict[str, Any]:
+        return {"id": k["id"], "uid": "api_key:%s" % k["key_hash"], "user": k["username"],
+                "key_hash": k["key_hash"], "created_at": k["created_at"], "enabled": k["enabled"], "metadata": {}}
+
     @app.post(API + "/apikeys")
     def create_apikey() -> Response:
         body = _json_body()
-        resp = jsonify(host.auth.create_apikey(body.get("user") or g.user))
+        resp = jsonify(host.auth.create_apikey(host.auth.act_as(g.user, body.get("user"))))
         resp.status_code = 201
         return resp
 
     @app.get(API + "/apikeys")
     def list_apikeys() -> Response:
-        keys = [{"id": k["id"], "uid": "api_key:%s" % k["key_hash"], "user": k["username"],
-                 "key_hash": k["key_hash"], "created_at": k["created_at"], "enabled": k["enabled"], "metadata": {}}
-                for k in host.store.list_apikeys()]
+        """Admins see every key (or `?user=`'s); a user sees their own only."""
+        wanted = request.args.get("user")
+        if wanted:
+            host.auth.act_as(g.user, wanted, '"user" query parameter')
+        elif not host.auth.is_admin(g.user):
+            wanted = g.user
+        keys = [_apikey_view(k) for k in host.store.list_apikeys() if wanted in (None, k["username"])]
         return _paged(keys, len(keys))
+
+    def _own_apikey(key_id: str) -> Dict[str, Any]:
+        found = next((k for k in host.store.list_apikeys() if key_id in (k["id"], k["key_hash"])), None)
+        if found is None or (found["username"] != g.user and not host.auth.is_admin(g.user)):
+            raise NotFoundError('ApiKey with id "%s" not found.' % key_id)  # others' keys are not shown
+        return found
+
+    def _acting_body(body: Dict[str, Any]) -> Dict[str, Any]:
+        """An execution request with the user it runs as settled (StackStorm's rules): `user` only
+        for admins; `context.user` is never believed, it becomes that user."""
+        user = host.auth.act_as(g.user, body.get("user"))
+        context = body.get("context")
+        if isinstance(context, dict) and context.get("user") not in (None, user):
+            LOG.info("execution request by %s: context.user %r replaced by %r", g.user, context["user"], user)
+        if isinstance(context, dict):
+            body["context"] = dict(context, user=user)
+        return dict(body, user=user)
+
+    def _kv_user() -> Optional[str]:
+        """`?user=`: another user's scope, for admins only (StackStorm's rule)."""
+        wanted = request.args.get("user")
+        return host.auth.act_as(g.user, wanted, '"user" query parameter') if wanted else None
+
+    @app.get(API + "/apikeys/<key_id>")
+    def get_apikey(key_id: str) -> Response:
+        return jsonify(_apikey_view(_own_apikey(key_id)))
+
+    @app.delete(API + "/apikeys/<key_id>")
+    def delete_apikey(key_id: str) -> Response:
+        host.store.delete_apikey(_own_apikey(key_id)["id"])
+        return Response(status=204)
 
     # ---- actions and runners -------------------------------------------------------------
     @app.get(API + "/actions")
@@ -274,7 +316,7 @@ def create_app(host: Host) -> Flask:
 
     @app.post(API + "/executions")
     def create_execution() -> Response:
-        doc, created = host.container.create(_json_body(), g.user)
+        doc, created = host.container.create(_acting_body(_json_body()), g.user)
         resp = jsonify(_view(doc))
         resp.status_code = 201 if created else 200
         return resp
@@ -301,11 +343,11 @@ def create_app(host: Host) -> Flask:
         status = body.get("status")
         if not isinstance(status, str):
             raise InvalidParametersError('"status" is required.')
-        if "result" not in body and status == transitions.PAUSING:
+        if "result" not in body and status == St2.PAUSING:
             doc = host.container.pause(execution_id)
-        elif "result" not in body and status == transitions.RESUMING:
+        elif "result" not in body and status == St2.RESUMING:
             doc = host.container.resume(execution_id)
-        elif "result" not in body and status == transitions.CANCELING:
+        elif "result" not in body and status == St2.CANCELING:
             doc = host.container.cancel(execution_id)
         else:
             if status not in transitions.ALL_STATUSES:
@@ -317,7 +359,7 @@ def create_app(host: Host) -> Flask:
                 # reconcile round) sets the status, not a push computed before it.
                 LOG.info("push for %s (%s) ignored while an operation is applied", execution_id, status)
                 return jsonify(_view(host.container.get(execution_id)))
-            if status == transitions.RUNNING and host.container.get(execution_id)["status"] in STALE_IF_RUNNING:
+            if status == St2.RUNNING and host.container.get(execution_id)["status"] in STALE_IF_RUNNING:
                 # A push is computed when Mistral's event is handled and may arrive after a pause or
                 # cancel went through: moving back to running is only believed when Mistral says so.
                 status, result = host.reconciler.fresh(execution_id) or (status, result)
@@ -337,7 +379,7 @@ def create_app(host: Host) -> Flask:
 
     @app.post(API + "/executions/<execution_id>/re_run")
     def rerun_execution(execution_id: str) -> Response:
-        doc = host.container.rerun(execution_id, _json_body(), g.user)
+        doc = host.container.rerun(execution_id, _acting_body(_json_body()), g.user)
         resp = jsonify(_view(doc))
         resp.status_code = 201
         return resp
@@ -363,25 +405,28 @@ def create_app(host: Host) -> Flask:
     # ---- keys ----------------------------------------------------------------------------
     @app.get(API + "/keys")
     def list_keys() -> Response:
-        docs = host.kv.list(request.args.get("scope"), request.args.get("user"), request.args.get("prefix"),
+        docs = host.kv.list(request.args.get("scope"), _kv_user(), request.args.get("prefix"),
                             _bool_arg("decrypt"), g.user)
         limit, offset = _limit()
         return _paged(docs[offset:(offset + limit) if limit is not None else None], len(docs))
 
     @app.get(API + "/keys/<name>")
     def get_key(name: str) -> Response:
-        doc = host.kv.get(name, request.args.get("scope"), request.args.get("user"), _bool_arg("decrypt"), g.user)
+        doc = host.kv.get(name, request.args.get("scope"), _kv_user(), _bool_arg("decrypt"), g.user)
         if doc is None:
             raise NotFoundError('Key "%s" cannot be found.' % name)
         return jsonify(doc)
 
     @app.put(API + "/keys/<name>")
     def set_key(name: str) -> Response:
-        return jsonify(host.kv.set(name, _json_body(), g.user))
+        body = _json_body()
+        if body.get("user") not in (None, ""):
+            body["user"] = host.auth.act_as(g.user, body.get("user"))
+        return jsonify(host.kv.set(name, body, g.user))
 
     @app.delete(API + "/keys/<name>")
     def delete_key(name: str) -> Response:
-        if not host.kv.delete(name, request.args.get("scope"), request.args.get("user"), g.user):
+        if not host.kv.delete(name, request.args.get("scope"), _kv_user(), g.user):
             raise NotFoundError('Key "%s" cannot be found.' % name)
         return Response(status=204)
 

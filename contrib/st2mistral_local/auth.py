@@ -9,19 +9,29 @@ from typing import Any, Dict, Mapping, Optional
 
 import yaml
 
+from mistral_v2 import statuses
 from mistral_v2.exceptions import ConfigurationError, St2MistralError
-from st2mistral_local import ids, transitions
+from st2mistral_local import ids
 from st2mistral_local.store import Store
 
 DEFAULT_USER = "st2admin"
 DEFAULT_TTL = 86400
 MAX_TTL = 7 * 86400
-# How long an execution's token stays valid after the execution completed.
-EXECUTION_TOKEN_GRACE = 300
+# Who the host's in-memory service key (Authenticator.service_key) acts as.
+SERVICE_USER = "stanley"
+# Users with StackStorm's admin role whatever the users file says.
+ADMIN_USERS = frozenset({DEFAULT_USER, SERVICE_USER})
+# How long an execution's token stays valid after the execution completed: not at all, so the
+# copy Mistral keeps in its database (env, st2.action inputs) is useless once the execution ended.
+EXECUTION_TOKEN_GRACE = 0
 
 
 class AuthenticationError(St2MistralError):
     """Missing, unknown or expired credentials (HTTP 401)."""
+
+
+class AccessDeniedError(St2MistralError):
+    """An authenticated user asked for something only an admin may do (HTTP 403)."""
 
 
 def _hash(secret: str) -> str:
@@ -50,16 +60,6 @@ def ensure_users_file(path: str, user: str = DEFAULT_USER) -> Optional[str]:
     return password
 
 
-def add_user(path: str, user: str, password: str) -> None:
-    """Add or replace a user in the users file."""
-    data = _read_users(path) if os.path.exists(path) else {}
-    salt = secrets.token_hex(16)
-    data[user] = {"salt": salt, "password_hash": _password_hash(password, salt)}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        yaml.safe_dump({"users": data}, fh)
-
-
 def _read_users(path: str) -> Dict[str, Dict[str, str]]:
     try:
         with open(path) as fh:
@@ -80,6 +80,9 @@ class Authenticator:
         self.users_path = users_path
         self.default_ttl = default_ttl
         self.max_ttl = max_ttl
+        # The host's own credential towards a Mistral that authenticates with StackStorm
+        # ([mistral] api_key of the runner, reconciler and callbacks): only in memory, new per start.
+        self.service_key = secrets.token_urlsafe(36)
 
     def check_password(self, user: str, password: str) -> bool:
         """True when the user exists in the users file and the password matches."""
@@ -87,6 +90,27 @@ class Authenticator:
         if not isinstance(entry, dict) or "salt" not in entry:
             return False
         return hmac.compare_digest(_password_hash(password, entry["salt"]), entry.get("password_hash", ""))
+
+    def is_admin(self, user: str) -> bool:
+        """StackStorm's admin role: st2admin and the system user always; others with
+        `roles: [admin]` in the users file."""
+        if user in ADMIN_USERS:
+            return True
+        entry = _read_users(self.users_path).get(user) if os.path.exists(self.users_path) else None
+        roles = entry.get("roles") if isinstance(entry, dict) else None
+        return isinstance(roles, list) and "admin" in roles
+
+    def act_as(self, requester: str, user: Optional[str], what: str = '"user"') -> str:
+        """The user a request acts for: `user` when given, else the requester. Acting for someone
+        else needs the admin role, as StackStorm's RBAC rules (no impersonation)."""
+        if user in (None, "") or user == requester:
+            return requester
+        if not isinstance(user, str):
+            raise AccessDeniedError("%s must be a user name, got %r" % (what, user))
+        if not self.is_admin(requester):
+            raise AccessDeniedError('%s can only be provided by admins: user "%s" cannot act for user "%s".'
+                                    % (what, requester, user))
+        return user
 
     def issue_token(self, user: str, ttl: Optional[int] = None) -> Dict[str, Any]:
         """A new user token (TokenAPI shape incl. the token itself, shown only here)."""
@@ -100,7 +124,7 @@ class Authenticator:
         return {"id": token_id, "user": user, "token": token, "ttl": ttl, "expiry": expiry, "metadata": {}}
 
     def issue_execution_token(self, user: str, execution_id: str) -> str:
-        """A token valid for as long as the execution runs (plus a short grace after it ends)."""
+        """A token valid for as long as the execution runs (until it completes)."""
         token = secrets.token_hex(16)
         self.store.add_token(_hash(token), ids.new_id(), user, None, execution_id, ids.now_iso())
         return token
@@ -125,13 +149,15 @@ class Authenticator:
             ex = self.store.get_execution(row["execution_id"])
             if ex is None:
                 raise AuthenticationError("Unauthorized - Token has expired.")
-            if transitions.is_completed(ex["status"]) and ex.get("end_timestamp"):
+            if statuses.is_completed(ex["status"]) and ex.get("end_timestamp"):
                 ended = ids.parse_iso(ex["end_timestamp"])
-                if (ids.parse_iso(ids.now_iso()) - ended).total_seconds() > EXECUTION_TOKEN_GRACE:
+                if (ids.parse_iso(ids.now_iso()) - ended).total_seconds() >= EXECUTION_TOKEN_GRACE:
                     raise AuthenticationError("Unauthorized - Token has expired.")
         return row["username"]
 
     def _apikey_user(self, key: str) -> str:
+        if hmac.compare_digest(key, self.service_key):
+            return SERVICE_USER
         row = self.store.get_apikey(_hash(key))
         if not row or not row["enabled"]:
             raise AuthenticationError("Unauthorized - API key provided is not valid.")

@@ -10,6 +10,18 @@ from typing import Any, Dict, Optional
 
 from mistral_v2 import seam
 
+# What a command inherits from the host's environment: what a service's environment would hold
+# (StackStorm's local runner copies st2actionrunner's, a systemd service's), never the user's
+# shell variables (ST2_API_KEY, cloud credentials, ...).
+INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "USER", "LOGNAME", "SHELL", "TMPDIR", "TZ")
+
+
+def clean_env() -> Dict[str, str]:
+    """The base environment of a `core.local` command (see INHERITED_ENV)."""
+    env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return env
+
 
 class NoopRunner(seam.ActionRunner):
     """Does nothing and succeeds."""
@@ -36,9 +48,11 @@ class LocalShellCommandRunner(seam.ActionRunner):
                        "succeeded": False, "return_code": None, "stdout": "", "stderr": ""}
             return seam.LIVEACTION_STATUS_FAILED, refused, {}
         timeout = params.get("timeout") or 60
-        env = dict(os.environ)
+        env = clean_env()
         env.update({str(k): str(v) for k, v in (params.get("env") or {}).items()})
         env["ST2_ACTION_EXECUTION_ID"] = str(self.execution_id)
+        if getattr(self.action, "pack", None):
+            env["ST2_ACTION_PACK_NAME"] = str(self.action.pack)
         if getattr(self.auth_token, "token", None):
             env["ST2_ACTION_AUTH_TOKEN"] = self.auth_token.token
         with self._lock:

@@ -16,6 +16,7 @@ import requests
 from mistral_v2.exceptions import St2MistralError
 from st2mistral_local import host as host_mod
 from st2mistral_local import server
+from st2mistral_server import paths
 
 MISTRAL_STATE = "mistral.json"
 PORTS = "ports.json"
@@ -115,17 +116,32 @@ def _tail(path: str, lines: int = 20) -> str:
         return ""
 
 
+APIKEY_STATE = "apikey.json"
+
+
 def _apikey(base_url: str, state_dir: str) -> str:
+    """A new API key for the exports; the key an earlier `up` printed is revoked (its id, never the
+    key itself, is kept in <state>/apikey.json), so repeated `up`s leave one valid key."""
     from st2mistral_local.auth import DEFAULT_USER
 
     with open(os.path.join(state_dir, "%s.password" % DEFAULT_USER)) as fh:
         password = fh.read().strip()
-    resp = requests.post(base_url + "/auth/v1/tokens", auth=(DEFAULT_USER, password), json={}, timeout=10)
+    resp = requests.post(base_url + "/auth/v1/tokens", auth=(DEFAULT_USER, password), json={"ttl": 300}, timeout=10)
     resp.raise_for_status()
-    token = resp.json()["token"]
-    resp = requests.post(base_url + "/api/v1/apikeys", headers={"X-Auth-Token": token}, json={}, timeout=10)
+    headers = {"X-Auth-Token": resp.json()["token"]}
+    resp = requests.post(base_url + "/api/v1/apikeys", headers=headers, json={}, timeout=10)
     resp.raise_for_status()
-    return resp.json()["key"]
+    created = resp.json()
+    state_path = os.path.join(state_dir, APIKEY_STATE)
+    previous = (_read_json(state_path) or {}).get("id")
+    paths.private_file(state_path)
+    with open(state_path, "w") as fh:
+        json.dump({"id": created["id"]}, fh)
+    if previous and previous != created["id"]:
+        gone = requests.delete(base_url + "/api/v1/apikeys/%s" % previous, headers=headers, timeout=10)
+        if gone.status_code not in (204, 404):
+            _say("st2mistral-local: could not revoke the previous API key %s (HTTP %s)" % (previous, gone.status_code))
+    return str(created["key"])
 
 
 def _exports(base_url: str, key: str) -> str:
@@ -159,10 +175,12 @@ def _up(args: argparse.Namespace, home: str, state_dir: str) -> int:
     # callbacks) keep reaching the host and Mistral at the URLs they were given.
     ports = _read_json(os.path.join(state_dir, PORTS)) or {}
     mistral_port = _port_if_free(ports.get("mistral"))
-    info = st2mistral_server.start(mode=args.mistral, home=Path(home), db_path=db_path, port=mistral_port)
+    port = args.port or _port_if_free(ports.get("host")) or process.free_port()
+    # Mistral authenticates every call with this host (tokens / API keys it issued).
+    info = st2mistral_server.start(mode=args.mistral, home=Path(home), db_path=db_path, port=mistral_port,
+                                   st2_api_url="http://127.0.0.1:%d/api/v1" % port)
     with open(os.path.join(state_dir, MISTRAL_STATE), "w") as fh:
         json.dump(info.to_dict(), fh, indent=2)
-    port = args.port or _port_if_free(ports.get("host")) or process.free_port()
     with open(os.path.join(state_dir, PORTS), "w") as fh:
         json.dump({"host": port, "mistral": info.port}, fh)
     cmd = [sys.executable, "-m", "st2mistral_local.cli", "--home", home, "serve", "--port", str(port),

@@ -10,12 +10,13 @@ import time
 import types
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from mistral_v2 import cascade, masking
+from mistral_v2 import cascade, masking, statuses
 from mistral_v2.exceptions import (
     InvalidOperationError,
     InvalidParametersError,
     St2MistralError,
 )
+from mistral_v2.statuses import St2
 from st2mistral_local import builtin_runners, ids, live_params, params, rerun_request, transitions
 from st2mistral_local.auth import Authenticator
 from st2mistral_local.runners import ASYNC_RUNNERS, get_runner, runner_types
@@ -41,12 +42,10 @@ def _ns(doc: Dict[str, Any]) -> types.SimpleNamespace:
 
 
 def _merge_context(old: Dict[str, Any], new: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """A shallow update, as StackStorm's `liveaction_db.context.update(context)`: a key the
+    runner returns replaces the stored one whole (the runner returns every key it keeps)."""
     merged = dict(old or {})
-    for key, value in (new or {}).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = dict(merged[key], **value)
-        else:
-            merged[key] = value
+    merged.update(new or {})
     return merged
 
 
@@ -133,8 +132,8 @@ class Container:
         if not isinstance(ref, str) or not ref:
             raise InvalidParametersError('"action" (an action ref such as core.local) is required.')
         action = self.store.get_action(ref)
-        if action is None:
-            raise NotFoundError('Action "%s" cannot be found.' % ref)
+        if action is None:  # StackStorm answers POST /executions for an unknown action with 400
+            raise InvalidParametersError('Action "%s" cannot be found.' % ref)
         if not action.get("enabled", True):
             raise InvalidOperationError('Action "%s" is disabled.' % ref)
         context = body.get("context") or {}
@@ -161,11 +160,7 @@ class Container:
         notify = body.get("notify") or {}
         if not isinstance(notify, dict):
             raise InvalidParametersError('"notify" must be an object.')
-        context = dict(context)
-        if isinstance(context.get("re-run"), dict) and not context["re-run"].get("ref"):
-            # st2.action re-running a child workflow of a re-run parent (rerun_children hint)
-            context["re-run"] = rerun_request.child_rerun_options(
-                context["re-run"], ref, parent_id, self.store.get_execution, self._children)
+        context = dict(context)  # a child re-run hint (no "ref") is resolved by the runner, as in StackStorm
         context["user"] = body.get("user") or context.get("user") or requester
         context.setdefault("pack", action["pack"])
         doc = self._new_doc(action, supplied, context, parent_id, callback, delay)
@@ -180,10 +175,6 @@ class Container:
         self.schedule(doc["id"], delay)
         return stored, True
 
-    def _children(self, execution_id: str) -> List[Dict[str, Any]]:
-        docs, _ = self.store.list_executions(parent=execution_id, ascending=True)
-        return docs
-
     def _new_doc(self, action: Dict[str, Any], supplied: Dict[str, Any], context: Dict[str, Any],
                  parent: Optional[str], callback: Dict[str, Any], delay: int) -> Dict[str, Any]:
         ex_id = ids.new_id()
@@ -195,7 +186,7 @@ class Container:
             "runner": runner,
             "liveaction": {"id": ex_id, "action": action["ref"], "parameters": supplied,
                            "callback": callback, "runner_info": {"hostname": "st2mistral-local", "pid": os.getpid()}},
-            "status": transitions.REQUESTED,
+            "status": St2.REQUESTED,
             "start_timestamp": now,
             "end_timestamp": None,
             "parameters": supplied,
@@ -205,7 +196,7 @@ class Container:
             "callback": callback,
             "callback_state": "pending" if callback.get("source") == "mistral_v2" else None,
             "delay": delay,
-            "log": [{"timestamp": now, "status": transitions.REQUESTED}],
+            "log": [{"timestamp": now, "status": St2.REQUESTED}],
         }
 
     def schedule(self, execution_id: str, delay_ms: int = 0) -> None:
@@ -243,11 +234,11 @@ class Container:
                 doc["status"] = status
                 doc["log"].append({"timestamp": ids.now_iso(), "status": status})
                 changed["status"] = True
-            if result is not None:
+            if result:  # as StackStorm's update_liveaction_status: an empty result keeps the stored one
                 doc["result"] = result
             if context:
                 doc["context"] = _merge_context(doc.get("context") or {}, context)
-            if transitions.is_completed(status) and not doc.get("end_timestamp"):
+            if statuses.is_completed(status) and not doc.get("end_timestamp"):
                 doc["end_timestamp"] = ids.now_iso()
             changed["value"] = True
             return doc
@@ -255,12 +246,12 @@ class Container:
         doc = self.store.update_execution(execution_id, mutate)
         if doc is None:
             raise NotFoundError('Execution "%s" cannot be found.' % execution_id)
-        if changed["status"] and doc.get("parent") and doc["status"] in (transitions.PAUSING, transitions.PAUSED):
+        if changed["status"] and doc.get("parent") and doc["status"] in (St2.PAUSING, St2.PAUSED):
             try:
                 self.cascade_pool.submit(self._pause_up, execution_id)
             except RuntimeError:  # shutting down
                 LOG.info("host stopping: pause of %s not cascaded up", execution_id)
-        if changed["value"] and transitions.is_completed(doc["status"]):
+        if changed["value"] and statuses.is_completed(doc["status"]):
             LOG.info("execution %s completed: %s", execution_id, doc["status"])
             try:
                 self.on_completed(doc)
@@ -280,7 +271,7 @@ class Container:
 
     def settle_status(self, execution_id: str, status: str) -> str:
         """The status to store for a workflow: pausing/canceling while a child workflow is active."""
-        if status not in (transitions.PAUSED, transitions.CANCELED):
+        if status not in (St2.PAUSED, St2.CANCELED):
             return status
         docs, _ = self.store.list_executions(parent=execution_id)
         return cascade.combine_status(status, [d["status"] for d in docs if cascade.is_workflow(d)])
@@ -319,6 +310,7 @@ class Container:
         runner.auth_token = types.SimpleNamespace(token=token, user=user)
         runner.st2_executions = self.st2_executions
         runner.action_lookup = self.action_parameters
+        runner.raise_operation_errors = True  # the host answers pause/resume/cancel requests with them
         rerun = context.get("re-run") or {}
         original = self.store.get_execution(rerun["ref"]) if rerun.get("ref") else None
         runner.rerun_ex_ref = _ns(original) if original else None
@@ -327,13 +319,13 @@ class Container:
     def _run(self, execution_id: str, restart: bool = False) -> None:
         """Run the execution; `restart` retries the start of a `running` one (idempotent runners only)."""
         doc = self.store.get_execution(execution_id)
-        wanted = (transitions.RUNNING,) if restart else (transitions.REQUESTED, transitions.SCHEDULED)
+        wanted = (St2.RUNNING,) if restart else (St2.REQUESTED, St2.SCHEDULED)
         if doc is None or doc["status"] not in wanted:
             return
         try:
             if not restart:
-                self.update(execution_id, transitions.SCHEDULED, only_from=[transitions.REQUESTED])
-                doc, changed = self.update(execution_id, transitions.RUNNING, only_from=[transitions.SCHEDULED])
+                self.update(execution_id, St2.SCHEDULED, only_from=[St2.REQUESTED])
+                doc, changed = self.update(execution_id, St2.RUNNING, only_from=[St2.SCHEDULED])
                 if not changed:
                     return  # canceled meanwhile
             action = self.store.get_action(doc["action"]["ref"])
@@ -343,8 +335,8 @@ class Container:
             with self._live_lock:
                 self._live[execution_id] = runner
             current = self.store.get_execution(execution_id) or {}
-            late_cancel = self._stopping.is_set() or current.get("status") in (transitions.CANCELING,
-                                                                                transitions.CANCELED)
+            late_cancel = self._stopping.is_set() or current.get("status") in (St2.CANCELING,
+                                                                                St2.CANCELED)
             if late_cancel and isinstance(runner, builtin_runners.LocalShellCommandRunner):
                 runner.cancel()  # canceled (or host stopping) between "running" and registration
             try:
@@ -353,8 +345,8 @@ class Container:
             finally:
                 with self._live_lock:
                     self._live.pop(execution_id, None)
-            if self._stopping.is_set() and status == transitions.CANCELED:
-                status = transitions.ABANDONED
+            if self._stopping.is_set() and status == St2.CANCELED:
+                status = St2.ABANDONED
                 result = dict(result or {}, error="The host stopped while this action was running.")
             self.update(execution_id, status, result=result if result is not None else {}, context=context or {})
         except Exception as exc:  # every runner failure ends as a failed execution, never a traceback
@@ -363,7 +355,7 @@ class Container:
             else:
                 LOG.exception("execution %s failed unexpectedly", execution_id)
             try:
-                self.update(execution_id, transitions.FAILED, result=_error_result(exc))
+                self.update(execution_id, St2.FAILED, result=_error_result(exc))
             except St2MistralError:
                 LOG.exception("cannot record failure of execution %s", execution_id)
 
@@ -437,12 +429,12 @@ class Container:
 
     def pause(self, execution_id: str) -> Dict[str, Any]:
         """Ask the runner to pause a running execution."""
-        return self._runner_op(execution_id, cascade.PAUSE, transitions.PAUSING, [transitions.RUNNING])
+        return self._runner_op(execution_id, cascade.PAUSE, St2.PAUSING, [St2.RUNNING])
 
     def resume(self, execution_id: str) -> Dict[str, Any]:
         """Ask the runner to resume a paused (or pausing) execution."""
-        return self._runner_op(execution_id, cascade.RESUME, transitions.RESUMING,
-                               [transitions.PAUSED, transitions.PAUSING])
+        return self._runner_op(execution_id, cascade.RESUME, St2.RESUMING,
+                               [St2.PAUSED, St2.PAUSING])
 
     def cancel(self, execution_id: str) -> Dict[str, Any]:
         """Cancel: before it runs -> canceled; sync runner -> kill; workflow -> runner.cancel()."""
@@ -450,22 +442,22 @@ class Container:
         status = doc["status"]
         if not cascade.check_request(cascade.CANCEL, status, execution_id):
             return doc  # already canceling
-        if status in (transitions.REQUESTED, transitions.SCHEDULED):
-            doc, changed = self.update(execution_id, transitions.CANCELED,
-                                       only_from=[transitions.REQUESTED, transitions.SCHEDULED])
+        if status in (St2.REQUESTED, St2.SCHEDULED):
+            doc, changed = self.update(execution_id, St2.CANCELED,
+                                       only_from=[St2.REQUESTED, St2.SCHEDULED])
             if changed:
                 return doc
             status = doc["status"]
         if doc["runner"]["name"] in ASYNC_RUNNERS:
-            return self._runner_op(execution_id, cascade.CANCEL, transitions.CANCELING,
-                                   [transitions.RUNNING, transitions.PAUSING, transitions.PAUSED, transitions.RESUMING])
-        doc, _ = self.update(execution_id, transitions.CANCELING, strict=True)
+            return self._runner_op(execution_id, cascade.CANCEL, St2.CANCELING,
+                                   [St2.RUNNING, St2.PAUSING, St2.PAUSED, St2.RESUMING])
+        doc, _ = self.update(execution_id, St2.CANCELING, strict=True)
         with self._live_lock:
             runner = self._live.get(execution_id)
         if runner is not None:
             runner.cancel()  # run() returns canceled and records it
         else:
-            doc, _ = self.update(execution_id, transitions.CANCELED, only_from=[transitions.CANCELING])
+            doc, _ = self.update(execution_id, St2.CANCELED, only_from=[St2.CANCELING])
         return doc
 
     def rerun(self, execution_id: str, body: Dict[str, Any], requester: str) -> Dict[str, Any]:
@@ -492,22 +484,22 @@ class Container:
         abandon interrupted synchronous ones; workflows with a Mistral execution are left to the
         reconciler."""
         counts = {"requeued": 0, "abandoned": 0, "tracked": 0, "restarted": 0}
-        pending, _ = self.store.list_executions(statuses_not_in=sorted(transitions.COMPLETED), ascending=True)
+        pending, _ = self.store.list_executions(statuses_not_in=sorted(St2.COMPLETED), ascending=True)
         for doc in pending:
             status = doc["status"]
             mistral_ctx = (doc.get("context") or {}).get("mistral") or {}
-            if status in (transitions.REQUESTED, transitions.SCHEDULED):
+            if status in (St2.REQUESTED, St2.SCHEDULED):
                 self.schedule(doc["id"])
                 counts["requeued"] += 1
             elif doc["runner"]["name"] in ASYNC_RUNNERS and mistral_ctx.get("execution_id"):
                 counts["tracked"] += 1
-            elif doc["runner"]["name"] in PAUSABLE_RUNNERS and status == transitions.RUNNING:
+            elif doc["runner"]["name"] in PAUSABLE_RUNNERS and status == St2.RUNNING:
                 # Stopped inside runner.run(): mistral-v2 starts are idempotent (the Mistral execution
                 # id derives from ours), so retrying finds the execution Mistral may already have.
                 self.pool.submit(self._run, doc["id"], True)
                 counts["restarted"] += 1
             else:
-                self.update(doc["id"], transitions.ABANDONED, result=dict(doc.get("result") or {}, error=(
+                self.update(doc["id"], St2.ABANDONED, result=dict(doc.get("result") or {}, error=(
                     "The host stopped while this execution was %s; its outcome is unknown." % status)))
                 counts["abandoned"] += 1
         return counts

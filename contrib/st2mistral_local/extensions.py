@@ -13,8 +13,9 @@ from mistral_v2.exceptions import (
     RerunError,
     St2MistralError,
 )
-from mistral_v2.mistral_v2 import shared_api
-from st2mistral_local import params, transitions
+from mistral_v2.mistral_api import shared as shared_api
+from mistral_v2.statuses import St2
+from st2mistral_local import params
 
 LOG = logging.getLogger(__name__)
 
@@ -274,10 +275,10 @@ def register(app: Any, host: Any) -> None:
                                       "context": overrides, "user": g.user}
         new_doc = host.container.rerun(execution_id, rerun_body, g.user)  # the host's re_run mapping
         deadline = time.monotonic() + START_WAIT_SECONDS
-        while new_doc["status"] in (transitions.REQUESTED, transitions.SCHEDULED) and time.monotonic() < deadline:
+        while new_doc["status"] in (St2.REQUESTED, St2.SCHEDULED) and time.monotonic() < deadline:
             time.sleep(0.05)
             new_doc = host.container.get(new_doc["id"])
-        if new_doc["status"] == transitions.FAILED:
+        if new_doc["status"] == St2.FAILED:
             error = (new_doc.get("result") or {}).get("error") or "the resume failed"
             resp = jsonify({"faultstring": error, "execution": views.execution(host.store, new_doc)})
             resp.status_code = 400

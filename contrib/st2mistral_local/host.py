@@ -9,6 +9,7 @@ from typing import List, Optional
 from oslo_config import cfg
 
 from mistral_v2 import config as mistral_config
+from mistral_v2 import masking
 from mistral_v2.exceptions import ConfigurationError
 from st2mistral_local import auth, kv, live_params, packs
 from st2mistral_local.container import Container
@@ -59,6 +60,9 @@ def load_config_file(path: str) -> None:
         raise ConfigurationError("Cannot read config file %s: %s" % (path, exc)) from exc
 
 
+HOST_RETRY_ATTEMPTS = 5
+
+
 def _register_mistral_options(settings: HostSettings) -> cfg.ConfigOpts:
     """Register the runner's `[mistral]` options and point them at Mistral and at this host."""
     mistral_config.register_opts(conf=cfg.CONF)
@@ -68,6 +72,11 @@ def _register_mistral_options(settings: HostSettings) -> cfg.ConfigOpts:
             cfg.CONF.set_override("v2_base_url", settings.mistral_url, group="mistral")
         if "api_url" in group:
             cfg.CONF.set_override("api_url", settings.api_url, group="mistral")
+        if "retry_attempts" in group:
+            # A person is waiting on the local host: fail a call to an unreachable Mistral after a
+            # few attempts (StackStorm's rule, [mistral] retry_stop_max_msec alone, can take 10
+            # minutes). A --config-file setting still wins.
+            cfg.CONF.set_default("retry_attempts", HOST_RETRY_ATTEMPTS, group="mistral")
     return cfg.CONF
 
 
@@ -76,6 +85,19 @@ def _mistral_option(name: str, default: float) -> float:
         return float(getattr(cfg.CONF.mistral, name))
     except (cfg.NoSuchOptError, cfg.NoSuchGroupError, AttributeError, TypeError, ValueError):
         return default
+
+
+_SERVICE_KEYS: List[str] = []
+
+
+def _use_service_key(key: str) -> None:
+    """Make the host's in-memory service key the runner's `[mistral] api_key` (Mistral with
+    auth_type = st2 asks this host whether it is valid) unless the operator configured one."""
+    current = cfg.CONF.mistral.api_key
+    if current is None or current in _SERVICE_KEYS:
+        _SERVICE_KEYS.append(key)
+        cfg.CONF.set_override("api_key", key, group="mistral")
+    masking.remember([key])
 
 
 class Host:
@@ -89,6 +111,7 @@ class Host:
         self.users_path = os.path.join(settings.state_dir, "users.yaml")
         auth.ensure_users_file(self.users_path)
         self.auth = auth.Authenticator(self.store, self.users_path)
+        _use_service_key(self.auth.service_key)
         self.kv = kv.KeyValueStore(self.store, kv.load_cipher(os.path.join(settings.state_dir, "kv.key")))
         renderer = live_params.Renderer(self._stored_key, self.kv.decrypt)
         self.container = Container(self.store, self.auth, workers=settings.workers, renderer=renderer)

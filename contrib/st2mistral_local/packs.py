@@ -10,7 +10,7 @@ import yaml
 
 from mistral_v2.exceptions import ConfigurationError, St2MistralError
 from st2mistral_local import ids, params
-from st2mistral_local.runners import MISTRAL_RUNNER, runner_types
+from st2mistral_local.runners import runner_types
 from st2mistral_local.store import Store
 
 LOG = logging.getLogger(__name__)
@@ -85,9 +85,7 @@ def check_action(pack: str, meta: Any, pack_dir: Optional[str], source: str) -> 
     runner = meta.get("runner_type")
     if runner not in types:
         problems.append('unknown runner_type "%s" (known: %s)' % (runner, ", ".join(sorted(types))))
-    entry = meta.get("entry_point")
-    if runner == MISTRAL_RUNNER and not entry:
-        problems.append('"entry_point" is required for runner mistral-v2')
+    entry = meta.get("entry_point")  # optional, as in StackStorm (mistral-v2: a workflow registered in Mistral)
     if entry:
         if os.path.isabs(entry) or ".." in entry.split("/"):
             problems.append('"entry_point" must be relative to the pack\'s actions/ directory')

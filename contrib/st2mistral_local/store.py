@@ -9,6 +9,7 @@ import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from mistral_v2.exceptions import St2MistralError
+from st2mistral_server import paths
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS actions (
@@ -75,7 +76,9 @@ class Store:
     def __init__(self, path: str) -> None:
         self.path = path
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+            if path != ":memory:":
+                paths.private_file(path)  # 0600 from creation; SQLite's -wal/-shm files copy the mode
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=5000")
@@ -354,6 +357,11 @@ class Store:
         """All API key rows (hashes only)."""
         rows = self._query("SELECT id, username, created_at, enabled, key_hash FROM apikeys ORDER BY created_at")
         return [self._apikey_dict(r) for r in rows]
+
+    def delete_apikey(self, key_id: str) -> bool:
+        """Delete an API key by id; False when there was none."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM apikeys WHERE id = ?", (key_id,)).rowcount == 1
 
     @staticmethod
     def _apikey_dict(r: sqlite3.Row) -> Dict[str, Any]:

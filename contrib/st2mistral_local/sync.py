@@ -9,7 +9,8 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from st2mistral_local import transitions
+from mistral_v2 import statuses
+from mistral_v2.statuses import St2
 from st2mistral_local.container import Container
 from st2mistral_local.runners import MISTRAL_RUNNER
 from st2mistral_local.store import Store
@@ -39,7 +40,7 @@ class HostExecutions:
     def unfinished_workflows(self) -> List[Dict[str, Any]]:
         self._cycle_started = time.monotonic()
         docs, _ = self.store.list_executions(runner_type=MISTRAL_RUNNER,
-                                             statuses_not_in=sorted(transitions.COMPLETED), ascending=True)
+                                             statuses_not_in=sorted(St2.COMPLETED), ascending=True)
         return docs
 
     def get(self, execution_id: str) -> Dict[str, Any]:
@@ -55,7 +56,7 @@ class HostExecutions:
 
     def due_callbacks(self, docs: List[Dict[str, Any]], answers: QueryAnswer) -> List[Dict[str, Any]]:
         due, _ = self.store.list_executions(callback_states=["pending", "failed"], ascending=True)
-        return [doc for doc in due if transitions.is_completed(doc["status"])]
+        return [doc for doc in due if statuses.is_completed(doc["status"])]
 
     def claim_callback(self, doc: Dict[str, Any]) -> bool:
         return self.store.claim_callback(doc["id"])

@@ -3,39 +3,25 @@ from __future__ import annotations
 
 from typing import Dict, FrozenSet
 
-from mistral_v2 import seam
-from mistral_v2.cascade import CANCELED, CANCELING, PAUSED, PAUSING, RESUMING, RUNNING
 from mistral_v2.exceptions import InvalidOperationError
+from mistral_v2.statuses import St2, is_completed
 
-REQUESTED = seam.LIVEACTION_STATUS_REQUESTED
-SCHEDULED = seam.LIVEACTION_STATUS_SCHEDULED
-SUCCEEDED = seam.LIVEACTION_STATUS_SUCCEEDED
-FAILED = seam.LIVEACTION_STATUS_FAILED
-TIMEOUT = seam.LIVEACTION_STATUS_TIMED_OUT
-ABANDONED = seam.LIVEACTION_STATUS_ABANDONED
-
-COMPLETED: FrozenSet[str] = frozenset(seam.LIVEACTION_COMPLETED_STATES)
 ALL_STATUSES: FrozenSet[str] = frozenset(
-    {REQUESTED, SCHEDULED, RUNNING, PAUSING, PAUSED, RESUMING, CANCELING} | COMPLETED
+    {St2.REQUESTED, St2.SCHEDULED, St2.RUNNING, St2.PAUSING, St2.PAUSED, St2.RESUMING, St2.CANCELING} | St2.COMPLETED
 )
 
 # status -> statuses it may move to (a status may always be "re-set" to itself).
 ALLOWED: Dict[str, FrozenSet[str]] = {
-    REQUESTED: frozenset({SCHEDULED, RUNNING, CANCELING, CANCELED, FAILED, ABANDONED}),
-    SCHEDULED: frozenset({RUNNING, CANCELING, CANCELED, FAILED, ABANDONED}),
-    RUNNING: frozenset({PAUSING, PAUSED, CANCELING}) | COMPLETED,
-    PAUSING: frozenset({PAUSED, RUNNING, RESUMING, CANCELING}) | COMPLETED,
-    PAUSED: frozenset({RESUMING, RUNNING, PAUSING, CANCELING}) | COMPLETED,
-    RESUMING: frozenset({RUNNING, PAUSING, PAUSED, CANCELING}) | COMPLETED,
-    CANCELING: COMPLETED,
+    St2.REQUESTED: frozenset({St2.SCHEDULED, St2.RUNNING, St2.CANCELING, St2.CANCELED, St2.FAILED, St2.ABANDONED}),
+    St2.SCHEDULED: frozenset({St2.RUNNING, St2.CANCELING, St2.CANCELED, St2.FAILED, St2.ABANDONED}),
+    St2.RUNNING: frozenset({St2.PAUSING, St2.PAUSED, St2.CANCELING}) | St2.COMPLETED,
+    St2.PAUSING: frozenset({St2.PAUSED, St2.RUNNING, St2.RESUMING, St2.CANCELING}) | St2.COMPLETED,
+    St2.PAUSED: frozenset({St2.RESUMING, St2.RUNNING, St2.PAUSING, St2.CANCELING}) | St2.COMPLETED,
+    St2.RESUMING: frozenset({St2.RUNNING, St2.PAUSING, St2.PAUSED, St2.CANCELING}) | St2.COMPLETED,
+    St2.CANCELING: St2.COMPLETED,
 }
-for _done in COMPLETED:
+for _done in St2.COMPLETED:
     ALLOWED[_done] = frozenset()
-
-
-def is_completed(status: str) -> bool:
-    """True for statuses after which nothing changes."""
-    return status in COMPLETED
 
 
 def can_transition(current: str, new: str) -> bool:

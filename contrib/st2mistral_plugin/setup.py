@@ -28,6 +28,7 @@ setup(
                       "jsonpath-ng>=1.5.0"],
     entry_points={
         "mistral.actions": ["st2.action = st2mistral_plugin.action:St2Action"],
+        "mistral.auth": ["st2 = st2mistral_plugin.auth:St2AuthHandler"],
         "mistral.notification.publishers": ["st2 = st2mistral_plugin.publisher:St2Publisher"],
         "mistral.expression.functions": [
             "st2kv = st2mistral_plugin.functions:st2kv_",

@@ -20,6 +20,11 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start Mistral in the background (no-op when already up)")
     up.add_argument("--mode", choices=server.MODES, default="embedded")
     up.add_argument("--port", type=int, help="API port on 127.0.0.1 (default: a free one)")
+    auth = up.add_mutually_exclusive_group()
+    auth.add_argument("--st2-api-url", help="StackStorm API (incl. /api/v1) that checks the token or "
+                      "API key of every Mistral API call (authentication is on by default)")
+    auth.add_argument("--no-auth", action="store_true",
+                      help="run Mistral without authentication (anyone reaching its port may use it)")
     sub.add_parser("down", help="stop the background Mistral (no-op when not running)")
     st = sub.add_parser("status", help="show the background Mistral; exit 3 when not running")
     st.add_argument("--json", action="store_true", help="print the state as JSON")
@@ -27,6 +32,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _up(args: argparse.Namespace) -> int:
+    if not args.st2_api_url and not args.no_auth:
+        print("st2mistral-server: Mistral authenticates every API call with StackStorm: give "
+              "--st2-api-url http://<st2>/api/v1, or --no-auth to run it open", file=sys.stderr)
+        return 2
     current = server.read_state(args.home)
     if current is not None and current.running():
         if current.mode != args.mode:
@@ -38,7 +47,7 @@ def _up(args: argparse.Namespace) -> int:
     if current is not None:  # stale: processes died; clean up what is left
         server.stop(current)
         server.clear_state(args.home)
-    info = server.start(mode=args.mode, home=args.home, port=args.port)
+    info = server.start(mode=args.mode, home=args.home, port=args.port, st2_api_url=args.st2_api_url)
     server.write_state(info, args.home)
     print(f"Mistral ({info.mode}) running at {info.url} (pids {' '.join(map(str, info.pids))}); "
           f"logs in {info.run_dir}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from mistral_v2.exceptions import ConfigurationError
 
@@ -59,3 +59,15 @@ def repo_root(repo: Optional[os.PathLike] = None) -> Path:
         "cannot find the st2-mistral source tree (needed to install the runner into the Mistral "
         f"venv); set ${REPO_ENV} to the directory holding setup.py"
     )
+
+
+def private_file(path: "Union[str, os.PathLike]") -> Path:
+    """Create `path` (empty) readable by its owner only, unless it exists; never world-readable
+    in between, as a chmod after writing would be. Returns the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    return target

@@ -7,6 +7,8 @@ from typing import Any, Optional
 
 import requests
 
+from mistral_v2 import statuses
+
 PROBE_WORKFLOW = """---
 version: '2.0'
 {name}:
@@ -17,9 +19,9 @@ version: '2.0'
 
 
 def api_ok(url: str, timeout: float = 3.0) -> bool:
-    """True when GET <url>/workflows answers 200."""
+    """True when GET <url>/workflows answers 200 (or 401: up, with authentication on)."""
     try:
-        return requests.get(f"{url}/workflows", timeout=timeout).status_code == 200
+        return requests.get(f"{url}/workflows", timeout=timeout).status_code in (200, 401)
     except requests.RequestException:
         return False
 
@@ -63,12 +65,12 @@ def workflow_roundtrip(url: str, deadline: float) -> bool:
                 return False
             ex_url = f"{url}/executions/{started.json()['id']}"
             state = None
-            while time.monotonic() < deadline and state not in ("SUCCESS", "ERROR"):
+            while time.monotonic() < deadline and state not in (statuses.SUCCESS, statuses.ERROR):
                 time.sleep(0.1)
                 got = _call("GET", ex_url, deadline)
                 state = got.json().get("state") if got is not None and got.ok else None
             _call("DELETE", ex_url, deadline + 10)
-            if state == "SUCCESS":
+            if state == statuses.SUCCESS:
                 return True
         return False
     finally:

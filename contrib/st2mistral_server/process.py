@@ -30,7 +30,8 @@ def spawn(cmd: Sequence[str], output: Path, cwd: Path,
           env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
     """Start `cmd` in its own session (so it survives us and its group can be killed)."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    with open(output, "ab") as out:
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # logs may name secrets
+    with os.fdopen(fd, "ab") as out:
         return subprocess.Popen(
             list(cmd), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=str(cwd), env=env, start_new_session=True, close_fds=True,

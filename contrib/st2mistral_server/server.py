@@ -78,7 +78,7 @@ def prune_run_dirs(home: Optional[os.PathLike] = None, keep: int = KEEP_RUN_DIRS
 
 def _new_run_dir(home: Path, mode: str) -> Path:
     run = paths.runs_dir(home) / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    run.mkdir(parents=True)
+    run.mkdir(parents=True, mode=0o700)
     return run
 
 
@@ -106,9 +106,12 @@ def _wait_ready(info: ServerInfo, procs: list, ready_marker: Optional[Path], dea
     raise _failure(f"Mistral did not become ready within {START_TIMEOUT:.0f} s", info.logs)
 
 
-def _start_embedded(info: ServerInfo, run: Path, db_path: Optional[Path] = None) -> list:
-    conf = mistralconf.render(port=info.port, db_url=f"sqlite:///{db_path or run / 'mistral.db'}",
-                              transport_url="fake:/", log_file=run / "mistral.log")
+def _start_embedded(info: ServerInfo, run: Path, db_path: Optional[Path] = None,
+                    st2_api_url: Optional[str] = None) -> list:
+    db_file = paths.private_file(db_path or run / "mistral.db")  # SQLite keeps an existing file's mode
+    paths.private_file(run / "mistral.log")
+    conf = mistralconf.render(port=info.port, db_url=f"sqlite:///{db_file}",
+                              transport_url="fake:/", log_file=run / "mistral.log", st2_api_url=st2_api_url)
     mistralconf.write(Path(info.config_file), conf)
     info.logs = {"mistral": str(run / "mistral.log"), "launcher": str(run / "launcher.out")}
     cmd = [str(Path(info.venv) / "bin" / "python"), str(paths.launcher_path()),
@@ -118,7 +121,7 @@ def _start_embedded(info: ServerInfo, run: Path, db_path: Optional[Path] = None)
     return [("embedded", proc)]
 
 
-def _start_distributed(info: ServerInfo, run: Path) -> list:
+def _start_distributed(info: ServerInfo, run: Path, st2_api_url: Optional[str] = None) -> list:
     reason = infra.distributed_unavailable_reason()
     if reason:
         raise ConfigurationError(reason)
@@ -127,7 +130,8 @@ def _start_distributed(info: ServerInfo, run: Path) -> list:
     infra.create_database(venv, namespace)
     info.database = namespace
     conf = mistralconf.render(port=info.port, db_url=infra.db_url(namespace),
-                              transport_url=infra.RABBIT_URL, log_file=None, namespace=namespace)
+                              transport_url=infra.RABBIT_URL, log_file=None, namespace=namespace,
+                              st2_api_url=st2_api_url)
     mistralconf.write(Path(info.config_file), conf)
     info.logs = {"db-manage": str(run / "db-manage.log")}
     run_logged([str(venv / "bin" / "mistral-db-manage"), "--config-file", info.config_file,
@@ -147,15 +151,18 @@ def _start_distributed(info: ServerInfo, run: Path) -> list:
 
 def start(mode: str = "embedded", home: Optional[os.PathLike] = None,
           port: Optional[int] = None, venv: Optional[os.PathLike] = None,
-          db_path: Optional[os.PathLike] = None) -> ServerInfo:
+          db_path: Optional[os.PathLike] = None, st2_api_url: Optional[str] = None) -> ServerInfo:
     """Start Mistral in `mode` on 127.0.0.1 (`port` or a free one) and wait until it serves.
 
     Embedded mode keeps its SQLite database at `db_path` when given (it then outlives `stop`,
     so a later start continues the same executions); otherwise in the throw-away run directory.
 
     Distributed mode also waits until a probe workflow completes (engine, executor and notifier
-    consume from RabbitMQ). On failure everything started is stopped and MistralError carries
-    the reason and the logs' tails; bad arguments raise ConfigurationError.
+    consume from RabbitMQ; skipped with authentication on: the StackStorm that would accept the
+    probe's credentials is usually started after Mistral). `st2_api_url` turns on Mistral's
+    authentication with that StackStorm (plugin auth handler `st2`). On failure everything
+    started is stopped and MistralError carries the reason and the logs' tails; bad arguments
+    raise ConfigurationError.
     """
     if mode not in MODES:
         raise ConfigurationError(f"unknown Mistral mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -171,12 +178,12 @@ def start(mode: str = "embedded", home: Optional[os.PathLike] = None,
     began = time.monotonic()
     try:
         if mode == "embedded":
-            procs = _start_embedded(info, run, Path(db_path) if db_path else None)
+            procs = _start_embedded(info, run, Path(db_path) if db_path else None, st2_api_url)
             _wait_ready(info, procs, run / "launcher.out", began + START_TIMEOUT)
         else:
-            procs = _start_distributed(info, run)
+            procs = _start_distributed(info, run, st2_api_url)
             _wait_ready(info, procs, None, began + START_TIMEOUT)
-            if not probe.workflow_roundtrip(info.url, began + START_TIMEOUT):
+            if not st2_api_url and not probe.workflow_roundtrip(info.url, began + START_TIMEOUT):
                 raise _failure("distributed Mistral did not run a probe workflow to SUCCESS "
                                f"within {START_TIMEOUT:.0f} s", info.logs)
     except BaseException:

@@ -4,9 +4,10 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable, Union
 
+from mistral_v2 import statuses
 from mistral_v2.exceptions import MistralError
 
-TERMINAL_STATES = frozenset({"SUCCESS", "ERROR", "CANCELLED"})
+TERMINAL_STATES = frozenset({statuses.SUCCESS, statuses.ERROR, statuses.CANCELLED})
 
 
 def wait_for_state(client: Any, execution_id: str, states: Union[str, Iterable[str]],

@@ -20,7 +20,7 @@ OPTS: List[cfg.Opt] = [
                help="tooz group the instances join to split the work ([coordination] url)."),
     cfg.FloatOpt("membership_timeout", default=None, min=1.0,
                  help="Seconds after which a silent instance's share goes to the others; "
-                      "default: [mistral] query_interval (never under 2)."),
+                      "default: half of [mistral] query_interval (never under 2)."),
 ]
 
 

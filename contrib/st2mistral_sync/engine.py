@@ -5,19 +5,20 @@ import contextlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
 
-from mistral_v2 import seam
+from mistral_v2 import statuses
 from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError, St2MistralError
 
 LOG = logging.getLogger(__name__)
 
 CALLBACK_SOURCE = "mistral_v2"
-COMPLETED = frozenset(seam.LIVEACTION_COMPLETED_STATES)
 # Outcomes of one callback delivery.
 APPLIED, ALREADY, REJECTED, FAILED, SKIPPED = "applied", "already", "rejected", "failed", "skipped"
 
 QueryAnswer = Dict[str, Tuple[str, Dict[str, Any]]]
+SETTLED_KEPT = 20000
 
 
 class Executions(Protocol):
@@ -91,7 +92,7 @@ def wants_callback(doc: Dict[str, Any]) -> bool:
     """A completed execution started by Mistral's st2.action (its callback points at Mistral)."""
     callback = callback_of(doc)
     return (callback.get("source") == CALLBACK_SOURCE and bool(callback.get("url"))
-            and doc.get("status") in COMPLETED)
+            and statuses.is_completed(doc.get("status") or ""))
 
 
 def owner_key(doc: Dict[str, Any]) -> str:
@@ -101,11 +102,18 @@ def owner_key(doc: Dict[str, Any]) -> str:
     return str(parent or doc.get("id"))
 
 
-def awaiting_task_ids(result: Any) -> set:
-    """Ids of the tasks still RUNNING in a reconciled result: an st2.action among them may be
-    waiting for a callback that was lost."""
+def task_states(result: Any) -> Dict[str, str]:
+    """{task execution id: state} of the tasks listed in a reconciled result (the "st2" result
+    format lists the root workflow's tasks only, "nested" also sub-workflow tasks)."""
     tasks = result.get("tasks") if isinstance(result, dict) else None
-    return {str(t.get("id")) for t in tasks or [] if isinstance(t, dict) and t.get("state") == "RUNNING"}
+    return {str(t.get("id")): str(t.get("state")) for t in tasks or [] if isinstance(t, dict)}
+
+
+def may_await_callback(task_id: str, states: Dict[str, str]) -> bool:
+    """Whether a child started by task `task_id` may still owe Mistral its callback: its task is
+    RUNNING, or not listed (a sub-workflow task); never when the task is known to be finished."""
+    return bool(states) and any(v == statuses.RUNNING for v in states.values()) and (
+        states.get(task_id, statuses.RUNNING) == statuses.RUNNING)
 
 
 def _default_querier() -> Any:
@@ -132,18 +140,23 @@ class SyncEngine:
         self.batch_size = batch_size
         self._querier: Any = None
         self.delivered: Dict[str, int] = {}  # outcome -> count (for logs, tests and benchmarks)
+        # children whose callback is settled (applied, already there, refused): skipped by later
+        # bus messages and sweeps without asking Mistral again
+        self._settled: "OrderedDict[str, str]" = OrderedDict()
+        self._settled_lock = threading.Lock()
 
     # -- job 1: child callbacks --------------------------------------------------------------------
 
-    def on_update(self, doc: Dict[str, Any]) -> Optional[str]:
-        """An execution changed (bus message or host hook): deliver its callback if it is ours."""
+    def on_update(self, doc: Dict[str, Any], complete: bool = False) -> Optional[str]:
+        """An execution changed (bus message or host hook): deliver its callback if it is ours.
+        `complete`: `doc` carries the final status and result (a bus message), no re-read needed."""
         if not wants_callback(doc):
             return None
         if not self.partition.owns(owner_key(doc)):
             return SKIPPED
-        return self.deliver(doc)
+        return self.deliver(doc, complete)
 
-    def deliver(self, doc: Dict[str, Any]) -> str:
+    def deliver(self, doc: Dict[str, Any], complete: bool = False) -> str:
         """PUT a completed child's state and result to its Mistral action execution, once.
 
         Mistral's own answer keeps it once-only (MistralCallbackHandler reads the action execution
@@ -151,15 +164,16 @@ class SyncEngine:
         errors and 5xx are retried by MistralAPI with the [mistral] policy; a delivery that still
         fails is FAILED here and found again by the next sweep.
         """
-        if not wants_callback(doc):
+        if not wants_callback(doc) or self.settled(doc["id"]):
             return SKIPPED
         callback = callback_of(doc)
+        began = time.monotonic()
         with self.partition.lock("callback:%s" % doc["id"]) as got:
             if not got or not self.executions.claim_callback(doc):
                 return SKIPPED
             outcome = FAILED
             try:
-                fresh = self.executions.get(doc["id"]) or doc
+                fresh = doc if complete and "result" in doc else (self.executions.get(doc["id"]) or doc)
                 sent = self.handler_factory().callback(callback["url"], fresh.get("context") or {},
                                                        fresh["status"], fresh.get("result"))
                 outcome = APPLIED if sent is not False else ALREADY
@@ -170,10 +184,24 @@ class SyncEngine:
                 LOG.warning("callback of execution %s to Mistral failed (will retry): %s", doc["id"], exc)
             finally:
                 self.executions.callback_done(doc, outcome)
+                if outcome != FAILED:
+                    self._settle(doc["id"], outcome)
         self.delivered[outcome] = self.delivered.get(outcome, 0) + 1
         if outcome == APPLIED:
-            LOG.info("callback of execution %s applied (%s)", doc["id"], callback.get("url"))
+            LOG.info("callback of execution %s applied (%s) in %.3f s", doc["id"], callback.get("url"),
+                     time.monotonic() - began)
         return outcome
+
+    def settled(self, child_id: str) -> bool:
+        """True when this process already settled the child's callback."""
+        with self._settled_lock:
+            return child_id in self._settled
+
+    def _settle(self, child_id: str, outcome: str) -> None:
+        with self._settled_lock:
+            self._settled[child_id] = outcome
+            while len(self._settled) > SETTLED_KEPT:
+                self._settled.popitem(last=False)
 
     # -- job 2 and the sweep -----------------------------------------------------------------------
 
@@ -203,7 +231,7 @@ class SyncEngine:
                 except St2MistralError as exc:
                     LOG.warning("cannot record queried status of %s: %s", ex_id, exc)
         for child in self.executions.due_callbacks(mine, answers):
-            if wants_callback(child) and self.partition.owns(owner_key(child)):
+            if wants_callback(child) and not self.settled(child["id"]) and self.partition.owns(owner_key(child)):
                 counts["callbacks"] += int(self.deliver(child) == APPLIED)
         return counts
 

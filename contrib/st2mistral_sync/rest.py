@@ -4,19 +4,19 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, List, Optional
 
-from mistral_v2 import seam
+from mistral_v2 import statuses
 from mistral_v2.cascade import RestSt2Executions
-from st2mistral_sync.engine import COMPLETED, QueryAnswer, awaiting_task_ids, wants_callback
+from mistral_v2.statuses import St2
+from st2mistral_sync.engine import QueryAnswer, may_await_callback, task_states, wants_callback
 
 LOG = logging.getLogger(__name__)
 
 RUNNER = "mistral-v2"
 PAGE = 100
 # Statuses of a mistral-v2 execution that has a Mistral execution and is not completed.
-UNFINISHED = (seam.LIVEACTION_STATUS_RUNNING, seam.LIVEACTION_STATUS_PAUSING, seam.LIVEACTION_STATUS_PAUSED,
-              seam.LIVEACTION_STATUS_CANCELING, seam.LIVEACTION_STATUS_RESUMING)
+UNFINISHED = (St2.RUNNING, St2.PAUSING, St2.PAUSED, St2.CANCELING, St2.RESUMING)
 # StackStorm asked for these; while Mistral still says running the request is in flight.
-_REQUESTED = (seam.LIVEACTION_STATUS_PAUSING, seam.LIVEACTION_STATUS_CANCELING)
+_REQUESTED = (St2.PAUSING, St2.CANCELING)
 _LIGHT = "id,status,context,parent,liveaction"
 
 
@@ -46,9 +46,9 @@ class RestExecutions(RestSt2Executions):
 
     def record(self, doc: Dict[str, Any], status: str, result: Dict[str, Any]) -> bool:
         current = doc.get("status")
-        if status == current and status not in COMPLETED:
+        if status == current and not statuses.is_completed(status):
             return False  # progress (tasks) arrives with the push; a changed status is what counts
-        if current in _REQUESTED and status == seam.LIVEACTION_STATUS_RUNNING:
+        if current in _REQUESTED and status == St2.RUNNING:
             return False  # a pause/cancel is being applied; the next cycle sees its outcome
         self._call("PUT", "/executions/%s" % doc["id"], json={"status": status, "result": result})
         LOG.info("execution %s: %s -> %s (from Mistral)", doc["id"], current, status)
@@ -58,12 +58,12 @@ class RestExecutions(RestSt2Executions):
         due: List[Dict[str, Any]] = []
         for doc in docs:
             answer: Optional[Any] = answers.get(str(doc["id"]))
-            waiting = awaiting_task_ids(answer[1]) if answer else set()
-            if not waiting:
-                continue
+            states = task_states(answer[1]) if answer else {}
+            if "RUNNING" not in states.values():
+                continue  # no task left that could be waiting for a child
             for child in self._list(parent=doc["id"]):
                 task_id = str(((child.get("context") or {}).get("mistral") or {}).get("task_execution_id"))
-                if wants_callback(child) and task_id in waiting:
+                if wants_callback(child) and may_await_callback(task_id, states):
                     due.append(child)
         return due
 

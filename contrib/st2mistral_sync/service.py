@@ -22,9 +22,11 @@ def _register_opts() -> None:
 def _api_url(st2_seam: Any) -> str:
     from oslo_config import cfg
 
+    from mistral_v2 import config as mistral_config
     from mistral_v2.exceptions import ConfigurationError
 
-    url = cfg.CONF.mistral_sync.api_url or cfg.CONF.mistral.api_url or st2_seam.public_api_url()
+    url = mistral_config.st2_api_url(cfg.CONF.mistral_sync.api_url or cfg.CONF.mistral.api_url
+                                     or st2_seam.public_api_url())
     if not url:
         raise ConfigurationError("st2mistral-sync: no StackStorm API URL: set [mistral_sync] api_url "
                                  "(or [mistral] api_url, or [auth] api_url) in st2.conf.")
@@ -73,7 +75,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     partition: Any = None
     try:
         executions = RestExecutions(_api_url(st2_seam), api_key=_api_key(), conf=opts)
-        membership = sync_opts.membership_timeout or max(2.0, opts.query_interval)
+        membership = sync_opts.membership_timeout or max(2.0, opts.query_interval / 2.0)
         coordinator = st2_seam.coordinator(membership)
         if coordinator is None:
             LOG.warning("[coordination] url is not set: this instance does all the work; run only one.")
@@ -87,7 +89,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         engine = SyncEngine(executions, partition)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        consumer = st2_seam.consume_execution_updates(member, engine.on_update)
+        consumer = st2_seam.consume_execution_updates(member, lambda doc: engine.on_update(doc, complete=True))
         LOG.info("st2mistral-sync %s started: StackStorm API %s, Mistral %s, every %gs, polling-only %s",
                  member, executions.api_url, opts.v2_base_url, opts.query_interval, opts.enable_polling)
         engine.run(opts.query_interval, stop, on_cycle=lambda counts: LOG.debug("cycle: %s", counts))

@@ -95,7 +95,8 @@ def coordinator(membership_timeout: float) -> Optional[Any]:
 def _as_doc(execution: Any) -> Dict[str, Any]:
     """The fields of an ActionExecutionDB the engine reads."""
     return {"id": str(execution.id), "status": execution.status, "parent": execution.parent,
-            "context": dict(execution.context or {}), "liveaction": dict(execution.liveaction or {})}
+            "context": dict(execution.context or {}), "liveaction": dict(execution.liveaction or {}),
+            "result": execution.result}
 
 
 def consume_execution_updates(member: str, on_update: Callable[[Dict[str, Any]], Any]) -> Any:

@@ -5,9 +5,9 @@ import logging
 import re
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from mistral_v2 import statuses
+from mistral_v2 import mistral_api, statuses
 from mistral_v2.exceptions import MistralAPIError, St2MistralError
-from mistral_v2.mistral_api import MistralAPI, safe_url
+from mistral_v2.mistral_api import safe_url
 
 LOG = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def build_output(status: str, result: Any) -> Any:
 class MistralCallbackHandler:
     """st2's AsyncActionExecutionCallbackHandler shape: one classmethod, `callback`."""
 
-    api_factory = MistralAPI
+    api_factory = staticmethod(lambda url: mistral_api.shared(url))  # one connection pool per Mistral URL
 
     @classmethod
     def callback(cls, url: str, context: Optional[Dict[str, Any]], status: str, result: Any) -> bool:

@@ -16,7 +16,6 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import requests
-import tenacity
 
 try:
     from typing import Protocol
@@ -24,15 +23,15 @@ except ImportError:  # pragma: no cover - Python < 3.8
     from typing_extensions import Protocol  # type: ignore
 
 from mistral_v2 import callback as callback_url
-from mistral_v2 import config, retries, seam, statuses
+from mistral_v2 import config, retries, st2_rest, statuses
 from mistral_v2.exceptions import (
     InvalidOperationError,
     MistralAPIError,
     MistralError,
     St2MistralError,
-    StackStormAPIError,
     WorkflowNotFoundError,
 )
+from mistral_v2.statuses import St2
 
 LOG = logging.getLogger(__name__)
 
@@ -44,22 +43,15 @@ OPERATIONS = (PAUSE, RESUME, CANCEL)
 # StackStorm runners whose executions are workflows (st2common.constants.action).
 WORKFLOW_RUNNER_TYPES = frozenset({"mistral-v2", "action-chain", "orquesta"})
 
-RUNNING = seam.LIVEACTION_STATUS_RUNNING
-PAUSING = seam.LIVEACTION_STATUS_PAUSING
-PAUSED = seam.LIVEACTION_STATUS_PAUSED
-RESUMING = seam.LIVEACTION_STATUS_RESUMING
-CANCELING = seam.LIVEACTION_STATUS_CANCELING
-CANCELED = seam.LIVEACTION_STATUS_CANCELED
-
 # Operation -> (statuses it acts on, statuses where it is a no-op, explanation when refused).
 _RULES: Dict[str, Tuple[frozenset, frozenset, str]] = {
-    PAUSE: (frozenset({RUNNING}), frozenset({PAUSING, PAUSED}),
+    PAUSE: (frozenset({St2.RUNNING}), frozenset({St2.PAUSING, St2.PAUSED}),
             "only a running execution can be paused"),
-    RESUME: (frozenset({PAUSED, PAUSING}), frozenset({RUNNING, RESUMING}),
+    RESUME: (frozenset({St2.PAUSED, St2.PAUSING}), frozenset({St2.RUNNING, St2.RESUMING}),
              "only a paused or pausing execution can be resumed"),
-    CANCEL: (frozenset({seam.LIVEACTION_STATUS_REQUESTED, seam.LIVEACTION_STATUS_SCHEDULED, RUNNING,
-                        PAUSING, PAUSED, RESUMING}),
-             frozenset({CANCELING}),
+    CANCEL: (frozenset({St2.REQUESTED, St2.SCHEDULED, St2.RUNNING,
+                        St2.PAUSING, St2.PAUSED, St2.RESUMING}),
+             frozenset({St2.CANCELING}),
              "a completed execution cannot be canceled"),
 }
 
@@ -68,10 +60,10 @@ MISTRAL_TARGET_STATE = {PAUSE: statuses.PAUSED, RESUME: statuses.RUNNING, CANCEL
 
 # Child statuses for which each cascade sends a request to the child.
 _CHILD_STATUSES_TO_REQUEST = {
-    PAUSE: frozenset({RUNNING, RESUMING}),
-    RESUME: frozenset({PAUSED, PAUSING}),
-    CANCEL: frozenset({seam.LIVEACTION_STATUS_REQUESTED, seam.LIVEACTION_STATUS_SCHEDULED, RUNNING,
-                       PAUSING, PAUSED, RESUMING}),
+    PAUSE: frozenset({St2.RUNNING, St2.RESUMING}),
+    RESUME: frozenset({St2.PAUSED, St2.PAUSING}),
+    CANCEL: frozenset({St2.REQUESTED, St2.SCHEDULED, St2.RUNNING,
+                       St2.PAUSING, St2.PAUSED, St2.RESUMING}),
 }
 
 
@@ -98,21 +90,12 @@ class St2Executions(Protocol):
         """DELETE /api/v1/executions/<id>."""
 
 
-class _Transient(Exception):
-    """A StackStorm answer worth retrying (5xx)."""
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Connection errors, timeouts and 5xx answers are worth retrying."""
-    return isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, _Transient))
-
-
 class RestSt2Executions:
-    """St2Executions over StackStorm's REST API (the local host and a real st2 both serve it).
+    """St2Executions over StackStorm's REST API (the local host and a real st2 both serve it),
+    through the one StackStorm REST client (st2_rest.St2Rest) with the `[mistral]` back-off.
 
-    Connection errors, timeouts and 5xx are retried with the `[mistral]` backoff; a 4xx raises
-    StackStormAPIError with StackStorm's message.  The token/API key is sent as a header and
-    never logged.
+    A 4xx raises StackStormAPIError with StackStorm's message.  The token/API key is sent as a
+    header and never logged.
     """
 
     def __init__(self, api_url: str, auth_token: Optional[str] = None, api_key: Optional[str] = None,
@@ -120,38 +103,13 @@ class RestSt2Executions:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.api_url = api_url.rstrip("/")
         self.opts = conf if conf is not None else config.get()
-        self._headers = {"X-Auth-Token": auth_token} if auth_token else (
-            {"St2-Api-Key": api_key} if api_key else {})
-        self._session = session or requests.Session()
-        self._sleep = sleep
-
-    def _retrying(self) -> tenacity.Retrying:
-        return retries.from_options(self.opts, _is_transient, sleep=self._sleep)
-
-    def _once(self, method: str, path: str, **kwargs: Any) -> Any:
-        resp = self._session.request(method, self.api_url + path, headers=self._headers,
-                                     timeout=self.opts.request_timeout, **kwargs)
-        if resp.status_code >= 500:
-            raise _Transient("HTTP %s" % resp.status_code)
-        if resp.status_code >= 400:
-            try:
-                message = resp.json().get("faultstring") or resp.text
-            except ValueError:
-                message = resp.text
-            raise StackStormAPIError("StackStorm refused %s %s (HTTP %s): %s"
-                                     % (method, path, resp.status_code, message))
-        return resp.json() if resp.content else None
+        self._rest = st2_rest.St2Rest(
+            self.api_url, lambda retry_if: retries.from_options(self.opts, retry_if, sleep=sleep),
+            headers=st2_rest.auth_header(auth_token, api_key), timeout=self.opts.request_timeout,
+            session=session)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            return self._retrying()(self._once, method, path, **kwargs)
-        except StackStormAPIError:
-            raise
-        except (requests.exceptions.RequestException, _Transient) as exc:
-            raise StackStormAPIError("StackStorm API unreachable at %s for %s %s (%s; %s)."
-                                     % (self.api_url, method, path, type(exc).__name__ if not
-                                        isinstance(exc, _Transient) else exc,
-                                        retries.describe_limits(self.opts))) from None
+        return self._rest.call(method, path, **kwargs)
 
     def get_execution(self, execution_id: str) -> Dict[str, Any]:
         return self._call("GET", "/executions/%s" % execution_id)
@@ -160,10 +118,10 @@ class RestSt2Executions:
         return list(self._call("GET", "/executions", params={"parent": execution_id}) or [])
 
     def request_pause(self, execution_id: str) -> None:
-        self._call("PUT", "/executions/%s" % execution_id, json={"status": PAUSING})
+        self._call("PUT", "/executions/%s" % execution_id, json={"status": St2.PAUSING})
 
     def request_resume(self, execution_id: str) -> None:
-        self._call("PUT", "/executions/%s" % execution_id, json={"status": RESUMING})
+        self._call("PUT", "/executions/%s" % execution_id, json={"status": St2.RESUMING})
 
     def request_cancel(self, execution_id: str) -> None:
         self._call("DELETE", "/executions/%s" % execution_id)
@@ -204,7 +162,7 @@ def is_workflow(execution: Mapping[str, Any]) -> bool:
 
 def is_child_active(status: str) -> bool:
     """True when a child execution in `status` may still do work (not completed, not paused)."""
-    return status != PAUSED and not statuses.is_completed(status)
+    return status != St2.PAUSED and not statuses.is_completed(status)
 
 
 def combine_status(own_status: str, child_statuses: Iterable[str]) -> str:
@@ -214,16 +172,16 @@ def combine_status(own_status: str, child_statuses: Iterable[str]) -> str:
     StackStorm's documentation requires ("paused when no more tasks are in an active state").
     """
     active = any(is_child_active(s) for s in child_statuses)
-    if own_status == PAUSED and active:
-        return PAUSING
-    if own_status == CANCELED and active:
-        return CANCELING
+    if own_status == St2.PAUSED and active:
+        return St2.PAUSING
+    if own_status == St2.CANCELED and active:
+        return St2.CANCELING
     return own_status
 
 
 def should_pause_parent(child_status: str, parent_status: str) -> bool:
     """Cascade UP rule: a child going pausing/paused pauses a running (or resuming) parent."""
-    return child_status in (PAUSING, PAUSED) and parent_status in (RUNNING, RESUMING)
+    return child_status in (St2.PAUSING, St2.PAUSED) and parent_status in (St2.RUNNING, St2.RESUMING)
 
 
 def parent_execution_id(context: Optional[Mapping[str, Any]]) -> Optional[str]:
@@ -317,29 +275,10 @@ def apply_to_tree(api: Any, root_id: str, operation: str) -> str:
             except InvalidOperationError as exc:
                 LOG.warning("Could not set subworkflow %s to %s: %s", sub["id"], target, exc)
         if operation == RESUME and updated.get("state") not in statuses.MISTRAL_TERMINAL_STATES:
-            return RUNNING
+            return St2.RUNNING
         if lagging:
             subs = None  # states changed: list again
     return tree_status(api, root_id, subs)
-
-
-def pause_up_needed(api: Any, root_id: str) -> bool:
-    """True when a subworkflow below a RUNNING root is PAUSED (someone paused it in Mistral)."""
-    if api.get_execution(root_id).get("state") != statuses.RUNNING:
-        return False
-    return any(ex.get("state") == statuses.PAUSED for ex in subworkflow_executions(api, root_id))
-
-
-def reconcile_pause_up(api: Any, root_id: str) -> bool:
-    """Reconciler hook: pause the root when a subworkflow below it was paused; True if it did.
-
-    Mistral 23 pauses the parents itself a moment later; this closes the window (and covers a
-    Mistral that does not), so StackStorm never shows `running` for a half-paused tree.
-    """
-    if not pause_up_needed(api, root_id):
-        return False
-    LOG.info("A subworkflow of Mistral execution %s is PAUSED; pausing the root.", root_id)
-    return _set_state(api, root_id, statuses.PAUSED) is not None
 
 
 def set_parent_task_state(api: Any, action_execution_id: Optional[str], state: str) -> bool:
@@ -394,10 +333,24 @@ def cascade_down(st2: Optional[St2Executions], execution_id: str, operation: str
         try:
             request(child["id"])
             done.append(child["id"])
-            child["status"] = {PAUSE: PAUSING, RESUME: RESUMING, CANCEL: CANCELING}[operation]
+            child["status"] = {PAUSE: St2.PAUSING, RESUME: St2.RESUMING, CANCEL: St2.CANCELING}[operation]
         except St2MistralError as exc:
             LOG.warning("Could not %s child execution %s of %s: %s", operation, child["id"], execution_id, exc)
     return done
+
+
+def mark_foreign_child_tasks(api: Any, children: Iterable[Mapping[str, Any]], asked: Iterable[str],
+                             state: str) -> None:
+    """Set the Mistral `st2.action` task of each asked child that is NOT a mistral-v2 workflow
+    (action-chain, orquesta) to `state`: their runners do not tell Mistral they pause or resume,
+    while a mistral-v2 child's own runner does (set_parent_task_state)."""
+    wanted = set(asked)
+    for child in children:
+        runner = child.get("runner") or {}
+        name = runner.get("name") if isinstance(runner, Mapping) else runner
+        if child.get("id") in wanted and name != "mistral-v2":
+            set_parent_task_state(api, callback_url.child_action_execution_id(child.get("context"),
+                                                                              child.get("callback")), state)
 
 
 def pause_up(st2: St2Executions, execution_id: str) -> List[str]:
@@ -417,11 +370,11 @@ def pause_up(st2: St2Executions, execution_id: str) -> List[str]:
             return asked
         seen.add(parent_id)
         parent = st2.get_execution(parent_id)
-        if should_pause_parent(current.get("status") or PAUSING, parent.get("status") or ""):
+        if should_pause_parent(current.get("status") or St2.PAUSING, parent.get("status") or ""):
             st2.request_pause(parent_id)
             asked.append(parent_id)
             return asked  # the parent's own pause continues the cascade up
-        if parent.get("status") in (PAUSING, PAUSED):
+        if parent.get("status") in (St2.PAUSING, St2.PAUSED):
             asked.extend(cascade_down(st2, parent_id, PAUSE))
             current = parent
             continue
@@ -444,13 +397,19 @@ def pause(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_exe
     if statuses.is_completed(status):
         return status
     children = workflow_children(st2, execution_id)
-    already = [c for c in children if c.get("status") in (PAUSING, PAUSED)]
-    cascade_down(st2, execution_id, PAUSE, children)
+    already = [c for c in children if c.get("status") in (St2.PAUSING, St2.PAUSED)]
+    mark_foreign_child_tasks(api, children, cascade_down(st2, execution_id, PAUSE, children), statuses.PAUSED)
     for child in already:  # paused on its own (e.g. a pause-before task): its task here pauses too
         set_parent_task_state(api, parent_action_execution_id(child.get("context"), child.get("callback")),
                               statuses.PAUSED)
     set_parent_task_state(api, parent_action_execution_id(context, callback), statuses.PAUSED)
-    return combine_status(status, [c.get("status") or "" for c in children])
+    combined = combine_status(status, [c.get("status") or "" for c in children])
+    if combined == St2.PAUSING:
+        # Children may have paused meanwhile, and the plugin may already have pushed `paused`:
+        # StackStorm stores the status the runner returns over it, so answer with the status now.
+        children = workflow_children(st2, execution_id)
+        combined = combine_status(tree_status(api, mistral_execution_id), [c.get("status") or "" for c in children])
+    return combined
 
 
 def resume(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_execution_id: str,
@@ -464,7 +423,8 @@ def resume(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_ex
     status = apply_to_tree(api, mistral_execution_id, RESUME)
     if statuses.is_completed(status):
         return status
-    cascade_down(st2, execution_id, RESUME)
+    children = workflow_children(st2, execution_id)
+    mark_foreign_child_tasks(api, children, cascade_down(st2, execution_id, RESUME, children), statuses.RUNNING)
     parent_id = parent_execution_id(context)
     if parent_id and st2 is not None:
         try:
@@ -472,9 +432,9 @@ def resume(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_ex
         except St2MistralError as exc:
             LOG.warning("Cannot read parent execution %s: %s", parent_id, exc)
             parent_status = None
-        if parent_status in (RUNNING, RESUMING):
+        if parent_status in (St2.RUNNING, St2.RESUMING):
             set_parent_task_state(api, parent_action_execution_id(context, callback), statuses.RUNNING)
-    return RUNNING if status in (PAUSING, PAUSED) else status
+    return St2.RUNNING if status in (St2.PAUSING, St2.PAUSED) else status
 
 
 def cancel(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_execution_id: str,
@@ -491,6 +451,6 @@ def cancel(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_ex
     children = workflow_children(st2, execution_id)
     cascade_down(st2, execution_id, CANCEL, children)
     set_parent_task_state(api, parent_action_execution_id(context, callback), statuses.CANCELLED)
-    if statuses.is_completed(status) and status != CANCELED:
+    if statuses.is_completed(status) and status != St2.CANCELED:
         return status
     return combine_status(status, [c.get("status") or "" for c in children])

@@ -38,6 +38,10 @@ HISTORIC_OPTS: List[cfg.Opt] = [
 ]
 
 OUR_OPTS: List[cfg.Opt] = [
+    cfg.StrOpt("api_key", default=None, secret=True,
+               help="StackStorm API key sent to Mistral (St2-Api-Key) when Mistral authenticates "
+               "with StackStorm ([DEFAULT] auth_type = st2); without it the runner sends the "
+               "execution's own token and the reconciler/callbacks send nothing."),
     cfg.IntOpt("retry_attempts", default=None, min=1,
                help="Optional extra limit: at most this many attempts of one call (connection "
                     "errors, timeouts, 5xx). Unset (default): only retry_stop_max_msec stops "

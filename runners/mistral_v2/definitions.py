@@ -396,21 +396,26 @@ def sync(api: Any, prepared: PreparedDefinition) -> bool:
 
 def _sync_one(api: Any, p: PreparedDefinition) -> bool:
     """Create or update the workbook or workflow `p` in Mistral; True if it changed."""
-    kind, other = ("workbook", "workflow") if p.kind == "workbook" else ("workflow", "workbook")
+    if p.kind == "workbook":
+        get, create, update, delete_other = (api.get_workbook, api.create_workbook, api.update_workbook,
+                                             api.delete_workflow)
+    else:
+        get, create, update, delete_other = (api.get_workflow, api.create_workflow, api.update_workflow,
+                                             api.delete_workbook)
     try:
-        current = getattr(api, "get_" + kind)(p.name)
+        current = get(p.name)
     except WorkflowNotFoundError:
-        _delete_quietly(getattr(api, "delete_" + other), p.name)  # it may have been the other kind before
+        _delete_quietly(delete_other, p.name)  # it may have been the other kind before
         try:
-            getattr(api, "create_" + kind)(p.text)
+            create(p.text)
         except MistralAPIError as exc:
             if exc.status_code != 409:
                 raise
-            getattr(api, "update_" + kind)(p.text)  # another process created it meanwhile
+            update(p.text)  # another process created it meanwhile
         return True
     if current.get("definition") == p.text:
         return False
-    getattr(api, "update_" + kind)(p.text)
+    update(p.text)
     return True
 
 

@@ -45,7 +45,16 @@ class ExpressionFunctionError(St2MistralError):
 
 
 class StackStormAPIError(St2MistralError):
-    """The StackStorm API refused or failed a request."""
+    """The StackStorm API refused or failed a request; `status_code` and the decoded `body` of a
+    refusal (4xx) are kept for the caller (None when StackStorm stayed unreachable), `response`
+    is StackStorm's last answer when there was one (a refusal or the last 5xx)."""
+
+    def __init__(self, message: str, status_code: Optional[int] = None, body: Any = None,
+                 response: Any = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+        self.response = response
 
 
 class InvalidOperationError(St2MistralError):

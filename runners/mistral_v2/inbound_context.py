@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional
 
-from mistral_v2 import masking, workflow_spec
+from mistral_v2 import masking, statuses, workflow_spec
 from mistral_v2.exceptions import RerunError, St2MistralError
 from mistral_v2.results import execution_env, json_object
 from mistral_v2.task_paths import ResolveSt2Child, latest_tasks, resolve_task
@@ -18,7 +18,7 @@ def triggers_from_definition(body: Dict[str, Any], tasks: List[Dict[str, Any]]) 
     out: Dict[str, List[str]] = {}
     for name, spec in (body.get("tasks") or {}).items():
         src = latest.get(name)
-        if src is None or src.get("state") not in ("SUCCESS", "ERROR", "SKIPPED"):
+        if src is None or src.get("state") not in (statuses.SUCCESS, statuses.ERROR, statuses.SKIPPED):
             continue
         for target in workflow_spec.next_task_names(spec or {}, ("on-success", "on-error", "on-complete", "on-skip")):
             out.setdefault(target, []).append(src["id"])

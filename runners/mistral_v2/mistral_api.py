@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -80,8 +81,10 @@ class MistralAPI:
         conf: Any = None,
         transport: Optional[requests.adapters.BaseAdapter] = None,
         sleep: Callable[[float], None] = time.sleep,
+        auth_token: Optional[str] = None,
     ) -> None:
         self.opts = conf if conf is not None else config.get()
+        self._auth_token = auth_token
         self.url = (url or self.opts.v2_base_url).rstrip("/")
         self._transport = transport  # tests mount a fake HTTP adapter here
         self._sleep = sleep
@@ -107,10 +110,19 @@ class MistralAPI:
                 if self._transport is not None:
                     session.mount("http://", self._transport)
                     session.mount("https://", self._transport)
+                session.headers.update(self.credential_headers())
                 kwargs["session"] = session
             kwargs.update(cacert=self.opts.cacert, insecure=self.opts.insecure)
             self._client = self.call("authentication", mistral_client.client, **kwargs)
         return self._client
+
+    def credential_headers(self) -> Dict[str, str]:
+        """StackStorm credentials for a Mistral that authenticates with StackStorm: the given
+        token, else `[mistral] api_key`; none when neither is set."""
+        if self._auth_token:
+            return {"X-Auth-Token": self._auth_token}
+        api_key = getattr(self.opts, "api_key", None)
+        return {"St2-Api-Key": api_key} if api_key else {}
 
     def _retrying(self) -> tenacity.Retrying:
         return retries.from_options(self.opts, is_transient, sleep=self._sleep)
@@ -222,13 +234,6 @@ class MistralAPI:
         return self._list_all("list executions", self.client.executions.list,
                               description=flt, include_output=True)
 
-    def find_execution(self, description: str) -> Optional[Dict[str, Any]]:
-        """The execution whose description is exactly `description`, or None (one small call)."""
-        found = self.call("find execution %r" % description, self.client.executions.list,
-                          description=description, limit=1,
-                          fields=["id", "workflow_name", "description", "state"])
-        return _to_dict(found[0]) if found else None
-
     def create_execution(
         self,
         workflow_name: str,
@@ -330,3 +335,18 @@ class MistralAPI:
         return _to_dict(self.call("update action execution %s" % action_execution_id,
                                   self.client.action_executions.update,
                                   action_execution_id, state=state, output=output))
+
+
+_shared: Dict[Tuple[str, Optional[str]], MistralAPI] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(url: Optional[str] = None) -> MistralAPI:
+    """One MistralAPI (and HTTP connection pool) per Mistral URL for the whole process."""
+    opts = config.get()
+    base = (url or opts.v2_base_url).rstrip("/")
+    key = (base, opts.api_key)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = MistralAPI(url=base, conf=opts)
+        return _shared[key]

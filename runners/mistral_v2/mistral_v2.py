@@ -1,14 +1,27 @@
 """The mistral-v2 runner: start (or re-run), pause, resume and cancel Mistral workflow executions."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
-import threading
+import time
+import types
 import uuid
 from typing import Any, Dict, Optional, Tuple
 
-from mistral_v2 import cascade, config, context, definitions, masking, rerun, resume_from_next, seam, task_paths
+from mistral_v2 import (
+    cascade,
+    config,
+    context,
+    definitions,
+    masking,
+    rerun,
+    resume_from_next,
+    seam,
+    statuses,
+    task_paths,
+)
 from mistral_v2.exceptions import (
     ConfigurationError,
     InvalidOperationError,
@@ -18,6 +31,7 @@ from mistral_v2.exceptions import (
     describe,
 )
 from mistral_v2.mistral_api import MistralAPI
+from mistral_v2.mistral_api import shared as shared_api
 from mistral_v2.query import description_for
 
 LOG = logging.getLogger(__name__)
@@ -29,26 +43,15 @@ NOTIFY_EVENTS = [
     "TASK_LAUNCHED", "TASK_SUCCEEDED", "TASK_FAILED", "TASK_CANCELLED", "TASK_PAUSED", "TASK_RESUMED",
 ]
 
+# An operation arriving while run() is still creating the Mistral execution waits this long for it.
+START_GRACE_SECONDS = 10.0
+
 # Namespace of the Mistral execution ids derived from StackStorm execution ids.
 EXECUTION_ID_NAMESPACE = uuid.UUID("6f1e3c52-1d0a-4c8e-9a43-5b1f0d2a7c11")
-
-_apis: Dict[str, MistralAPI] = {}
-_apis_lock = threading.Lock()
-
 
 def mistral_execution_id(st2_execution_id: str) -> str:
     """The Mistral execution id (a UUID) for a StackStorm execution id; same in, same out."""
     return str(uuid.uuid5(EXECUTION_ID_NAMESPACE, "st2:%s" % st2_execution_id))
-
-
-def shared_api(url: Optional[str] = None) -> MistralAPI:
-    """One MistralAPI (and HTTP connection pool) per Mistral URL for the whole process."""
-    opts = config.get()
-    key = (url or opts.v2_base_url).rstrip("/")
-    with _apis_lock:
-        if key not in _apis:
-            _apis[key] = MistralAPI(url=key, conf=opts)
-        return _apis[key]
 
 
 class MistralRunner(seam.AsyncActionRunner):
@@ -67,13 +70,23 @@ class MistralRunner(seam.AsyncActionRunner):
         # StackStorm API used to cascade pause/resume/cancel to child executions; the host injects
         # one (cascade.St2Executions); inside StackStorm it defaults to the REST API.
         self.st2_executions: Optional[cascade.St2Executions] = None
+        # The host answers pause/resume/cancel requests itself and wants their errors raised.
+        self.raise_operation_errors = False
+        # Seconds an operation waits for the Mistral execution a still-running run() creates.
+        self.start_grace = START_GRACE_SECONDS
 
     # -- helpers --------------------------------------------------------------------------------
 
     @property
     def api(self) -> MistralAPI:
+        """The shared client (`[mistral] api_key` or no credentials), else one carrying this
+        execution's own token (Mistral with `auth_type = st2` inside StackStorm)."""
         if self._api is None:
-            self._api = shared_api()
+            token = self._auth_token()
+            if token and not getattr(self.opts, "api_key", None):
+                self._api = MistralAPI(conf=self.opts, auth_token=token)
+            else:
+                self._api = shared_api()
         return self._api
 
     @api.setter
@@ -95,12 +108,27 @@ class MistralRunner(seam.AsyncActionRunner):
         return copy.deepcopy(getattr(self.liveaction, "context", None) or self.context or {})
 
     def _mistral_context(self) -> Dict[str, Any]:
-        mctx = (getattr(self.liveaction, "context", None) or self.context or {}).get("mistral") or {}
-        if not mctx.get("execution_id"):
-            raise InvalidOperationError(
-                "Execution %s has no Mistral workflow execution (it never started or failed to start)."
-                % self.execution_id)
-        return mctx
+        ctx = getattr(self.liveaction, "context", None) or self.context or {}
+        mctx = ctx.get("mistral") or {}
+        if mctx.get("execution_id"):
+            return mctx
+        # StackStorm shows "running" before run() has returned the context: an operation may come
+        # first. The Mistral execution is the one run() creates (derived id) or re-runs.
+        rerun_ref = getattr(self, "rerun_ex_ref", None)
+        expected = ((getattr(rerun_ref, "context", None) or {}).get("mistral") or {}).get("execution_id") \
+            if (ctx.get("re-run") or {}).get("tasks") else mistral_execution_id(self.execution_id or "")
+        deadline = time.monotonic() + self.start_grace
+        while expected:
+            try:
+                self.api.get_execution(expected)
+                return {"execution_id": expected}
+            except St2MistralError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.2)
+        raise InvalidOperationError(
+            "Execution %s has no Mistral workflow execution (it never started or failed to start)."
+            % self.execution_id)
 
     def _auth_token(self) -> Optional[str]:
         token = self.auth_token
@@ -144,9 +172,15 @@ class MistralRunner(seam.AsyncActionRunner):
     # -- run ---------------------------------------------------------------------------------------
 
     def run(self, action_parameters: Dict[str, Any]) -> seam.RunnerResult:
-        """Start the workflow (or re-run tasks of the original); ("running", {"tasks": []}, ctx)."""
+        """Start the workflow (or re-run tasks of the original); ("running", {}, ctx).
+
+        The result is empty on purpose: StackStorm stores a non-empty result returned here over
+        one the plugin may have pushed before run() returned (a fast workflow), never an empty one.
+        """
         try:
             rerun_options = (self.context or {}).get("re-run") or {}
+            if rerun_options.get("tasks") and self.rerun_ex_ref is None and not rerun_options.get("ref"):
+                rerun_options = self._resolve_child_rerun(rerun_options)
             if self.rerun_ex_ref is not None and rerun_options.get("tasks"):
                 return self.rerun_workflow(action_parameters, rerun_options)
             return self.start_workflow(action_parameters or {})
@@ -154,9 +188,28 @@ class MistralRunner(seam.AsyncActionRunner):
             LOG.warning("mistral-v2 execution %s failed to start: %s", self.execution_id, exc)
             return seam.LIVEACTION_STATUS_FAILED, describe(exc), self._context()
 
+    def _resolve_child_rerun(self, hint: Dict[str, Any]) -> Dict[str, Any]:
+        """st2.action re-runs tasks of an earlier child workflow (a dotted re-run through a child
+        StackStorm action): find that child through StackStorm's API and re-run it."""
+        st2 = self._st2(self._auth_token())
+        if st2 is None:
+            raise InvalidOperationError("Cannot re-run tasks of a child workflow without the StackStorm API.")
+
+        def get(execution_id: str) -> Optional[Dict[str, Any]]:
+            try:
+                return st2.get_execution(execution_id)
+            except St2MistralError:
+                return None
+
+        parent_id = ((self.context or {}).get("parent") or {}).get("execution_id")
+        options = rerun.child_rerun_options(hint, self._action_ref(), parent_id, get, st2.list_children)
+        old = get(options["ref"]) or {}
+        self.rerun_ex_ref = types.SimpleNamespace(id=options["ref"], context=old.get("context") or {})
+        return options
+
     def rerun_workflow(self, action_parameters: Dict[str, Any], options: Dict[str, Any]) -> seam.RunnerResult:
         """Re-run tasks of the original Mistral execution (rerun.py), or resume after them from
-        their next tasks (resume_from_next.py); ("running", {"tasks": []}, context).
+        their next tasks (resume_from_next.py); ("running", {}, context).
 
         `options` is context["re-run"]: {"ref", "tasks", "reset"} plus ours: "no_reset",
         "context" (variable overrides for env()), "next" (resume from the tasks after the named
@@ -178,11 +231,11 @@ class MistralRunner(seam.AsyncActionRunner):
         # the original's Mistral execution; a re-run child keeps its NEW link to the parent's task
         ctx["mistral"] = context.execution_mistral_context((self.context or {}).get("mistral"),
                                                            dict(original_ctx.get("mistral") or {}))
-        return seam.LIVEACTION_STATUS_RUNNING, {"tasks": []}, ctx
+        return seam.LIVEACTION_STATUS_RUNNING, {}, ctx  # {}: StackStorm keeps a result pushed meanwhile
 
     def _st2_child_resolver(self, original_id: Optional[str]) -> Optional[task_paths.ResolveSt2Child]:
         """Finds the Mistral execution of a child StackStorm workflow below the original execution."""
-        st2 = self._st2()
+        st2 = self._st2(self._auth_token())
         if st2 is None or not original_id:
             return None
         return task_paths.st2_child_resolver(st2.list_children, original_id)
@@ -213,7 +266,7 @@ class MistralRunner(seam.AsyncActionRunner):
         secret = masking.secret_names(meta)
         if secret:  # names only: the reconciler masks these keys in task inputs/published/output
             ctx["mistral"]["secret_parameters"] = secret
-        return seam.LIVEACTION_STATUS_RUNNING, {"tasks": []}, ctx
+        return seam.LIVEACTION_STATUS_RUNNING, {}, ctx  # {}: StackStorm keeps a result pushed meanwhile
 
     def _prepare(self, action_ref: str) -> Optional[definitions.PreparedDefinition]:
         entry = self.entry_point
@@ -261,11 +314,12 @@ class MistralRunner(seam.AsyncActionRunner):
     def _current(self) -> Tuple[Any, Any]:
         return getattr(self.liveaction, "result", None), self._context()
 
-    def _st2(self) -> Optional[cascade.St2Executions]:
+    def _st2(self, token: Optional[str]) -> Optional[cascade.St2Executions]:
+        """The StackStorm API for child executions: the host's, else REST with `token`."""
         if self.st2_executions is None and seam.ST2COMMON_AVAILABLE:  # pragma: no cover
             api_url = config.st2_api_url(self.opts.api_url) or seam.get_st2_api_urls()[0]
             if api_url:
-                self.st2_executions = cascade.RestSt2Executions(api_url, auth_token=self._auth_token())
+                return cascade.RestSt2Executions(api_url, auth_token=token)
         return self.st2_executions
 
     def _cascade(self, verb: str) -> str:
@@ -273,23 +327,51 @@ class MistralRunner(seam.AsyncActionRunner):
         ex_id = self._mistral_context()["execution_id"]
         ctx = getattr(self.liveaction, "context", None) or self.context
         callback = getattr(self.liveaction, "callback", None)
+        token = self._auth_token()
+        credential = (contextlib.nullcontext(token) if token
+                      else seam.operation_token(self.get_user(), self.execution_id))
         try:
-            if verb == cascade.CANCEL:
-                return cascade.cancel(self.api, self._st2(), self.execution_id, ex_id, context=ctx,
-                                      callback=callback)
-            operation = cascade.pause if verb == cascade.PAUSE else cascade.resume
-            return operation(self.api, self._st2(), self.execution_id, ex_id, context=ctx, callback=callback)
+            with credential as st2_token:
+                st2 = self._st2(st2_token)
+                if verb == cascade.CANCEL:
+                    return cascade.cancel(self.api, st2, self.execution_id, ex_id, context=ctx, callback=callback)
+                operation = cascade.pause if verb == cascade.PAUSE else cascade.resume
+                return operation(self.api, st2, self.execution_id, ex_id, context=ctx, callback=callback)
         except InvalidOperationError as exc:
             raise InvalidOperationError("Cannot %s execution %s: %s" % (verb, self.execution_id, exc)) from None
 
+    def _operation(self, verb: str, unchanged: str) -> seam.RunnerResult:
+        """Run the operation; errors raise when `raise_operation_errors` (the host answers the
+        caller with them), else (StackStorm, which would fail the execution on a raising pause or
+        leave it `canceling` for ever) come back in the result with the status Mistral reports."""
+        try:
+            return (self._cascade(verb),) + self._current()
+        except St2MistralError as exc:
+            if self.raise_operation_errors:
+                raise
+            LOG.warning("%s of execution %s failed: %s", verb, self.execution_id, exc)
+            result, ctx = self._current()
+            result = dict(result) if isinstance(result, dict) else {"result": result}
+            result.update(describe(exc))
+            if not (ctx.get("mistral") or {}).get("execution_id"):  # never started in Mistral
+                return (seam.LIVEACTION_STATUS_CANCELED if verb == cascade.CANCEL else unchanged), result, ctx
+            return self._status_in_mistral(unchanged), result, ctx
+
+    def _status_in_mistral(self, fallback: str) -> str:
+        try:
+            state = self.api.get_execution(self._mistral_context()["execution_id"])["state"]
+            return statuses.to_st2_status(state, [])
+        except (St2MistralError, ValueError, KeyError):
+            return fallback
+
     def pause(self) -> seam.RunnerResult:
-        return (self._cascade(cascade.PAUSE),) + self._current()
+        return self._operation(cascade.PAUSE, seam.LIVEACTION_STATUS_RUNNING)
 
     def resume(self) -> seam.RunnerResult:
-        return (self._cascade(cascade.RESUME),) + self._current()
+        return self._operation(cascade.RESUME, seam.LIVEACTION_STATUS_PAUSED)
 
     def cancel(self) -> seam.RunnerResult:
-        return (self._cascade(cascade.CANCEL),) + self._current()
+        return self._operation(cascade.CANCEL, seam.LIVEACTION_STATUS_RUNNING)
 
 
 def get_runner() -> MistralRunner:

@@ -8,7 +8,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from mistral_v2 import config, results, seam
+from mistral_v2 import config, results, seam, statuses
 from mistral_v2.exceptions import MistralUnreachableError, WorkflowNotFoundError  # noqa: F401 (re-exported)
 from mistral_v2.mistral_api import MistralAPI
 
@@ -43,7 +43,6 @@ class UnreachableTracker:
 TRACKER = UnreachableTracker()
 
 # Task states after which a with-items task's ordered result no longer changes.
-_TASK_DONE = frozenset({"SUCCESS", "ERROR", "CANCELLED", "SKIPPED"})
 _ITEM_RESULTS_KEPT = 5000
 
 
@@ -167,7 +166,7 @@ class MistralResultsQuerier:
         and updated_at), keeping a poll cycle's calls constant in the number of executions.
         """
         with_items = {t["id"]: t for t in tasks if results._runtime_has_items(t)  # noqa: SLF001
-                      and t.get("state") in _TASK_DONE}
+                      and t.get("state") in statuses.MISTRAL_TERMINAL_STATES}
         for entry in entries:
             task = with_items.get(entry["id"])
             if task is None or not isinstance(entry.get("result"), list):

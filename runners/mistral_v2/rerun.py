@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from mistral_v2 import masking, results, statuses, workflow_spec
+from mistral_v2 import callback, masking, results, statuses, workflow_spec
 from mistral_v2.exceptions import MistralAPIError, RerunError
 from mistral_v2.task_paths import ResolvedTask, ResolveSt2Child, join_names, original_execution_id, resolve_and_validate
 
@@ -284,3 +284,55 @@ def rerun_tasks(
     ex_id = original_execution_id(original_context)
     return apply(api, plan(api, ex_id, task_names, reset_names, no_reset=no_reset, overrides=overrides,
                            resolve_st2_child=resolve_st2_child), env)
+
+
+def _task_names(hint: Dict[str, Any], key: str) -> Optional[List[str]]:
+    value = hint.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise RerunError('context["re-run"]["%s"] must be a list of task names.' % key)
+    return [v.strip() for v in value]
+
+
+def child_rerun_options(hint: Dict[str, Any], action_ref: str, parent_id: Optional[str],
+                        get_execution: Callable[[str], Optional[Dict[str, Any]]],
+                        list_children: Callable[[str], Iterable[Dict[str, Any]]]) -> Dict[str, Any]:
+    """context["re-run"] (with "ref") for a child that st2.action started with a re-run hint.
+
+    The hint ({"tasks", "reset", "context"?, "mistral": {"action_execution_id", "execution_id"}},
+    no "ref") names the old st2.action call; the old child is the child of the new parent's
+    original execution (its context["re-run"]["ref"]) that this call started. The runner looks it
+    up through StackStorm's API (real StackStorm or the host); RerunError names what is missing.
+    """
+    if not isinstance(hint, dict):
+        raise RerunError('context["re-run"] must be an object.')
+    tasks = _task_names(hint, "tasks")
+    if not tasks:
+        raise RerunError('context["re-run"] of a child re-run needs "tasks".')
+    reset = _task_names(hint, "reset")
+    old = hint.get("mistral") or {}
+    old_call = old.get("action_execution_id") if isinstance(old, dict) else None
+    if not old_call:
+        raise RerunError('context["re-run"] needs "ref" (the execution to re-run) or '
+                         '"mistral.action_execution_id" (the st2.action call that started it).')
+    parent = get_execution(parent_id) if parent_id else None
+    original_parent = (((parent or {}).get("context") or {}).get("re-run") or {}).get("ref")
+    if not original_parent:
+        raise RerunError("Cannot re-run tasks %s of a child workflow: the parent execution %s is not a re-run."
+                         % (", ".join(tasks), parent_id))
+    old_child = next((c for c in list_children(original_parent) or []
+                      if callback.child_action_execution_id(c.get("context"), c.get("callback")) == old_call), None)
+    if old_child is None:
+        raise RerunError("Cannot re-run tasks %s of a child workflow: execution %s has no child started by "
+                         "Mistral action execution %s." % (", ".join(tasks), original_parent, old_call))
+    old_ref = (old_child.get("action") or {}).get("ref")
+    if old_ref != action_ref:
+        raise RerunError("Cannot re-run the child workflow %s: it ran %s, not %s." % (
+            old_child["id"], old_ref, action_ref))
+    options: Dict[str, Any] = {"ref": old_child["id"], "tasks": tasks,
+                               "reset": reset if reset is not None else list(tasks)}
+    if isinstance(hint.get("context"), dict) and hint["context"]:
+        options["context"] = hint["context"]
+    LOG.info("child of %s re-runs %s of its earlier child %s", parent_id, ", ".join(tasks), old_child["id"])
+    return options

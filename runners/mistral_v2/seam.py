@@ -7,11 +7,14 @@ convention are the same, so the runner code is identical inside and outside Stac
 from __future__ import annotations
 
 import abc
+import contextlib
 import importlib
+import logging
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import yaml
+from oslo_config import cfg
 
 try:  # pragma: no cover - exercised only inside a real StackStorm install
     from st2common.constants import action as _action_constants
@@ -141,6 +144,31 @@ def get_st2_api_urls() -> Tuple[Optional[str], Optional[str]]:
     except Exception:  # pragma: no cover - st2 config not loaded
         return None, None
     return public, public  # pragma: no cover
+
+
+@contextlib.contextmanager
+def operation_token(user: str, execution_id: Optional[str]) -> Iterator[Optional[str]]:
+    """A StackStorm service token for `user`, deleted on exit; None outside StackStorm.
+
+    StackStorm's runner container creates a token only for run() (st2actions/container/base.py
+    `_create_auth_token`); pause/resume/cancel get none, yet cascading them to child executions
+    goes through the REST API. This issues one the same way, for the operation only.
+    """
+    if not ST2COMMON_AVAILABLE:
+        yield None
+        return
+    from st2common.services import access  # pragma: no cover
+
+    token = access.create_token(  # pragma: no cover
+        username=user, ttl=cfg.CONF.auth.service_token_ttl, service=True,
+        metadata={"service": "mistral-v2 runner", "execution_id": execution_id or ""})
+    try:  # pragma: no cover
+        yield token.token
+    finally:
+        try:  # pragma: no cover
+            access.delete_token(token.token)
+        except Exception:  # pragma: no cover - expired or deleted: nothing left to clean
+            logging.getLogger(__name__).debug("operation token of %s already gone", execution_id)
 
 
 def get_st2_action_lookup() -> Optional[Any]:

@@ -20,6 +20,26 @@ CANCELLED = "CANCELLED"
 ERROR = "ERROR"
 SKIPPED = "SKIPPED"
 
+
+class St2:
+    """StackStorm execution statuses, named once for every module (st2common's values inside
+    StackStorm, through seam)."""
+
+    REQUESTED = seam.LIVEACTION_STATUS_REQUESTED
+    SCHEDULED = seam.LIVEACTION_STATUS_SCHEDULED
+    RUNNING = seam.LIVEACTION_STATUS_RUNNING
+    PAUSING = seam.LIVEACTION_STATUS_PAUSING
+    PAUSED = seam.LIVEACTION_STATUS_PAUSED
+    RESUMING = seam.LIVEACTION_STATUS_RESUMING
+    CANCELING = seam.LIVEACTION_STATUS_CANCELING
+    CANCELED = seam.LIVEACTION_STATUS_CANCELED
+    SUCCEEDED = seam.LIVEACTION_STATUS_SUCCEEDED
+    FAILED = seam.LIVEACTION_STATUS_FAILED
+    TIMED_OUT = seam.LIVEACTION_STATUS_TIMED_OUT
+    ABANDONED = seam.LIVEACTION_STATUS_ABANDONED
+    COMPLETED = frozenset(seam.LIVEACTION_COMPLETED_STATES)
+
+
 MISTRAL_TERMINAL_STATES = frozenset({SUCCESS, ERROR, CANCELLED, SKIPPED})
 
 # Task states during which work may still complete on its own. Not IDLE (a `pause-before` task,
@@ -67,4 +87,4 @@ def to_st2_status(workflow_state: str, task_states: Iterable[str]) -> str:
 
 def is_completed(st2_status: str) -> bool:
     """True for StackStorm statuses after which nothing changes."""
-    return st2_status in seam.LIVEACTION_COMPLETED_STATES
+    return st2_status in St2.COMPLETED

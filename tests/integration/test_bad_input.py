@@ -60,7 +60,7 @@ def test_unknown_action_is_refused_by_cli_and_api(host):
     before = _total(host)
     assert "nope.nothing" in _cli_error(host, "run", "nope.nothing")
     resp = api(host, "POST", "/executions", json={"action": "nope.nothing"})
-    assert resp.status_code == 404 and 'Action "nope.nothing" cannot be found' in resp.json()["faultstring"]
+    assert resp.status_code == 400 and 'Action "nope.nothing" cannot be found' in resp.json()["faultstring"]
     assert _total(host) == before
 
 

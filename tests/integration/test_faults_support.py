@@ -77,6 +77,19 @@ FAULT_PACK = {
         "      publish:\n        api_password: <% task().result.api_password %>\n      on-success: hold\n"
         "    hold:\n      action: std.sleep seconds=<% $.seconds %>\n"
         "  output:\n    api_password: <% $.api_password %>\n    fine: visible\n"),
+    # A secret parameter that reaches a std action's input and output, a child's parameters and
+    # result, published variables and the workflow output (tests/integration/test_security_grep.py).
+    "actions/leaky.yaml": (
+        "name: leaky\nrunner_type: mistral-v2\nentry_point: workflows/leaky.yaml\n"
+        "parameters:\n  api_password:\n    type: string\n    secret: true\n    required: true\n"),
+    "actions/workflows/leaky.yaml": (
+        "version: '2.0'\nfaulttest.leaky:\n  input:\n    - api_password\n  tasks:\n"
+        "    echo:\n      action: std.echo\n      input:\n        output:\n"
+        "          note: connecting with <% $.api_password %> now\n"
+        "      publish:\n        note: <% task().result.note %>\n      on-success: child\n"
+        "    child:\n      action: core.local cmd=\"echo got <% $.api_password %>\"\n"
+        "      publish:\n        said: <% task().result.stdout %>\n"
+        "  output:\n    note: <% $.note %>\n    said: <% $.said %>\n"),
     # Regressions: a StackStorm child with a timeout, an undefined variable, a child started late.
     "actions/child_timeout.yaml": (
         "name: child_timeout\nrunner_type: mistral-v2\nentry_point: workflows/child_timeout.yaml\n"

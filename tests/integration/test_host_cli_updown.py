@@ -6,6 +6,7 @@ import os
 import subprocess
 
 import pytest
+import requests
 
 import st2mistral_server
 from st2mistral_local import cli, server
@@ -45,6 +46,13 @@ def test_up_prints_exports_the_st2_cli_can_use_then_down_stops_everything(tmp_pa
         assert json.loads(out.stdout)["result"]["stdout"] == "from up"
         assert cli.main(["--home", home, "status"]) == 0
         assert "running at %s" % exports["ST2_BASE_URL"] in capsys.readouterr().out
+        # A second `up` prints a new key and revokes the one the first printed.
+        assert cli.main(["--home", home, "up"]) == 0
+        again = _exports(capsys.readouterr().out)
+        assert again["ST2_API_KEY"] != exports["ST2_API_KEY"]
+        actions = exports["ST2_API_URL"] + "/actions"
+        assert requests.get(actions, headers={"St2-Api-Key": exports["ST2_API_KEY"]}, timeout=10).status_code == 401
+        assert requests.get(actions, headers={"St2-Api-Key": again["ST2_API_KEY"]}, timeout=10).status_code == 200
     finally:
         assert cli.main(["--home", home, "down"]) == 0
     assert not process.alive(state["pid"])

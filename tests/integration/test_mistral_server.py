@@ -92,7 +92,8 @@ def test_wait_for_state_fails_fast_on_other_terminal_state(mistral_client, wait_
 
 def test_loopback_std_http_is_allowed_link_local_denied(mistral_server, mistral_client,
                                                         wait_for_state):
-    """Operators' CIDR setting: loopback callbacks work, metadata/link-local stays blocked."""
+    """Operators' CIDR setting: the StackStorm API's address (127.0.0.1) works, the rest of
+    loopback and metadata/link-local stay blocked."""
     wf = _name("http")
     mistral_client.workflows.create(f"""---
 version: '2.0'
@@ -117,6 +118,17 @@ version: '2.0'
 """)
     denied = wait_for_state(mistral_client, mistral_client.executions.create(wf2).id, "ERROR", 120)
     assert "169.254.169.254" in denied.state_info or "denied" in denied.state_info.lower()
+
+    wf3 = _name("otherloop")
+    mistral_client.workflows.create(f"""---
+version: '2.0'
+{wf3}:
+  tasks:
+    other:
+      action: std.http url="http://127.0.0.2:{mistral_server.port}/v2/workflows" method=GET timeout=2
+""")
+    other = wait_for_state(mistral_client, mistral_client.executions.create(wf3).id, "ERROR", 120)
+    assert "127.0.0.2" in other.state_info and "blocked" in other.state_info.lower(), other.state_info
 
 
 @pytest.mark.distributed
@@ -163,17 +175,19 @@ def _cli(home: Path, *args: str) -> subprocess.CompletedProcess:
 def test_cli_up_status_down_are_idempotent(tmp_path):
     assert _cli(tmp_path, "status").returncode == 3
     assert _cli(tmp_path, "down").returncode == 0          # nothing to stop is fine
-    up = _cli(tmp_path, "up")
+    refused = _cli(tmp_path, "up")  # authentication is on by default: a StackStorm or --no-auth
+    assert refused.returncode == 2 and "--st2-api-url" in refused.stderr and "--no-auth" in refused.stderr
+    up = _cli(tmp_path, "up", "--no-auth")
     assert up.returncode == 0, up.stderr
     state = json.loads((tmp_path / "server.json").read_text())
     try:
-        again = _cli(tmp_path, "up")
+        again = _cli(tmp_path, "up", "--no-auth")
         assert again.returncode == 0 and "already running" in again.stdout
         assert json.loads((tmp_path / "server.json").read_text())["pids"] == state["pids"]
         st = _cli(tmp_path, "status", "--json")
         assert st.returncode == 0 and json.loads(st.stdout)["running"] is True
         assert requests.get(state["url"] + "/workflows", timeout=10).status_code == 200
-        other = _cli(tmp_path, "up", "--mode", "distributed")
+        other = _cli(tmp_path, "up", "--no-auth", "--mode", "distributed")
         assert other.returncode == 1 and "already running in embedded mode" in other.stderr
     finally:
         down = _cli(tmp_path, "down")

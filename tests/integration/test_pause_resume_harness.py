@@ -17,6 +17,7 @@ from runner_wiring import action_metadata, mistral_options, wire_runner
 
 from mistral_v2 import cascade, mistral_v2, query, statuses
 from mistral_v2.callback import MistralCallbackHandler
+from mistral_v2.statuses import St2
 
 PACK_DIR = os.path.join(os.path.dirname(__file__), "..", "fixtures", "packs", "pause_examples")
 HANG_GUARD = 90.0  # seconds; a stuck test fails instead of blocking (never a timing assertion)
@@ -106,23 +107,23 @@ class MiniHost:
         return status
 
     def request_pause(self, execution_id: str) -> None:
-        self._operate(execution_id, cascade.PAUSE, cascade.PAUSING)
+        self._operate(execution_id, cascade.PAUSE, St2.PAUSING)
 
     def request_resume(self, execution_id: str) -> None:
-        self._operate(execution_id, cascade.RESUME, cascade.RESUMING)
+        self._operate(execution_id, cascade.RESUME, St2.RESUMING)
 
     def request_cancel(self, execution_id: str) -> None:
-        self._operate(execution_id, cascade.CANCEL, cascade.CANCELING)
+        self._operate(execution_id, cascade.CANCEL, St2.CANCELING)
 
     # what a user does (st2 execution pause/resume/cancel) -> the status the API answers
     def pause(self, execution_id: str) -> str:
-        return self._operate(execution_id, cascade.PAUSE, cascade.PAUSING)
+        return self._operate(execution_id, cascade.PAUSE, St2.PAUSING)
 
     def resume(self, execution_id: str) -> str:
-        return self._operate(execution_id, cascade.RESUME, cascade.RESUMING)
+        return self._operate(execution_id, cascade.RESUME, St2.RESUMING)
 
     def cancel(self, execution_id: str) -> str:
-        return self._operate(execution_id, cascade.CANCEL, cascade.CANCELING)
+        return self._operate(execution_id, cascade.CANCEL, St2.CANCELING)
 
     # -- reconciling ----------------------------------------------------------------------------------
 

@@ -107,7 +107,10 @@ def test_subtask_of_a_child_st2_workflow_is_rerun_in_the_old_child_mistral_execu
     (new_child,) = host.children(rerun["id"])
     new_child = host.get(new_child["id"])
     assert new_child["status"] == "succeeded" and new_child["action"]["ref"] == "nestedrr.child"
-    assert new_child["context"]["re-run"] == {"ref": child["id"], "tasks": ["subtask"], "reset": ["subtask"]}
+    # Stored as st2.action posted it (as StackStorm does); the runner found the old child itself.
+    hint = new_child["context"]["re-run"]
+    assert "ref" not in hint and hint["tasks"] == ["subtask"] and hint["reset"] == ["subtask"]
+    assert hint["mistral"]["execution_id"] == child_mistral
     assert _mistral_id(new_child) == child_mistral  # the old child's Mistral execution, re-used
     assert output_of(new_child["result"]) == {"said": "go-ok"}
     # Only the failed subtask ran again; first did not, and no other child workflow was started.
@@ -131,7 +134,7 @@ def test_plain_rerun_of_the_parent_task_after_a_failed_child_rerun_starts_a_fres
     first = json.loads(proc.stdout)
     assert proc.returncode == 1 and first["status"] == "failed"
     (again,) = host.children(first["id"])
-    assert again["context"]["re-run"]["ref"] == child["id"] and _mistral_id(again) == _mistral_id(child)
+    assert again["context"]["re-run"]["mistral"]["execution_id"] == _mistral_id(again) == _mistral_id(child)
 
     # The env of the parent's Mistral execution still holds that hint (Mistral merges env); a
     # plain re-run of parent_task must not re-use it: the child workflow starts afresh.

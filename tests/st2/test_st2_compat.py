@@ -1,10 +1,13 @@
 """Real StackStorm 3.9: workflows written for StackStorm's own mistral_v2 runner (pack
 tests/fixtures/packs/compat_tests) run unchanged: conditional on-complete, reverse workflows with
 `task_name`, ad-hoc actions based on StackStorm actions, a child workflow's context["mistral"]
-after StackStorm's own (shallow) context merge, notify / skip_notify, st2.action refused."""
+after StackStorm's own (shallow) context merge, notify / skip_notify, st2.action refused; and a
+StackStorm 3.2 install's st2.conf read by StackStorm 3.9's config loading."""
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
@@ -100,3 +103,28 @@ def test_st2_action_refused_by_stackstorm_carries_the_http_response(st2_stack):
     assert error["status"] == 400, error
     assert "compat_tests.does_not_exist" in json.dumps(error["content"])
     assert error["url"].endswith("/executions")
+
+
+# StackStorm's actionrunner reads /etc/st2/st2.conf with st2common.config.parse_args, then loads
+# the runner; this script does the same in StackStorm 3.9's venv with a 3.2 install's st2.conf.
+CONF_SCRIPT = """
+import json, sys
+from st2common import config as st2_config
+st2_config.parse_args(args=["--config-file", sys.argv[1]])
+from mistral_v2 import config, mistral_v2
+opts = config.get()
+runner = mistral_v2.get_runner()
+print(json.dumps({"api_url": runner._api_urls()[0], "jitter_interval": opts.jitter_interval,
+                  "retry_attempts": opts.retry_attempts, "retry_stop_max_msec": opts.retry_stop_max_msec,
+                  "v2_base_url": opts.v2_base_url}))
+"""
+
+
+def test_st2_conf_of_a_3_2_install_read_by_stackstorm_3_9(st2_stack):
+    conf = Path(__file__).resolve().parents[1] / "fixtures" / "st2-3.2.conf"
+    out = subprocess.run([st2_stack.python, "-c", CONF_SCRIPT, str(conf)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+        "api_url": "http://127.0.0.1:9101/v1", "jitter_interval": 0.1, "retry_attempts": None,
+        "retry_stop_max_msec": 600000, "v2_base_url": "http://127.0.0.1:8989/v2"}

@@ -141,6 +141,22 @@ def test_service_killed_during_a_run_and_restarted_loses_nothing(polling_stack, 
     assert_once_each([service], child_ids)
 
 
+def test_missed_callback_of_a_sub_workflow_task_is_swept_after_a_restart(polling_stack, services):
+    """The child's task belongs to a workbook sub-workflow (not listed in the root's result)."""
+    service = SyncService(polling_stack, "nested", new_group())
+    services.append(service.start())
+    ex_id = start(polling_stack, "sync_tests.nested", seconds=3)
+    wait_status_running_child(polling_stack, ex_id)
+    service.kill()
+    child = children_of(polling_stack, ex_id)[0]
+    polling_stack.wait_for_status(child["id"], FINAL, timeout=60)
+    service.start()
+    doc = polling_stack.wait_for_status(ex_id, FINAL, timeout=90)
+    assert doc["status"] == "succeeded", json.dumps(doc["result"])[:2000]
+    assert "nested" in json.dumps(doc["result"])
+    assert_once_each([service], [child["id"]])
+
+
 def test_two_instances_split_the_work_and_one_takes_over_when_the_other_dies(polling_stack, services):
     group = new_group()
     a = SyncService(polling_stack, "a", group)

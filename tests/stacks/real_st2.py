@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -22,7 +23,9 @@ SRC_ENV = "ST2MISTRAL_ST2_SRC"
 PACKAGE_SOURCES = ("setup.py", "requirements.txt", "runners/mistral_v2", "contrib/st2mistral_local",
                    "contrib/st2mistral_server", "contrib/st2mistral_compat", "contrib/st2mistral_sync",
                    "st2client_ext")
-PACKS: List[Path] = [REPO / "actions", *sorted(p for p in (REPO / "tests/fixtures/packs").iterdir() if p.is_dir())]
+PACKS: List[Path] = [REPO / "actions"] + sorted(p for d in ("tests/fixtures/packs", "tests/st2/packs")
+                                                for p in (REPO / d).iterdir() if p.is_dir())
+ID_RE = re.compile(r"\b[0-9a-f]{24}\b")
 FINAL = ("succeeded", "failed", "canceled", "timeout", "abandoned")
 
 
@@ -199,9 +202,19 @@ class St2Stack:
         return proc
 
     def run_cli(self, *args: str, check: bool = True) -> Any:
-        """`st2 <args> -j` parsed as JSON."""
+        """`st2 <args> -j` parsed as JSON (the first document: a workflow's `st2 run` adds its tasks)."""
         proc = self.st2(*args, "-j", check=check)
-        return json.loads(proc.stdout) if proc.stdout.strip().startswith(("{", "[")) else proc.stdout
+        text = proc.stdout.strip()
+        if not text.startswith(("{", "[")):
+            return proc.stdout
+        return json.JSONDecoder().raw_decode(text)[0]
+
+    def run_async(self, ref: str, *params: str) -> str:
+        """`st2 run -a` and the new execution id (the CLI prints text, not JSON, with -a)."""
+        out = self.st2("run", "-a", ref, *params).stdout
+        found = ID_RE.findall(out)
+        assert found, out
+        return found[0]
 
     def headers(self) -> Dict[str, str]:
         return {"St2-Api-Key": self.env["ST2_API_KEY"]}

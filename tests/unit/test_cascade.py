@@ -255,27 +255,6 @@ def test_refusal_of_running_execution_is_invalid_operation():
         cascade._set_state(m, "root", "FOO")
 
 
-def test_reconcile_pause_up_pauses_root_of_paused_subworkflow_once():
-    m = FakeMistral(cascades=False)
-    depth3(m)
-    assert cascade.reconcile_pause_up(m, "root") is False
-    m.executions["sub2"]["state"] = "PAUSED"
-    assert cascade.reconcile_pause_up(m, "root") is True
-    assert m.executions["root"]["state"] == "PAUSED"
-    assert cascade.reconcile_pause_up(m, "root") is False
-    assert m.updates == [("root", "PAUSED")]
-
-
-def test_pause_up_needed_only_for_paused_subworkflow_under_running_root():
-    m = FakeMistral(cascades=False)
-    depth3(m)
-    assert not cascade.pause_up_needed(m, "root")
-    m.executions["sub2"]["state"] = "PAUSED"
-    assert cascade.pause_up_needed(m, "root")
-    m.executions["root"]["state"] = "PAUSED"
-    assert not cascade.pause_up_needed(m, "root")
-
-
 # -- StackStorm children -----------------------------------------------------------------------------
 
 def family():
@@ -349,6 +328,40 @@ def test_pause_reports_paused_when_nothing_is_active():
     s = FakeSt2()
     s.add("st2root")
     assert cascade.pause(m, s, "st2root", "root") == "paused"
+
+
+def test_pause_answers_with_the_status_at_its_end_when_children_paused_meanwhile():
+    """StackStorm stores the runner's answer over a `paused` the plugin pushed meanwhile."""
+    m = FakeMistral()
+    m.add("root", tasks=["RUNNING"])  # the st2.action task running the child workflow
+    s = FakeSt2()
+    s.add("st2root")
+    s.add("kid", parent="st2root")
+
+    def child_pauses(op, ex_id):  # the child pauses and Mistral marks the calling task PAUSED
+        s.executions[ex_id]["status"] = "paused"
+        m.tasks["root"] = [{"state": "PAUSED"}]
+
+    s.on_request = child_pauses
+    assert cascade.pause(m, s, "st2root", "root") == "paused"
+
+
+def test_pause_and_resume_set_the_mistral_task_of_an_action_chain_child():
+    """An action-chain child's runner never tells Mistral it pauses: the parent marks its task."""
+    m = FakeMistral()
+    m.add("root", tasks=["RUNNING"])
+    m.action_executions["ae-chain"] = {"state": "RUNNING"}
+    m.action_executions["ae-wf"] = {"state": "RUNNING"}
+    s = FakeSt2()
+    s.add("st2root")
+    s.add("chain", parent="st2root", runner="action-chain", context={"mistral": {"action_execution_id": "ae-chain"}})
+    s.add("wf", parent="st2root", context={"mistral": {"action_execution_id": "ae-wf"}})
+    cascade.pause(m, s, "st2root", "root")
+    assert ("ae-chain", "PAUSED") in m.action_updates
+    assert ("ae-wf", "PAUSED") not in m.action_updates  # a mistral-v2 child's own runner does it
+    s.executions["chain"]["status"] = s.executions["wf"]["status"] = "paused"
+    cascade.resume(m, s, "st2root", "root")
+    assert ("ae-chain", "RUNNING") in m.action_updates and ("ae-wf", "RUNNING") not in m.action_updates
 
 
 def test_pause_leaves_ended_parent_task_alone():

@@ -22,6 +22,7 @@ def runner_for(api, st2, context, callback=None):
     r.api = api
     r.st2_executions = st2
     r.execution_id = r.liveaction_id = "st2-child"
+    r.start_grace = 0
     r.liveaction = types.SimpleNamespace(id="st2-child", status="pausing", context=context,
                                          result={"tasks": []}, callback=callback or {})
     r.context = context
@@ -75,8 +76,27 @@ def test_runner_without_st2_api_still_pauses_mistral_tree():
     assert status == "pausing" and m.executions["mex-child"]["state"] == "PAUSED"
 
 
-def test_runner_error_names_the_execution():
+def test_runner_error_names_the_execution_when_the_host_asks_for_errors():
     m, s, r = child_setup()
+    r.raise_operation_errors = True
     r.liveaction.context = r.context = {"mistral": {"execution_id": "gone"}}
     with pytest.raises(InvalidOperationError, match="Cannot pause execution st2-child: Mistral execution gone"):
         r.pause()
+
+
+@pytest.mark.parametrize("verb, unchanged", [("pause", "running"), ("resume", "paused"), ("cancel", "running")])
+def test_inside_stackstorm_a_failed_operation_returns_a_status_instead_of_raising(verb, unchanged):
+    """StackStorm fails an execution whose pause/resume raises and leaves a raising cancel in
+    `canceling` for ever: the runner returns the status Mistral reports (else the one before)."""
+    m, s, r = child_setup()
+    r.liveaction.context = r.context = {"mistral": {"execution_id": "gone"}}
+    status, result, ctx = getattr(r, verb)()
+    assert status == unchanged
+    assert "Mistral execution gone" in result["error"] and result["tasks"] == []
+
+
+def test_inside_stackstorm_cancel_of_an_execution_that_never_started_in_mistral_is_canceled():
+    m, s, r = child_setup()
+    r.liveaction.context = r.context = {}
+    assert r.cancel()[0] == "canceled"
+    assert r.pause()[0] == "running"

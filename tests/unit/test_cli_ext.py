@@ -10,7 +10,7 @@ import pytest
 
 from mistral_v2.exceptions import InvalidParametersError, StackStormAPIError
 from st2client_ext import formatting, shell
-from st2client_ext.api_client import ApiFailure, StackStormHTTP
+from st2client_ext.api_client import StackStormHTTP
 
 TREE = {
     "id": "e1", "action": "p.wb", "status": "failed", "runner": "mistral-v2",
@@ -104,7 +104,7 @@ def test_shell_commands_call_the_extension_endpoints(capsys):
     code, out = _run(["context", "e1", "a.b"], http, capsys)
     assert code == 0 and out.startswith("task a.b [ERROR]")
 
-    refusal = ApiFailure("Cannot resume", 400, {"faultstring": "Cannot resume", "missing": {"t2": ["r2"]}})
+    refusal = StackStormAPIError("Cannot resume", 400, {"faultstring": "Cannot resume", "missing": {"t2": ["r2"]}})
     http = FakeHTTP({"mistral/executions/e1/resume_next": refusal})
     code, out = _run(["resume-next", "e1", "--tasks", "t2", "-p", "x=1", "-c", "size=5"], http, capsys)
     assert code == 1 and "t2: r2" in out
@@ -128,7 +128,7 @@ def test_shell_commands_call_the_extension_endpoints(capsys):
 def test_main_reports_api_errors_without_traceback(monkeypatch, capsys):
     class Failing(FakeHTTP):
         def get(self, path):
-            raise ApiFailure('Execution "zz" cannot be found.', 404, {})
+            raise StackStormAPIError('Execution "zz" cannot be found.', 404, {})
     monkeypatch.setattr(shell, "make_http", lambda args: Failing({}))
     assert shell.main(["tree", "zz"]) == 1
     assert capsys.readouterr().err == 'ERROR: Execution "zz" cannot be found. (HTTP 404)\n'
@@ -195,11 +195,11 @@ def test_http_retries_5xx_then_succeeds_and_sends_token(server):
 def test_http_4xx_not_retried_and_5xx_exhausted(server):
     _Handler.plan = [404]
     client = StackStormHTTP(server, token="secret-token", attempts=3, backoff_ms=1, max_backoff_ms=2)
-    with pytest.raises(ApiFailure) as err:
+    with pytest.raises(StackStormAPIError) as err:
         client.post("x", {})
     assert err.value.status_code == 404 and str(err.value) == "nope 404" and len(_Handler.seen) == 1
     _Handler.plan = [500, 500, 500]
-    with pytest.raises(StackStormAPIError, match="HTTP 500 nope 500") as err:
+    with pytest.raises(StackStormAPIError, match=r"HTTP 500 after retries: nope 500") as err:
         client.get("y")
     assert "secret-token" not in str(err.value)
 
@@ -211,5 +211,5 @@ def test_http_unreachable_is_a_clear_error():
     port = sock.getsockname()[1]
     sock.close()
     client = StackStormHTTP("http://127.0.0.1:%d/api/v1" % port, api_key="k", attempts=2, backoff_ms=1)
-    with pytest.raises(StackStormAPIError, match="Cannot reach the StackStorm API at http://127.0.0.1:%d/" % port):
+    with pytest.raises(StackStormAPIError, match="GET http://127.0.0.1:%d/api/v1/x unreachable after retries" % port):
         client.get("x")

@@ -3,6 +3,7 @@ retries bounded by retry_stop_max_msec, jitter_interval in seconds (a float)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from oslo_config import cfg
@@ -11,62 +12,14 @@ from mistral_v2 import config, mistral_v2, retries
 
 # /etc/st2/st2.conf of a StackStorm 3.2 package install (conf/st2.package.conf of st2 v3.2.0),
 # with the [mistral] section written the way 3.2's conf/st2.conf.sample lists it.
-ST2_CONF_3_2 = """\
-# System-wide configuration
-
-[api]
-host = 127.0.0.1
-port = 9101
-logging = /etc/st2/logging.api.gunicorn.conf
-mask_secrets = True
-
-[auth]
-host = 127.0.0.1
-port = 9100
-use_ssl = False
-debug = False
-enable = True
-logging = /etc/st2/logging.auth.gunicorn.conf
-mode = standalone
-backend = flat_file
-backend_kwargs = {"file_path": "/etc/st2/htpasswd"}
-api_url =
-
-[resultstracker]
-logging = /etc/st2/logging.resultstracker.conf
-
-[system_user]
-user = stanley
-ssh_key_file = /home/stanley/.ssh/stanley_rsa
-
-[messaging]
-url = amqp://guest:guest@127.0.0.1:5672/
-
-[mistral]
-# URL Mistral uses to talk back to the API. Note: This needs to be a base URL without API version
-api_url = http://127.0.0.1:9101
-# Multiplier for the exponential backoff.
-retry_exp_msec = 1000
-# Jitter interval to smooth out HTTP requests to mistral tasks and executions API.
-jitter_interval = 0.1
-insecure = False
-enable_polling = False
-# v2 API root endpoint.
-v2_base_url = http://127.0.0.1:8989/v2
-# Max time to stop retrying.
-retry_stop_max_msec = 600000
-# Max time for each set of backoff.
-retry_exp_max_msec = 300000
-"""
+ST2_CONF_3_2 = Path(__file__).resolve().parents[1] / "fixtures" / "st2-3.2.conf"
 
 
 @pytest.fixture
 def conf_3_2(tmp_path):
-    path = tmp_path / "st2.conf"
-    path.write_text(ST2_CONF_3_2)
     conf = cfg.ConfigOpts()
     config.register_opts(conf)
-    conf(["--config-file", str(path)], project="st2", default_config_files=[])
+    conf(["--config-file", str(ST2_CONF_3_2)], project="st2", default_config_files=[])
     return conf
 
 
@@ -193,3 +146,19 @@ def test_notify_settings_outside_stackstorm():
     assert seam.notify_settings(None) == {} and seam.notify_settings({}) == {}
     with pytest.raises(TypeError, match="notify must be a dict"):
         seam.notify_settings(object())
+
+
+def test_local_host_keeps_a_few_attempts_by_default(tmp_path):
+    from st2mistral_local import host
+
+    settings = host.HostSettings(state_dir=str(tmp_path), api_url="http://127.0.0.1:1/api/v1")
+    try:
+        conf = host._register_mistral_options(settings)
+        assert conf.mistral.retry_attempts == host.HOST_RETRY_ATTEMPTS == 5
+        conf.set_override("retry_attempts", 9, "mistral")      # e.g. from --config-file
+        host._register_mistral_options(settings)
+        assert conf.mistral.retry_attempts == 9
+    finally:
+        cfg.CONF.clear_override("retry_attempts", "mistral")
+        cfg.CONF.clear_override("api_url", "mistral")
+        cfg.CONF.set_default("retry_attempts", None, "mistral")

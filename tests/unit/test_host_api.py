@@ -168,7 +168,7 @@ def test_bad_input_is_refused_with_clear_errors_and_creates_nothing(client, auth
     assert resp.status_code == 400
     msg = resp.get_json()["faultstring"]
     assert '"cmd" must be of type string' in msg and '"bogus"' in msg
-    assert run(client, auth_headers, "core.nope").status_code == 404
+    assert run(client, auth_headers, "core.nope").status_code == 400  # as StackStorm
     assert client.post("/api/v1/executions", headers=auth_headers, data="{not json",
                        content_type="application/json").status_code == 400
     resp = run(client, auth_headers, "core.noop", context={"parent": {"execution_id": "f" * 24}})

@@ -84,10 +84,10 @@ def test_execution_token_lives_until_execution_completes(setup):
         d["end_timestamp"] = ended
         return d
 
+    store.update_execution(ex_id, lambda d: {**d, "status": "paused"})
+    assert authn.user_for_request({"X-Auth-Token": token}, {}) == "st2admin"  # paused: not over
     store.update_execution(ex_id, lambda d: finish(d, ids.now_iso()))
-    assert authn.user_for_request({"X-Auth-Token": token}, {}) == "st2admin"  # grace period
-    store.update_execution(ex_id, lambda d: finish(d, "2000-01-01T00:00:00.000000Z"))
-    with pytest.raises(AuthenticationError, match="expired"):
+    with pytest.raises(AuthenticationError, match="expired"):  # revoked the moment it completes
         authn.user_for_request({"X-Auth-Token": token}, {})
 
 

@@ -97,7 +97,7 @@ def test_pack_errors_name_each_file_and_problem(tmp_path):
     root = _pack(tmp_path, {
         "a.yaml": "name: a\nrunner_type: nope\n",
         "b.yaml": "name: b\nrunner_type: mistral-v2\nentry_point: workflows/missing.yaml\n",
-        "c.yaml": "name: c\nrunner_type: mistral-v2\n",
+        "c.yaml": "name: c\nrunner_type: mistral-v2\nentry_point: ../escape.yaml\n",
         "d.yaml": "name: d\npack: other\nrunner_type: noop\nparameters:\n  p:\n    type: strng\n",
         "e.yaml": "name: [unclosed\n",
     })
@@ -105,7 +105,8 @@ def test_pack_errors_name_each_file_and_problem(tmp_path):
         packs.read_pack(root)
     msg = str(err.value)
     for part in ('unknown runner_type "nope"', "actions/workflows/missing.yaml does not exist",
-                 '"entry_point" is required', '"pack" is "other"', 'unknown type "strng"', "e.yaml is not valid YAML"):
+                 'must be relative to the pack', '"pack" is "other"', 'unknown type "strng"',
+                 "e.yaml is not valid YAML"):
         assert part in msg
 
 

@@ -1,5 +1,6 @@
-"""Unit tests: re_run bodies and st2.action child re-run hints -> context["re-run"] (host), and the
-plugin's st2.action forwarding a hint only for its own task and re-run."""
+"""Unit tests: re_run bodies -> context["re-run"] (host), st2.action child re-run hints -> the old
+child (runner, through the StackStorm API), and the plugin's st2.action forwarding a hint only for
+its own task and re-run."""
 from __future__ import annotations
 
 import sys
@@ -10,8 +11,9 @@ from typing import Any, Dict, List, Optional
 import pytest
 from plugin_action_stub import forget_action, import_action
 
-from mistral_v2.exceptions import InvalidParametersError
-from st2mistral_local.rerun_request import child_rerun_options, rerun_options
+from mistral_v2.exceptions import InvalidParametersError, RerunError
+from mistral_v2.rerun import child_rerun_options
+from st2mistral_local.rerun_request import rerun_options
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "contrib" / "st2mistral_plugin"))
 
@@ -102,7 +104,7 @@ def test_old_child_is_also_found_by_its_callback_url():
     (dict(HINT, tasks=[]), "pk.child", "p2", 'needs "tasks"'),
 ])
 def test_hint_refusals_name_the_problem(hint, ref, parent, message):
-    with pytest.raises(InvalidParametersError) as err:
+    with pytest.raises(RerunError) as err:
         _child(hint, ref, parent)
     assert message in str(err.value)
 

@@ -117,7 +117,7 @@ def test_start_creates_execution_with_st2_env(wf_file):
     api = FakeAPI()
     r = make_runner(wf_file, api, runner_params={"context": {"extra": 1, "who": "x"}})
     status, result, ctx = r.run({"who": "Bob"})
-    assert status == "running" and result == {"tasks": []}
+    assert status == "running" and result == {}  # empty: StackStorm keeps a result pushed meanwhile
     assert ctx["mistral"] == {"execution_id": mistral_v2.mistral_execution_id("st2ex1"),
                               "workflow_name": "pk.act", "workbook_name": None}
     assert ctx["user"] == "stanley"
@@ -133,6 +133,18 @@ def test_start_creates_execution_with_st2_env(wf_file):
     assert st2_ctx["auth_token"] == "tok-secret"
     assert params["notify"][0]["type"] == "st2"
     assert "tok-secret" not in repr(ctx) and "tok-secret" not in repr(result)
+
+
+def test_a_child_workflow_keeps_the_parent_link_st2_action_put_in_its_context(wf_file):
+    """StackStorm stores the runner's context with a shallow update: context["mistral"] must keep
+    the calling task's ids next to the child's own Mistral execution."""
+    link = {"action_execution_id": "ae-1", "task_execution_id": "te-1"}
+    incoming = dict(link, workflow_execution_id="we-1")
+    r = make_runner(wf_file, FakeAPI(), context={"mistral": incoming, "parent": {"execution_id": "p1"}})
+    _, _, ctx = r.run({"who": "a"})
+    assert ctx["mistral"] == dict(link, execution_id=mistral_v2.mistral_execution_id("st2ex1"),
+                                  workflow_name="pk.act", workbook_name=None,
+                                  parent={"workflow_execution_id": "we-1"})
 
 
 def test_secret_parameter_names_go_to_the_query_context(wf_file):
@@ -240,14 +252,28 @@ def test_pause_refused_by_mistral_is_invalid_operation(wf_file):
     api = FakeAPI()
     api.fail_update = MistralAPIError("Mistral rejected ... (HTTP 400): already SUCCESS", 400)
     r = make_runner(wf_file, api, context={"mistral": {"execution_id": "mex-9"}})
+    r.raise_operation_errors = True  # as the host asks
     with pytest.raises(InvalidOperationError, match="Cannot pause execution st2ex1"):
         r.pause()
 
 
 def test_cancel_without_mistral_execution_is_invalid_operation(wf_file):
-    r = make_runner(wf_file, FakeAPI(), context={})
+    api = FakeAPI()
+    api.get_execution = lambda ex_id: (_ for _ in ()).throw(WorkflowNotFoundError("not found", 404))
+    r = make_runner(wf_file, api, context={})
+    r.raise_operation_errors = True  # as the host asks
+    r.start_grace = 0
     with pytest.raises(InvalidOperationError, match="no Mistral workflow execution"):
         r.cancel()
+
+
+def test_an_operation_before_run_returned_acts_on_the_execution_run_creates(wf_file):
+    """StackStorm shows "running" before run() returned the context with the Mistral execution."""
+    api = FakeAPI()
+    r = make_runner(wf_file, api, context={})
+    status, _, _ = r.pause()
+    assert status == "pausing" or status == "paused"
+    assert api.updates == [(mistral_v2.mistral_execution_id("st2ex1"), "PAUSED")]
 
 
 def test_rerun_with_tasks_delegates_to_rerun_module(wf_file, monkeypatch):

@@ -28,13 +28,21 @@ def _render_to_text(conf: configparser.ConfigParser) -> str:
     return buf.getvalue()
 
 
-def test_config_embedded_allows_loopback_keeps_link_local_denied(tmp_path):
+def test_config_embedded_allows_only_the_st2_address_of_loopback_keeps_link_local_denied(tmp_path):
     conf = _conf_text(port=1234, db_url="sqlite:////x.db", transport_url="fake:/",
                       log_file=tmp_path / "m.log")
     assert conf["api"]["host"] == "127.0.0.1" and conf["api"]["port"] == "1234"
     denied = conf["action_std_http"]["denied_cidrs"].split(",")
     assert "169.254.0.0/16" in denied and "fe80::/10" in denied
-    assert not any(c.startswith("127.") or c == "::1/128" for c in denied)
+    import ipaddress
+
+    nets = [ipaddress.ip_network(c) for c in denied]
+    blocked = lambda a: any(ipaddress.ip_address(a) in n for n in nets)  # noqa: E731
+    assert not blocked("127.0.0.1")  # the StackStorm API's address (the local host's)
+    assert blocked("127.0.0.2") and blocked("127.255.255.254") and blocked("::1") and blocked("169.254.169.254")
+    elsewhere = _conf_text(port=1, db_url="sqlite://", transport_url="fake:/", log_file=None,
+                           st2_api_url="http://10.1.2.3:9101/api/v1")["action_std_http"]["denied_cidrs"]
+    assert elsewhere.split(",") == ["127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10"]
     assert conf["pecan"]["auth_enable"] == "false"
     assert conf["DEFAULT"]["log_file"] == str(tmp_path / "m.log")
     assert "control_exchange" not in conf["DEFAULT"]

@@ -18,8 +18,9 @@ from st2mistral_sync.engine import (
     SKIPPED,
     Alone,
     SyncEngine,
-    awaiting_task_ids,
+    may_await_callback,
     owner_key,
+    task_states,
 )
 from st2mistral_sync.rest import RestExecutions
 from st2mistral_sync.st2_seam import with_membership_timeout
@@ -205,6 +206,9 @@ def test_two_instances_split_executions_and_callbacks_exactly_once():
     # a bus message reaches both instances; only the owner of the parent delivers it
     FakeHandler.calls = []
     outcomes = [eng.on_update(kids[0]) for eng in engines]
+    assert outcomes == [SKIPPED, SKIPPED] and FakeHandler.calls == []  # settled: Mistral not asked again
+    fresh = child("c-new", parent=ids[0])
+    outcomes = [eng.on_update(fresh, complete=True) for eng in engines]
     assert sorted(outcomes) == sorted([APPLIED, SKIPPED]) and len(FakeHandler.calls) == 1
 
 
@@ -212,8 +216,11 @@ def test_pure_helpers():
     assert owner_key(child("c1", parent="wf9")) == "wf9"
     assert owner_key({"id": "x", "context": {"parent": {"execution_id": "p"}}}) == "p"
     assert owner_key({"id": "x"}) == "x"
-    assert awaiting_task_ids({"tasks": [{"id": 1, "state": "RUNNING"}, {"id": 2, "state": "SUCCESS"}]}) == {"1"}
-    assert awaiting_task_ids(None) == set()
+    states = task_states({"tasks": [{"id": 1, "state": "RUNNING"}, {"id": 2, "state": "SUCCESS"}]})
+    assert states == {"1": "RUNNING", "2": "SUCCESS"} and task_states(None) == {}
+    assert may_await_callback("1", states) and not may_await_callback("2", states)
+    assert may_await_callback("sub-task", states)  # a sub-workflow task: not listed in the "st2" format
+    assert not may_await_callback("1", {}) and not may_await_callback("x", {"2": "SUCCESS"})
     assert with_membership_timeout("redis://h:6379/?namespace=a", 5) == "redis://h:6379/?namespace=a&membership_timeout=5"
     assert with_membership_timeout("redis://h:6379?membership_timeout=9", 5) == "redis://h:6379?membership_timeout=9"
     assert with_membership_timeout("zookeeper://h:2181", 5) == "zookeeper://h:2181"
@@ -283,13 +290,27 @@ def test_rest_record_writes_status_changes_only(current, status, written):
 
 def test_rest_sweep_lists_children_only_of_workflows_with_running_tasks():
     kids = [child("c1", parent="wf1", task="t-1"), child("c2", parent="wf1", task="t-2"),
-            child("c3", parent="wf1", task="t-1", status="running")]
+            child("c3", parent="wf1", task="t-1", status="running"), child("c4", parent="wf1", task="sub-1")]
     port, session = rest(kids)
     answers = {"wf1": ("running", {"tasks": [{"id": "t-1", "state": "RUNNING"}, {"id": "t-2", "state": "SUCCESS"}]}),
                "wf2": ("running", {"tasks": [{"id": "t-9", "state": "SUCCESS"}]})}
     due = port.due_callbacks([workflow("wf1"), workflow("wf2")], answers)
-    assert [d["id"] for d in due] == ["c1"]
+    assert [d["id"] for d in due] == ["c1", "c4"]  # c4: a sub-workflow's task, not in the root's list
     assert [r[2]["parent"] for r in session.requests] == ["wf1"]
+
+
+def test_settled_children_are_not_asked_about_again():
+    kid = child("c1")
+    FakeHandler.behaviour = {URL % "ae-c1": False}
+    fake = FakeExecutions([workflow("wf1")], [kid])
+    eng = make(fake, FakeQuerier({"wf1": ("running", {"tasks": [{"id": "t-1", "state": "RUNNING"}]})}))
+    assert eng.on_update(kid, complete=True) == ALREADY
+    assert eng.on_update(kid, complete=True) == SKIPPED  # a second bus message for the same child
+    eng.reconcile_once()
+    assert len(FakeHandler.calls) == 1
+    failing = child("c2")
+    FakeHandler.behaviour = {URL % "ae-c2": MistralUnreachableError("down")}
+    assert eng.on_update(failing) == FAILED and not eng.settled("c2")  # retried by the sweep
 
 
 def test_engine_module_keeps_no_st2common_import():

@@ -2,11 +2,13 @@
 
 Mistral imports this package while loading any of its entry points (expression functions are
 loaded by every Mistral service at start), which installs the with-items re-run fix and the
-multi-task re-run batch fix.
+multi-task re-run batch fix, and hides workflow inputs and action results in Mistral's
+workflow_trace log (trace_filter).
 """
-from st2mistral_plugin import rerun_batch_fix, with_items_fix
+from st2mistral_plugin import rerun_batch_fix, trace_filter, with_items_fix
 
 __version__ = "0.1.0"
 
 with_items_fix.install()
 rerun_batch_fix.install()
+trace_filter.install()

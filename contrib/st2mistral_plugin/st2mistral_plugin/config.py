@@ -26,6 +26,10 @@ OPTS = [
         help="StackStorm API key (St2-Api-Key header) used when the workflow env carries no "
         "auth token. Never logged.",
     ),
+    cfg.FloatOpt("auth_cache_ttl", default=10.0, min=0,
+                 help="With [DEFAULT] auth_type = st2: seconds a credential StackStorm accepted "
+                 "is trusted without asking again (0 = ask on every call). A revoked token stays "
+                 "usable at most this long."),
     cfg.StrOpt(
         "cacert",
         help="CA bundle (PEM file) to verify the StackStorm API's TLS certificate, e.g. the "

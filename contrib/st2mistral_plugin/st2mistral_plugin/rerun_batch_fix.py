@@ -156,10 +156,6 @@ def patch_class(cls: Any) -> bool:
 _PATCH = DeferredClassPatch(TARGET_MODULE, "Workflow", patch_class)
 
 
-def _uninstall_finder() -> None:
-    _PATCH.uninstall()
-
-
 def install() -> str:
     """Patch Workflow now if its module is loaded, else as soon as it is.
 

@@ -1,13 +1,13 @@
-"""Calls to the StackStorm REST API from inside Mistral: auth headers, retries with back-off."""
+"""Calls to the StackStorm REST API from inside Mistral: auth headers, URL, the one REST client with `[st2]` retries."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional
 
 import requests
 import tenacity
 
-from mistral_v2 import retries
+from mistral_v2 import retries, st2_rest
 from mistral_v2.exceptions import ConfigurationError, StackStormAPIError
 from st2mistral_plugin import config
 
@@ -15,27 +15,15 @@ LOG = logging.getLogger(__name__)
 
 _SESSION = requests.Session()
 
-
-class _ServerError(Exception):
-    """A 5xx answer; retried like a connection error."""
-
-    def __init__(self, response: requests.Response) -> None:
-        super().__init__("HTTP %s" % response.status_code)
-        self.response = response
-
-
-_RETRYABLE = (requests.ConnectionError, requests.Timeout, _ServerError)
+# Said with a refused certificate.
+TLS_HINT = ("for a self-signed StackStorm certificate set [st2] cacert = <its CA/certificate PEM file> "
+            "(or [st2] insecure = true) in Mistral's config")
 
 
 def auth_headers(st2_context: Optional[Mapping[str, Any]]) -> Dict[str, str]:
     """X-Auth-Token from the workflow's st2_context, else St2-Api-Key from it or [st2] api_key."""
     ctx = st2_context or {}
-    if ctx.get("auth_token"):
-        return {"X-Auth-Token": str(ctx["auth_token"])}
-    api_key = ctx.get("api_key") or config.get("api_key")
-    if api_key:
-        return {"St2-Api-Key": str(api_key)}
-    return {}
+    return st2_rest.auth_header(ctx.get("auth_token"), ctx.get("api_key") or config.get("api_key"))
 
 
 def api_url(st2_context: Optional[Mapping[str, Any]]) -> str:
@@ -49,19 +37,13 @@ def api_url(st2_context: Optional[Mapping[str, Any]]) -> str:
     return str(url).rstrip("/")
 
 
-def _retryable(exc: BaseException) -> bool:
-    # An untrusted certificate stays untrusted: not retried (SSLError is a ConnectionError).
-    return isinstance(exc, _RETRYABLE) and not isinstance(exc, requests.exceptions.SSLError)
-
-
-def _retrying(method: str, url: str) -> tenacity.Retrying:
+def _retrying(retry_if: Callable[[BaseException], bool]) -> tenacity.Retrying:
     def _log_retry(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        LOG.warning("StackStorm API %s %s failed (attempt %s): %s; retrying",
-                    method, url, state.attempt_number, exc if isinstance(exc, _ServerError)
-                    else type(exc).__name__)
+        detail = type(exc).__name__ if isinstance(exc, requests.RequestException) else str(exc)  # "HTTP 503"
+        LOG.warning("StackStorm API call failed (attempt %s): %s; retrying", state.attempt_number, detail)
 
-    return retries.build(_retryable,
+    return retries.build(retry_if,
                          attempts=config.get("retry_attempts"),
                          exp_msec=config.get("retry_exp_msec"),
                          exp_max_msec=config.get("retry_exp_max_msec"),
@@ -69,46 +51,18 @@ def _retrying(method: str, url: str) -> tenacity.Retrying:
                          before_sleep=_log_retry)
 
 
-def _send(method: str, url: str, **kwargs: Any) -> requests.Response:
-    resp = _SESSION.request(method, url, timeout=config.get("request_timeout"),
-                            verify=config.tls_verify(), **kwargs)
-    if resp.status_code >= 500:
-        raise _ServerError(resp)
-    return resp
-
-
 def request(method: str, url: str, *, headers: Optional[Mapping[str, str]] = None,
             json_body: Any = None, params: Optional[Mapping[str, Any]] = None) -> requests.Response:
-    """Send one request, retried on connection errors, timeouts and 5xx.
+    """Send one request through the one StackStorm REST client (st2_rest), retried on connection
+    errors, timeouts and 5xx with the `[st2]` numbers.
 
     Returns the response for any status below 500; raises StackStormAPIError once retries are
     exhausted. Headers (they carry the token) are never logged.
     """
-    hdrs = {"Content-Type": "application/json", "Accept": "application/json"}
-    hdrs.update(headers or {})
-    try:
-        for attempt in _retrying(method, url):
-            with attempt:
-                return _send(method, url, headers=hdrs, json=json_body, params=params)
-    except _ServerError as exc:
-        error = StackStormAPIError("StackStorm API %s %s failed with HTTP %s after retries: %s"
-                                   % (method, url, exc.response.status_code, _brief(exc.response)))
-        error.response = exc.response  # type: ignore[attr-defined]
-        raise error from None
-    except requests.exceptions.SSLError as exc:
-        raise StackStormAPIError(
-            "StackStorm API %s %s: TLS failed (%s); for a self-signed StackStorm certificate set "
-            "[st2] cacert = <its CA/certificate PEM file> (or [st2] insecure = true) in Mistral's "
-            "config" % (method, url, _ssl_reason(exc))) from None
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise StackStormAPIError("StackStorm API %s %s unreachable after retries (%s)"
-                                 % (method, url, type(exc).__name__)) from None
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _ssl_reason(exc: BaseException) -> str:
-    text = str(exc)
-    return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in text else type(exc).__name__
+    rest = st2_rest.St2Rest("", _retrying, headers={"Content-Type": "application/json", "Accept": "application/json"},
+                            timeout=config.get("request_timeout"), session=_SESSION, verify=config.tls_verify(),
+                            tls_hint=TLS_HINT)
+    return rest.send(method, url, json=json_body, params=params, headers=headers)
 
 
 def check(resp: requests.Response, what: str) -> Any:
@@ -119,20 +73,16 @@ def check(resp: requests.Response, what: str) -> Any:
         except ValueError:
             raise StackStormAPIError("%s: StackStorm answered HTTP %s with a non-JSON body"
                                      % (what, resp.status_code)) from None
-    error = StackStormAPIError("%s: StackStorm answered HTTP %s: %s"
-                               % (what, resp.status_code, _brief(resp)))
-    error.response = resp  # type: ignore[attr-defined]
-    raise error
+    raise StackStormAPIError("%s: StackStorm answered HTTP %s: %s"
+                             % (what, resp.status_code, st2_rest.fault(resp, 300)), resp.status_code,
+                             st2_rest.body_of(resp), response=resp)
 
 
 def response_facts(resp: requests.Response) -> Dict[str, Any]:
     """The HTTP answer as st2mistral's st2.action put it in a failed task's result: `content`
     (JSON when it parses, else text), `status`, `headers`, `url`, `reason`, `encoding`,
     `elapsed` (s), `cookies`, `history` (URLs of redirects) - all JSON-safe."""
-    try:
-        content: Any = resp.json()
-    except ValueError:
-        content = resp.text
+    content = st2_rest.body_of(resp)
     elapsed = getattr(resp, "elapsed", None)
     return {
         "content": content,
@@ -145,13 +95,3 @@ def response_facts(resp: requests.Response) -> Dict[str, Any]:
         "cookies": dict(resp.cookies.items()),
         "history": [r.url for r in resp.history],
     }
-
-
-def _brief(resp: requests.Response, limit: int = 300) -> str:
-    try:
-        body = resp.json()
-        text = body.get("faultstring") if isinstance(body, dict) else None
-        text = text or resp.text
-    except ValueError:
-        text = resp.text
-    return (text or "").strip()[:limit]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Dict, List, Optional, Set
 
+from mistral_v2 import statuses
 from st2mistral_plugin import config
 from st2mistral_plugin.deferred_patch import DeferredClassPatch
 
@@ -18,8 +19,6 @@ LOG = logging.getLogger(__name__)
 
 TARGET_MODULE = "mistral.engine.tasks"
 _PATCHED_ATTR = "_st2mistral_with_items_fix"
-
-_COMPLETED = frozenset({"SUCCESS", "ERROR", "CANCELLED", "SKIPPED"})
 
 
 def _index(action_ex: Any) -> Optional[int]:
@@ -32,7 +31,7 @@ def _indexes(action_exs: List[Any], keep: Callable[[Any], bool]) -> Set[int]:
 
 def _covered(ex: Any) -> bool:
     """An item whose action was accepted, or is still in flight, must not be scheduled again."""
-    return bool(ex.accepted) or ex.state not in _COMPLETED
+    return bool(ex.accepted) or ex.state not in statuses.MISTRAL_TERMINAL_STATES
 
 
 def next_indexes(count: int, capacity: Optional[int], action_exs: List[Any]) -> List[int]:
@@ -49,7 +48,7 @@ def all_items_accepted(count: int, action_exs: List[Any]) -> bool:
 
 def more_items_to_schedule(count: int, action_exs: List[Any]) -> bool:
     """True while some item index has neither an accepted nor a running action execution."""
-    running_or_accepted = _indexes(action_exs, lambda ex: ex.accepted or ex.state == "RUNNING")
+    running_or_accepted = _indexes(action_exs, lambda ex: ex.accepted or ex.state == statuses.RUNNING)
     return count > len(running_or_accepted)
 
 
@@ -68,7 +67,7 @@ def _patched_methods(cls: Any) -> Dict[str, Callable[..., Any]]:
         if not config.with_items_fix_enabled():
             return orig_completed(self)
         execs = list(self.task_ex.executions)
-        if any(ex.accepted and ex.state == "CANCELLED" for ex in execs):
+        if any(ex.accepted and ex.state == statuses.CANCELLED for ex in execs):
             return True
         full_capacity = (not self._get_concurrency()
                          or self._get_with_items_capacity() == self._get_concurrency())

@@ -1,0 +1,60 @@
+"""Pause/resume cascading through StackStorm action chains ("subchain"), on real StackStorm 3.9:
+an action-chain parent of a mistral-v2 workflow, and a mistral-v2 workflow calling an action chain."""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict
+
+import pytest
+
+pytestmark = [pytest.mark.st2, pytest.mark.integration]
+
+
+def _child(stack, ex_id: str, timeout: float = 60) -> Dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kids = stack.get(ex_id).get("children") or []
+        if kids:
+            return stack.get(kids[0])
+        time.sleep(0.2)
+    raise AssertionError("execution %s started no child in %ss" % (ex_id, timeout))
+
+
+def test_pause_of_an_action_chain_cascades_down_to_its_mistral_workflow(st2_stack):
+    ex_id = st2_stack.run_async("st2_only.chain_of_mistral", "seconds=6")
+    child = _child(st2_stack, ex_id)
+    assert child["action"]["ref"] == "pause_examples.slow"
+    st2_stack.wait_for_status(child["id"], ["running"])
+    st2_stack.st2("execution", "pause", ex_id)
+    assert st2_stack.wait_for_status(child["id"], ["paused"], timeout=60)["status"] == "paused"
+    assert st2_stack.wait_for_status(ex_id, ["paused"], timeout=60)["status"] == "paused"
+    st2_stack.st2("execution", "resume", ex_id)
+    done = st2_stack.wait_for_status(ex_id, ["succeeded", "failed"], timeout=90)
+    assert done["status"] == "succeeded", done["result"]
+    assert st2_stack.get(child["id"])["status"] == "succeeded"
+
+
+def test_pause_of_a_mistral_workflow_cascades_up_to_its_action_chain_parent(st2_stack):
+    ex_id = st2_stack.run_async("st2_only.chain_of_mistral", "seconds=6")
+    child = _child(st2_stack, ex_id)
+    st2_stack.wait_for_status(child["id"], ["running"])
+    st2_stack.st2("execution", "pause", child["id"])
+    assert st2_stack.wait_for_status(child["id"], ["paused"], timeout=60)["status"] == "paused"
+    assert st2_stack.wait_for_status(ex_id, ["paused"], timeout=60)["status"] == "paused"
+    st2_stack.st2("execution", "resume", ex_id)   # resuming the chain resumes its paused child
+    done = st2_stack.wait_for_status(ex_id, ["succeeded", "failed"], timeout=90)
+    assert done["status"] == "succeeded", done["result"]
+
+
+def test_a_mistral_workflow_calling_an_action_chain_pauses_resumes_and_completes(st2_stack):
+    ex_id = st2_stack.run_async("st2_only.mistral_calls_chain", "seconds=6")
+    chain = _child(st2_stack, ex_id)
+    assert chain["action"]["ref"] == "st2_only.chain_slow"
+    st2_stack.wait_for_status(chain["id"], ["running"])
+    st2_stack.st2("execution", "pause", ex_id)                # down: Mistral parent -> subchain
+    assert st2_stack.wait_for_status(chain["id"], ["paused"], timeout=60)["status"] == "paused"
+    assert st2_stack.wait_for_status(ex_id, ["paused"], timeout=60)["status"] == "paused"
+    st2_stack.st2("execution", "resume", ex_id)
+    done = st2_stack.wait_for_status(ex_id, ["succeeded", "failed"], timeout=90)
+    assert done["status"] == "succeeded", done["result"]
+    assert st2_stack.get(chain["id"])["status"] == "succeeded"
