@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
 
 from flask import Flask, Response, g, jsonify, request
@@ -354,6 +355,7 @@ def create_app(host: Host) -> Flask:
                 raise InvalidParametersError('Unknown status "%s"; expected one of: %s' % (
                     status, ", ".join(sorted(transitions.ALL_STATUSES))))
             result = body.get("result")
+            arrived = time.monotonic()
             if host.container.is_busy(execution_id):
                 # A pause/resume/cancel is being applied; its outcome (then the next push or
                 # reconcile round) sets the status, not a push computed before it.
@@ -368,7 +370,11 @@ def create_app(host: Host) -> Flask:
                 # The plugin masks before pushing; a push from an older plugin (or another
                 # publisher) is masked again here: secrets are never stored in clear.
                 result = views.masker(host.store, host.container.get(execution_id))(result)
-            doc, changed = host.container.update(execution_id, status, result=result)
+            # An operation starting meanwhile (or ended since the push arrived) outdates the push:
+            # asked again atomically with the change; the next push or reconcile round sets it.
+            doc, changed = host.container.update(
+                execution_id, status, result=result,
+                unless=lambda: host.container.is_busy(execution_id, since=arrived))
             if not changed:
                 LOG.info("push for %s (%s) ignored; execution is %s", execution_id, status, doc["status"])
         return jsonify(_view(doc))

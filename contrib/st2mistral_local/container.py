@@ -95,6 +95,8 @@ class Container:
         self._op_locks: Dict[str, Any] = {}
         self._op_done: Dict[str, float] = {}
         self._stopping = threading.Event()
+        self._starting: Dict[str, int] = {}  # executions inside _run (their runner's start not recorded yet)
+        self._started = threading.Condition(self._live_lock)
         self.on_completed: Callable[[Dict[str, Any]], None] = lambda doc: None
         # A child went pausing/paused: the sync engine cascades it up (st2mistral_local.sync).
         self.on_child_pausing: Callable[[Dict[str, Any]], Any] = lambda doc: None
@@ -212,17 +214,21 @@ class Container:
 
     # ---- status updates -----------------------------------------------------------------
     def update(self, execution_id: str, status: str, result: Any = None, context: Optional[Dict[str, Any]] = None,
-               only_from: Optional[Iterable[str]] = None, strict: bool = False) -> Tuple[Dict[str, Any], bool]:
+               only_from: Optional[Iterable[str]] = None, strict: bool = False,
+               unless: Optional[Callable[[], bool]] = None) -> Tuple[Dict[str, Any], bool]:
         """Move an execution to `status` (and store result/context) when allowed.
 
         Returns (execution, changed). Not allowed changes are ignored, or raise
-        InvalidOperationError when `strict`. A completed execution never changes.
+        InvalidOperationError when `strict`. A completed execution never changes. `unless` is
+        asked inside the store transaction (atomically with the change): True leaves it unchanged.
         """
         changed = {"value": False, "status": False}
         allowed_from = set(only_from) if only_from is not None else None
 
         def mutate(doc: Dict[str, Any]) -> Optional[Dict[str, Any]]:
             current = doc["status"]
+            if unless is not None and unless():
+                return None
             if allowed_from is not None and current not in allowed_from:
                 if strict:
                     raise InvalidOperationError('Execution %s is "%s".' % (execution_id, current))
@@ -314,8 +320,35 @@ class Container:
         runner.rerun_ex_ref = _ns(original) if original else None
         return runner, action_params
 
+    def wait_started(self, execution_id: str, timeout: float) -> Dict[str, Any]:
+        """The execution once its runner's start is recorded (run() returned, or it never ran:
+        canceled, failed), or as it is after `timeout` seconds (e.g. a delayed execution)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._started:
+                starting = execution_id in self._starting
+            doc = self.get(execution_id)
+            left = deadline - time.monotonic()
+            if (not starting and doc["status"] not in (St2.REQUESTED, St2.SCHEDULED)) or left <= 0:
+                return doc
+            with self._started:  # woken when a start is recorded; polls for one not picked up yet
+                self._started.wait(min(left, 0.05))
+
     def _run(self, execution_id: str, restart: bool = False) -> None:
         """Run the execution; `restart` retries the start of a `running` one (idempotent runners only)."""
+        with self._started:
+            self._starting[execution_id] = self._starting.get(execution_id, 0) + 1
+        try:
+            self._start(execution_id, restart)
+        finally:
+            with self._started:
+                if self._starting.get(execution_id, 0) <= 1:
+                    self._starting.pop(execution_id, None)
+                else:
+                    self._starting[execution_id] -= 1
+                self._started.notify_all()
+
+    def _start(self, execution_id: str, restart: bool) -> None:
         doc = self.store.get_execution(execution_id)
         wanted = (St2.RUNNING,) if restart else (St2.REQUESTED, St2.SCHEDULED)
         if doc is None or doc["status"] not in wanted:
@@ -346,7 +379,7 @@ class Container:
             if self._stopping.is_set() and status == St2.CANCELED:
                 status = St2.ABANDONED
                 result = dict(result or {}, error="The host stopped while this action was running.")
-            self.update(execution_id, status, result=result if result is not None else {}, context=context or {})
+            self._record_run(execution_id, status, result if result is not None else {}, context or {})
         except Exception as exc:  # every runner failure ends as a failed execution, never a traceback
             if isinstance(exc, St2MistralError):
                 LOG.warning("execution %s failed: %s", execution_id, exc)
@@ -356,6 +389,25 @@ class Container:
                 self.update(execution_id, St2.FAILED, result=_error_result(exc))
             except St2MistralError:
                 LOG.exception("cannot record failure of execution %s", execution_id)
+
+    def _record_run(self, execution_id: str, status: str, result: Dict[str, Any], context: Dict[str, Any]) -> None:
+        """Store what run() returned. A pause/cancel requested while run() was executing, or a push
+        of the workflow's outcome, may have moved the execution on meanwhile: "running" then only
+        confirms the start (it never undoes that status), and the returned context (the link to the
+        Mistral execution) is kept in every case, as StackStorm's container merges it whatever the
+        status (st2actions/container/base.py `_update_live_action_db`)."""
+        doc, changed = self.update(execution_id, status, result=result, context=context,
+                                   only_from=[St2.RUNNING] if status == St2.RUNNING else None)
+        if changed or not context:
+            return
+        LOG.info("execution %s is %s when its runner returned %s: its context is stored, its status kept",
+                 execution_id, doc["status"], status)
+
+        def merge(current: Dict[str, Any]) -> Dict[str, Any]:
+            current["context"] = _merge_context(current.get("context") or {}, context)
+            return current
+
+        self.store.update_execution(execution_id, merge)
 
     # ---- operations ----------------------------------------------------------------------
     def is_busy(self, execution_id: str, since: Optional[float] = None) -> bool:

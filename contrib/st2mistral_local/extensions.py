@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any, Callable, Dict, List, Optional
 
 from mistral_v2 import inbound_context, rerun, resume_from_next, task_paths, workflow_spec
@@ -274,10 +273,9 @@ def register(app: Any, host: Any) -> None:
         rerun_body: Dict[str, Any] = {"tasks": tasks, "reset": [], "next": True, "published": published,
                                       "context": overrides, "user": g.user}
         new_doc = host.container.rerun(execution_id, rerun_body, g.user)  # the host's re_run mapping
-        deadline = time.monotonic() + START_WAIT_SECONDS
-        while new_doc["status"] in (St2.REQUESTED, St2.SCHEDULED) and time.monotonic() < deadline:
-            time.sleep(0.05)
-            new_doc = host.container.get(new_doc["id"])
+        # The answer waits for the runner's start (run() returned): "running" is stored before
+        # run() is called, and a refusal (failed) only comes back from it.
+        new_doc = host.container.wait_started(new_doc["id"], START_WAIT_SECONDS)
         if new_doc["status"] == St2.FAILED:
             error = (new_doc.get("result") or {}).get("error") or "the resume failed"
             resp = jsonify({"faultstring": error, "execution": views.execution(host.store, new_doc)})

@@ -49,10 +49,16 @@ class HostExecutions:
 
     def record(self, doc: Dict[str, Any], status: str, result: Dict[str, Any]) -> bool:
         ex_id = doc["id"]
-        if self.container.is_busy(ex_id, since=self._cycle_started):
-            return False  # a pause/resume/cancel is being applied; the next cycle sees its outcome
+        since = self._cycle_started
+
+        def stale() -> bool:  # a pause/resume/cancel is (or was, since the query) being applied
+            return self.container.is_busy(ex_id, since=since)
+
+        if stale():
+            return False  # the next cycle sees its outcome
         status = self.container.settle_status(ex_id, status)
-        _, changed = self.container.update(ex_id, status, result=result)
+        # Asked again atomically with the change: an operation may start between here and there.
+        _, changed = self.container.update(ex_id, status, result=result, unless=stale)
         return changed
 
     def due_callbacks(self, docs: List[Dict[str, Any]], answers: QueryAnswer) -> List[Dict[str, Any]]:

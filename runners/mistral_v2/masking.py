@@ -108,7 +108,7 @@ def context_credentials(st2_context: Any) -> List[str]:
 
 # -- logs ------------------------------------------------------------------------------------------
 
-_KNOWN_MAX = 10000
+_KNOWN_MAX = 2000  # one regex over all of them runs on every log line
 _known: "OrderedDict[str, None]" = OrderedDict()
 _known_lock = threading.Lock()
 _known_masker = Masker()

@@ -23,9 +23,8 @@ def _exports(text: str) -> Dict[str, str]:
     return dict(line[len("export "):].split("=", 1) for line in text.splitlines() if line.startswith("export "))
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterable[Any]:
-    """`st2mistral-local up` as a user runs it: its own Mistral with authentication on."""
+def up_stack(tmp_path_factory: Any, mode: str = "embedded") -> Iterable[Any]:
+    """`st2mistral-local up` as a user runs it: its own Mistral (`mode`) with authentication on."""
     import contextlib
     import io
 
@@ -34,7 +33,7 @@ def stack(tmp_path_factory) -> Iterable[Any]:
     home = str(root / "home")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert cli.main(["--home", home, "up", "--packs", str(pack)]) == 0
+        assert cli.main(["--home", home, "up", "--mistral", mode, "--packs", str(pack)]) == 0
     exports = _exports(out.getvalue())
     state_dir = os.path.join(home, "local")
     mistral = json.loads(Path(state_dir, "mistral.json").read_text())
@@ -42,6 +41,12 @@ def stack(tmp_path_factory) -> Iterable[Any]:
                           mistral=mistral["url"], mistral_info=mistral, state_dir=state_dir, home=home)
     with contextlib.redirect_stdout(io.StringIO()):
         cli.main(["--home", home, "down"])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterable[Any]:
+    """An embedded `up` stack with authentication on."""
+    yield from up_stack(tmp_path_factory)
 
 
 def st2(stack: Any, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -142,3 +147,22 @@ def test_token_in_mistral_database_is_useless_once_the_execution_ended(stack):
     while requests.get(stack.mistral + "/workflows", headers={"X-Auth-Token": token}, timeout=30).status_code != 401:
         assert time.monotonic() < deadline, "Mistral still accepts the ended execution's token"
         time.sleep(0.5)
+
+
+@pytest.mark.distributed
+def test_distributed_mistral_with_auth_runs_a_workflow_with_a_child(tmp_path_factory):
+    """API, engine, executor and notifier as separate processes: the security context crosses RPC."""
+    from st2mistral_server import infra
+
+    if infra.distributed_unavailable_reason():
+        pytest.skip(infra.distributed_unavailable_reason())
+    gen = up_stack(tmp_path_factory, "distributed")
+    dist = next(gen)
+    try:
+        assert requests.get(dist.mistral + "/workflows", timeout=30).status_code == 401
+        ex_id = run(dist, "faulttest.child_then_echo", word="dist", seconds=0)
+        doc = wait(dist, ex_id, ["succeeded", "failed"])
+        assert doc["status"] == "succeeded", doc["result"]
+        assert doc["result"]["said"].strip() == "child-dist"
+    finally:
+        next(gen, None)

@@ -65,6 +65,9 @@ def test_secret_parameter_masked_in_api_cli_context_and_logs(mistral_server, mak
     ex_id = host.run_async("faulttest.secretive", "api_password=%s" % SECRET, "seconds=2")
     host.wait_task(ex_id, "hold", ["RUNNING"])
     running = api(host, "GET", "/executions/%s" % ex_id).json()
+    mistral = mistral_client.client(mistral_url=mistral_server.url)
+    env = json.loads(mistral.executions.get(running["context"]["mistral"]["execution_id"]).params)["env"]
+    token = env["__actions"]["st2.action"]["st2_context"]["auth_token"]
     ctx = api(host, "GET", "/mistral/executions/%s/tasks/hold/context" % ex_id)
     assert ctx.status_code == 200, ctx.text
     doc = host.wait(ex_id, ["succeeded", "failed"])
@@ -85,11 +88,14 @@ def test_secret_parameter_masked_in_api_cli_context_and_logs(mistral_server, mak
         assert SECRET not in text, (where, text[max(0, text.find(SECRET) - 400):text.find(SECRET) + 40])
     assert "********" in shown["context"]
 
-    # The execution's own StackStorm token is in Mistral's env (Mistral needs it), never in our logs or views.
-    mistral = mistral_client.client(mistral_url=mistral_server.url)
+    # The execution's own StackStorm token was in Mistral's env while it ran (read above), never in
+    # our logs or views; the plugin deleted it from Mistral's DB once StackStorm had the final status.
     mistral_id = doc["context"]["mistral"]["execution_id"]
-    env = json.loads(mistral.executions.get(mistral_id).params)["env"]
-    token = env["__actions"]["st2.action"]["st2_context"]["auth_token"]
+    deadline = time.monotonic() + 30
+    while "auth_token" in json.loads(mistral.executions.get(mistral_id).params)["env"]["__actions"]["st2.action"][
+            "st2_context"]:
+        assert time.monotonic() < deadline, "token still in Mistral's env after the execution ended"
+        time.sleep(0.2)
     assert token and token not in json.dumps(doc) and token not in shown["context"]
     host_log = host.log.read_text()
     mistral_log = _mistral_log(mistral_server)

@@ -61,3 +61,40 @@ version: '2.0'
     assert tasks["echo"]["result"] == {"note": "connecting with ******** now",
                                        "header": "X-Auth-Token: ********"}
     assert tasks["child"]["result"] == {"stdout": "ran echo ********"}
+
+
+def test_plugin_deletes_the_token_from_mistral_db_once_stackstorm_has_the_final_status(client, fake_st2,  # noqa: F811
+                                                                                       mistral_server):
+    from pathlib import Path
+
+    from test_security_grep import _tables_with
+
+    name = unique("scrub")
+    definition = """
+version: '2.0'
+%s:
+  tasks:
+    child:
+      action: st2.action
+      input:
+        ref: core.noop
+""" % name
+    st2_id = "st2-" + uuid.uuid4().hex[:8]
+    token = "tok-" + uuid.uuid4().hex
+    env = st2_env(fake_st2, st2_id)
+    env["__actions"]["st2.action"]["st2_context"]["auth_token"] = token
+    ex = start(client, definition, env)
+    wait_until("the final push", lambda: [b for b in fake_st2.puts_for(st2_id) if b["status"] == "succeeded"])
+    assert all(h.get("X-Auth-Token") == token for h in fake_st2.headers if "X-Auth-Token" in h)
+
+    def scrubbed():
+        ctx = json.loads(client.executions.get(ex.id).params)["env"]["__actions"]["st2.action"]["st2_context"]
+        actions = [client.action_executions.get(a.id) for t in client.tasks.list(workflow_execution_id=ex.id)
+                   for a in client.action_executions.list(task_execution_id=t.id)]
+        inputs = [json.loads(a.input).get("st2_context") or {} for a in actions]
+        return "auth_token" not in ctx and inputs and all("auth_token" not in i for i in inputs)
+
+    wait_until("the token to leave Mistral's env and st2.action inputs", scrubbed)
+    db = Path(mistral_server.run_dir) / "mistral.db"
+    if db.exists():  # embedded Mistral: nothing anywhere in its database holds the token
+        assert _tables_with(db, token) == {}

@@ -184,6 +184,7 @@ class FakeRunner(seam.AsyncActionRunner):
     """Stands in for mistral-v2: a start records Mistral execution m1; a re-run returns `rerun_answer`."""
 
     rerun_answer: Any = ("running", {"tasks": []}, {})
+    rerun_delay = 0.0  # seconds a re-run's run() takes (the execution shows "running" meanwhile)
     contexts: List[Dict[str, Any]] = []
 
     def __init__(self) -> None:
@@ -192,6 +193,7 @@ class FakeRunner(seam.AsyncActionRunner):
     def run(self, action_parameters):
         FakeRunner.contexts.append(self.context)
         if (self.context or {}).get("re-run"):
+            time.sleep(FakeRunner.rerun_delay)
             return FakeRunner.rerun_answer
         return "running", {"tasks": []}, {"mistral": {"execution_id": "m1", "workflow_name": "wf"}}
 
@@ -200,6 +202,7 @@ class FakeRunner(seam.AsyncActionRunner):
 def app_client(tmp_path, monkeypatch):
     FakeRunner.contexts = []
     FakeRunner.rerun_answer = ("running", {"tasks": []}, {})
+    FakeRunner.rerun_delay = 0.0
     real = runners.get_runner
     monkeypatch.setattr(container_mod, "get_runner", lambda n: FakeRunner() if n == "mistral-v2" else real(n))
     api = failed_api()
@@ -241,6 +244,7 @@ def test_resume_next_route_refuses_with_missing_then_starts_a_rerun_execution(ap
         "ref": c.ex_id, "tasks": ["t2"], "next": True, "published": {"t2": {"r2": "v"}}, "context": {"k": 1}}
     assert new["parameters"]["pw"] == "********"
     FakeRunner.rerun_answer = ("failed", {"error": "Cannot resume: hook missing"}, {})
+    FakeRunner.rerun_delay = 0.5  # the refusal comes back from run() well after "running" is stored
     resp = c.post(url, headers=c.auth, json={"tasks": ["t2"], "variables": {"t2.r2": "v"}})
     assert resp.status_code == 400 and resp.get_json()["faultstring"] == "Cannot resume: hook missing"
     assert c.post(url, headers=c.auth, json={}).status_code == 400

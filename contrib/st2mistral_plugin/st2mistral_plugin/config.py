@@ -42,6 +42,9 @@ OPTS = [
         help="Do not verify the StackStorm API's TLS certificate (what st2mistral always did). "
         "Prefer cacert.",
     ),
+    cfg.BoolOpt("scrub_credentials", default=True,
+                help="Once StackStorm has a workflow's final status, delete the StackStorm token / "
+                "API key from its env and st2.action inputs in Mistral's database."),
     cfg.FloatOpt("request_timeout", default=10.0, min=0.1,
                  help="Seconds to wait for one StackStorm API response."),
     cfg.IntOpt("retry_attempts", default=6, min=1,

@@ -14,7 +14,7 @@ from mistral.notifiers import base
 
 from mistral_v2 import masking, statuses
 from mistral_v2.exceptions import St2MistralError
-from st2mistral_plugin import config, reporting, st2_api
+from st2mistral_plugin import config, reporting, scrub, st2_api
 
 LOG = logging.getLogger(__name__)
 
@@ -182,6 +182,8 @@ class Dispatcher:
                 return
             if send(push):
                 self._remember(push)
+                if statuses.is_completed(str(push.body.get("status"))) and config.get("scrub_credentials"):
+                    _scrub(job)
         except St2MistralError as exc:
             LOG.error("st2 publisher: %s event for %s not delivered: %s", job.event, job.ex_id, exc)
 
@@ -206,6 +208,25 @@ def _in_db(job: Job, func: Callable[[Job], Any]) -> Any:
     try:
         with db_api.transaction(read_only=True):
             return func(job)
+    finally:
+        auth_ctx.set_ctx(None)
+
+
+def _scrub(job: Job) -> None:
+    """Delete the credentials of the job's finished root from Mistral's DB (its own transaction)."""
+    from mistral import context as auth_ctx
+    from mistral.db.v2 import api as db_api
+
+    auth_ctx.set_ctx(job.ctx)
+    try:
+        with db_api.transaction():
+            root = root_key(job)
+            changed = scrub.scrub_tree(root)
+        if changed:
+            LOG.info("st2 publisher: credentials removed from %d records of finished workflow %s",
+                     changed, root)
+    except Exception as exc:  # noqa: BLE001 - the push went through; a failed clean-up is only logged
+        LOG.warning("st2 publisher: credentials of %s not removed (%s)", job.ex_id, type(exc).__name__)
     finally:
         auth_ctx.set_ctx(None)
 
