@@ -57,7 +57,8 @@ def start(action: str, params: Dict[str, Any], **kw: Any) -> Tuple[mistral_v2.Mi
     runner = make_runner(action, **kw)
     status, result, ctx = runner.run(params)
     assert status == "running", result
-    assert result == {"tasks": []}
+    # Empty on purpose: StackStorm stores a non-empty run() result over a final one pushed meanwhile.
+    assert result == {}
     return runner, ctx
 
 

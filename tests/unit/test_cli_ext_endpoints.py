@@ -183,7 +183,7 @@ def test_parse_published_spreads_bare_names_and_checks_task_names():
 class FakeRunner(seam.AsyncActionRunner):
     """Stands in for mistral-v2: a start records Mistral execution m1; a re-run returns `rerun_answer`."""
 
-    rerun_answer: Any = ("running", {"tasks": []}, {})
+    rerun_answer: Any = ("running", {}, {})
     rerun_delay = 0.0  # seconds a re-run's run() takes (the execution shows "running" meanwhile)
     contexts: List[Dict[str, Any]] = []
 
@@ -195,13 +195,13 @@ class FakeRunner(seam.AsyncActionRunner):
         if (self.context or {}).get("re-run"):
             time.sleep(FakeRunner.rerun_delay)
             return FakeRunner.rerun_answer
-        return "running", {"tasks": []}, {"mistral": {"execution_id": "m1", "workflow_name": "wf"}}
+        return "running", {}, {"mistral": {"execution_id": "m1", "workflow_name": "wf"}}
 
 
 @pytest.fixture
 def app_client(tmp_path, monkeypatch):
     FakeRunner.contexts = []
-    FakeRunner.rerun_answer = ("running", {"tasks": []}, {})
+    FakeRunner.rerun_answer = ("running", {}, {})
     FakeRunner.rerun_delay = 0.0
     real = runners.get_runner
     monkeypatch.setattr(container_mod, "get_runner", lambda n: FakeRunner() if n == "mistral-v2" else real(n))

@@ -39,7 +39,7 @@ class FakeWorkflowRunner(seam.AsyncActionRunner):
         if FakeWorkflowRunner.fail_with:
             raise FakeWorkflowRunner.fail_with
         self.ran_with = action_parameters
-        return "running", {"tasks": []}, {"mistral": {"execution_id": "wf-" + self.execution_id,
+        return "running", {}, {"mistral": {"execution_id": "wf-" + self.execution_id,
                                                        "workflow_name": "tp.wf"}}
 
     def pause(self):
