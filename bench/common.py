@@ -121,6 +121,13 @@ def trace_times(logs: Iterable[Path]) -> Dict[str, Dict[str, float]]:
     return found
 
 
+def no_trace(ex_id: str, logs: Iterable[Path]) -> str:
+    """Why a workflow has no usable trace: what the benches need from Mistral's log, and where."""
+    return ("no workflow_trace transition of Mistral execution %s in %s: the benches need the engine's "
+            "INFO lines \"Workflow '...' [A -> B, ...] (execution_id=...)\" (the plugin's trace filter "
+            "keeps them; see docs/performance.md)" % (ex_id, ", ".join(str(p) for p in logs) or "no log"))
+
+
 def terminal_times(logs: Iterable[Path]) -> Dict[str, float]:
     """{mistral execution id: epoch seconds of its first terminal transition} (see trace_times)."""
     out: Dict[str, float] = {}

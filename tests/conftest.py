@@ -1,6 +1,7 @@
 """Shared pytest fixtures: real Mistral servers (started once per run), a client and waiting."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Any, Dict, Iterator
@@ -78,23 +79,14 @@ def st2_stack(mistral_server: ServerInfo, tmp_path_factory: pytest.TempPathFacto
     """Real StackStorm 3.9.0 (tests/stacks/real_st2.py) on the session's Mistral; started once.
 
     Fails (never skips) when StackStorm's source or the build is missing."""
-    from stacks.real_st2 import St2Stack, StackError
-    from stacks.sync_service import SyncService, new_group
+    from stacks.real_st2 import StackError, running_stack
 
-    try:
-        stack = St2Stack.start(mistral_server.url, tmp_path_factory.mktemp("st2stack"))
-    except StackError as exc:
-        pytest.fail("real StackStorm could not be started: %s" % exc)
-    # StackStorm 3.9 calls no callback when a child finishes: st2mistral-sync reports it to Mistral.
-    stack.sync = SyncService(stack, "shared", new_group())
-    try:
-        stack.sync.start()
-    except BaseException:
-        stack.stop()
-        raise
-    yield stack
-    stack.sync.stop()
-    stack.stop()
+    with contextlib.ExitStack() as running:
+        try:
+            stack = running.enter_context(running_stack(mistral_server.url, tmp_path_factory.mktemp("st2stack")))
+        except StackError as exc:
+            pytest.fail("real StackStorm could not be started: %s" % exc)
+        yield stack
     if stack.setup_log.exists():
         print("\nst2 tier: %s; logs in %s" % (
             ", ".join("%s %.1fs" % kv for kv in stack.timings.items()), stack.state))

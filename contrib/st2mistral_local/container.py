@@ -98,6 +98,8 @@ class Container:
         self._starting: Dict[str, int] = {}  # executions inside _run (their runner's start not recorded yet)
         self._started = threading.Condition(self._live_lock)
         self.on_completed: Callable[[Dict[str, Any]], None] = lambda doc: None
+        # A child went pausing/paused: the sync engine cascades it up (st2mistral_local.sync).
+        self.on_child_pausing: Callable[[Dict[str, Any]], Any] = lambda doc: None
         self.st2_executions = LocalSt2Executions(self)
         # Cascade-up requests run outside the request/runner that caused them.
         self.cascade_pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="st2-cascade")
@@ -254,7 +256,7 @@ class Container:
             raise NotFoundError('Execution "%s" cannot be found.' % execution_id)
         if changed["status"] and doc.get("parent") and doc["status"] in (St2.PAUSING, St2.PAUSED):
             try:
-                self.cascade_pool.submit(self._pause_up, execution_id)
+                self.cascade_pool.submit(self._child_pausing, copy.deepcopy(doc))
             except RuntimeError:  # shutting down
                 LOG.info("host stopping: pause of %s not cascaded up", execution_id)
         if changed["value"] and statuses.is_completed(doc["status"]):
@@ -265,15 +267,11 @@ class Container:
                 LOG.exception("completion hook failed for execution %s", execution_id)
         return doc, changed["value"]
 
-    def _pause_up(self, execution_id: str) -> None:
+    def _child_pausing(self, doc: Dict[str, Any]) -> None:
         try:
-            asked = cascade.pause_up(self.st2_executions, execution_id)
-            if asked:
-                LOG.info("execution %s paused: asked %s to pause too", execution_id, ", ".join(asked))
-        except St2MistralError as exc:
-            LOG.warning("cascading the pause of %s up failed: %s", execution_id, exc)
+            self.on_child_pausing(doc)
         except Exception:  # never lose the cascade thread to a bug
-            LOG.exception("cascading the pause of %s up failed", execution_id)
+            LOG.exception("cascading the pause of %s up failed", doc.get("id"))
 
     def settle_status(self, execution_id: str, status: str) -> str:
         """The status to store for a workflow: pausing/canceling while a child workflow is active."""

@@ -1,5 +1,6 @@
 """The host runs st2mistral-sync's engine in-process: its executions port over the store, the
-reconciler thread and the completion hook that delivers child callbacks."""
+reconciler thread, the completion hook that delivers child callbacks and the hook that cascades
+a child's pause up."""
 from __future__ import annotations
 
 import concurrent.futures
@@ -80,12 +81,14 @@ class Reconciler:
         self.container = container
         self.interval = interval
         self.engine = SyncEngine(HostExecutions(store, container), querier_factory=lambda: _querier(),
-                                 handler_factory=lambda: _callback_handler(), batch_size=batch_size)
+                                 handler_factory=lambda: _callback_handler(), batch_size=batch_size,
+                                 st2_executions=container.st2_executions)
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         # Callbacks get their own threads so long shell actions cannot delay reporting to Mistral.
         self.callback_pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="st2-callback")
         container.on_completed = self.completed
+        container.on_child_pausing = self.engine.on_update  # the engine's pause-up rule
 
     def start(self) -> None:
         """Start the background thread (daemon)."""

@@ -1,4 +1,4 @@
-"""The sync jobs, shared by st2mistral-sync and the local host: child callbacks, reconcile, sweep."""
+"""The sync jobs, shared by st2mistral-sync and the local host: child callbacks, pause-up, reconcile, sweep."""
 from __future__ import annotations
 
 import contextlib
@@ -8,12 +8,14 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Tuple
 
-from mistral_v2 import statuses
+from mistral_v2 import cascade, statuses
 from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError, St2MistralError
+from mistral_v2.statuses import St2
 
 LOG = logging.getLogger(__name__)
 
 CALLBACK_SOURCE = "mistral_v2"
+MISTRAL_RUNNER = "mistral-v2"
 # Outcomes of one callback delivery.
 APPLIED, ALREADY, REJECTED, FAILED, SKIPPED = "applied", "already", "rejected", "failed", "skipped"
 
@@ -95,11 +97,28 @@ def wants_callback(doc: Dict[str, Any]) -> bool:
             and statuses.is_completed(doc.get("status") or ""))
 
 
+def parent_of(doc: Dict[str, Any]) -> Optional[str]:
+    """The id of the execution's parent StackStorm execution, if it has one."""
+    parent = doc.get("parent") or cascade.parent_execution_id(doc.get("context"))
+    return str(parent) if parent else None
+
+
+def wants_pause_up(doc: Dict[str, Any]) -> bool:
+    """A child execution that is pausing/paused: its pause may have to go up to its parent."""
+    return doc.get("status") in (St2.PAUSING, St2.PAUSED) and parent_of(doc) is not None
+
+
+def runner_name(doc: Dict[str, Any]) -> Optional[str]:
+    """The runner of an execution as GET /executions/<id> shows it."""
+    runner = doc.get("runner") or {}
+    name = runner.get("name") if isinstance(runner, dict) else runner
+    return name or (doc.get("action") or {}).get("runner_type")
+
+
 def owner_key(doc: Dict[str, Any]) -> str:
     """The key that decides which instance handles a child's callback: its parent workflow's id
     (so the instance reconciling the workflow also sweeps its children)."""
-    parent = doc.get("parent") or ((doc.get("context") or {}).get("parent") or {}).get("execution_id")
-    return str(parent or doc.get("id"))
+    return parent_of(doc) or str(doc.get("id"))
 
 
 def task_states(result: Any) -> Dict[str, str]:
@@ -132,14 +151,18 @@ class SyncEngine:
     def __init__(self, executions: Executions, partition: Optional[Partition] = None,
                  querier_factory: Callable[[], Any] = _default_querier,
                  handler_factory: Callable[[], Any] = _default_handler,
-                 batch_size: Optional[int] = None) -> None:
+                 batch_size: Optional[int] = None,
+                 st2_executions: Optional[cascade.St2Executions] = None) -> None:
         self.executions = executions
+        # StackStorm's API as the runner's cascade uses it (get, children, pause requests)
+        self.st2_executions = st2_executions
         self.partition = partition or Alone()
         self.querier_factory = querier_factory
         self.handler_factory = handler_factory
         self.batch_size = batch_size
         self._querier: Any = None
         self.delivered: Dict[str, int] = {}  # outcome -> count (for logs, tests and benchmarks)
+        self.paused_up: Dict[str, int] = {}  # pause-up outcome -> count
         # children whose callback is settled (applied, already there, refused): skipped by later
         # bus messages and sweeps without asking Mistral again
         self._settled: "OrderedDict[str, str]" = OrderedDict()
@@ -148,8 +171,11 @@ class SyncEngine:
     # -- job 1: child callbacks --------------------------------------------------------------------
 
     def on_update(self, doc: Dict[str, Any], complete: bool = False) -> Optional[str]:
-        """An execution changed (bus message or host hook): deliver its callback if it is ours.
-        `complete`: `doc` carries the final status and result (a bus message), no re-read needed."""
+        """An execution changed (bus message or host hook): cascade a child's pause up, or deliver
+        its callback, if it is ours. `complete`: `doc` carries the final status and result (a bus
+        message), no re-read needed."""
+        if wants_pause_up(doc):
+            return self.pause_up(doc)
         if not wants_callback(doc):
             return None
         if not self.partition.owns(owner_key(doc)):
@@ -190,6 +216,37 @@ class SyncEngine:
         if outcome == APPLIED:
             LOG.info("callback of execution %s applied (%s) in %.3f s", doc["id"], callback.get("url"),
                      time.monotonic() - began)
+        return outcome
+
+    # -- job 1b: a child's pause goes up to its mistral-v2 parent --------------------------------------
+
+    def pause_up(self, doc: Dict[str, Any]) -> Optional[str]:
+        """A child of a mistral-v2 execution went pausing/paused: pause its ancestors
+        (`cascade.pause_up`, the runner's own rule: only a running/resuming parent is asked, so a
+        pause that came down from the parent does not bounce). The child's own runner does not
+        do it for action-chain and orquesta children. Once per pause: the owner of the parent's
+        key does it under the parent's lock, after reading the parent's status again.
+
+        APPLIED: a pause was requested; ALREADY: nothing to pause; SKIPPED: not ours, or the
+        parent is not a mistral-v2 execution; FAILED: StackStorm refused or is unreachable."""
+        parent_id = parent_of(doc)
+        if self.st2_executions is None or not parent_id or not self.partition.owns(owner_key(doc)):
+            return SKIPPED
+        outcome = FAILED
+        with self.partition.lock("pause-up:%s" % parent_id) as got:
+            if not got:
+                return SKIPPED
+            try:
+                if runner_name(self.st2_executions.get_execution(parent_id)) != MISTRAL_RUNNER:
+                    return SKIPPED  # StackStorm's own workflows cascade up between themselves
+                asked = cascade.pause_up(self.st2_executions, str(doc["id"]))
+                outcome = APPLIED if asked else ALREADY
+                if asked:
+                    LOG.info("execution %s %s: asked %s to pause too", doc["id"], doc.get("status"),
+                             ", ".join(asked))
+            except St2MistralError as exc:
+                LOG.warning("cascading the pause of %s up failed: %s", doc["id"], exc)
+        self.paused_up[outcome] = self.paused_up.get(outcome, 0) + 1
         return outcome
 
     def settled(self, child_id: str) -> bool:

@@ -54,7 +54,8 @@ def _beat(coordinator: Any, every: float, stop: threading.Event) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run until SIGTERM/SIGINT: bus consumer (callbacks at once) + reconcile/sweep every interval."""
+    """Run until SIGTERM/SIGINT: bus consumer (callbacks and pause-up at once) + reconcile/sweep every
+    interval."""
     from st2mistral_sync import st2_seam
 
     st2_seam.monkey_patch()
@@ -86,7 +87,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             partition = ToozPartition(coordinator, sync_opts.group.encode())
             member_id = partition.member_id
             member = member_id.decode() if isinstance(member_id, bytes) else str(member_id)
-        engine = SyncEngine(executions, partition)
+        engine = SyncEngine(executions, partition, st2_executions=executions)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         consumer = st2_seam.consume_execution_updates(member, lambda doc: engine.on_update(doc, complete=True))

@@ -82,16 +82,18 @@ class MistralRunner(seam.AsyncActionRunner):
         """The shared client (`[mistral] api_key` or no credentials), else one carrying this
         execution's own token (Mistral with `auth_type = st2` inside StackStorm)."""
         if self._api is None:
-            token = self._auth_token()
-            if token and not getattr(self.opts, "api_key", None):
-                self._api = MistralAPI(conf=self.opts, auth_token=token)
-            else:
-                self._api = shared_api()
+            self._api = self._api_for(self._auth_token())
         return self._api
 
     @api.setter
     def api(self, value: MistralAPI) -> None:
         self._api = value
+
+    def _api_for(self, token: Optional[str]) -> MistralAPI:
+        """The shared client when `[mistral] api_key` is set or no token, else one sending `token`."""
+        if token and not getattr(self.opts, "api_key", None):
+            return MistralAPI(conf=self.opts, auth_token=token)
+        return shared_api()
 
     @property
     def opts(self) -> Any:
@@ -324,21 +326,32 @@ class MistralRunner(seam.AsyncActionRunner):
 
     def _cascade(self, verb: str) -> str:
         """Apply pause/resume/cancel to the Mistral tree and child StackStorm workflows (cascade.py)."""
-        ex_id = self._mistral_context()["execution_id"]
         ctx = getattr(self.liveaction, "context", None) or self.context
         callback = getattr(self.liveaction, "callback", None)
         token = self._auth_token()
         credential = (contextlib.nullcontext(token) if token
                       else seam.operation_token(self.get_user(), self.execution_id))
-        try:
-            with credential as st2_token:
+        with credential as st2_token:
+            # StackStorm gives pause/resume/cancel no runner token: without `[mistral] api_key`,
+            # Mistral (auth_type = st2) is called with the operation's own token, as StackStorm is.
+            borrowed = self._api is None and not token
+            if borrowed:
+                self._api = self._api_for(st2_token)
+            try:
+                ex_id = self._mistral_context()["execution_id"]
                 st2 = self._st2(st2_token)
-                if verb == cascade.CANCEL:
-                    return cascade.cancel(self.api, st2, self.execution_id, ex_id, context=ctx, callback=callback)
-                operation = cascade.pause if verb == cascade.PAUSE else cascade.resume
-                return operation(self.api, st2, self.execution_id, ex_id, context=ctx, callback=callback)
-        except InvalidOperationError as exc:
-            raise InvalidOperationError("Cannot %s execution %s: %s" % (verb, self.execution_id, exc)) from None
+                try:
+                    if verb == cascade.CANCEL:
+                        return cascade.cancel(self.api, st2, self.execution_id, ex_id, context=ctx,
+                                              callback=callback)
+                    operation = cascade.pause if verb == cascade.PAUSE else cascade.resume
+                    return operation(self.api, st2, self.execution_id, ex_id, context=ctx, callback=callback)
+                except InvalidOperationError as exc:
+                    raise InvalidOperationError("Cannot %s execution %s: %s"
+                                                % (verb, self.execution_id, exc)) from None
+            finally:
+                if borrowed:  # the operation token is deleted on exit: never keep a client carrying it
+                    self._api = None
 
     def _operation(self, verb: str, unchanged: str) -> seam.RunnerResult:
         """Run the operation; errors raise when `raise_operation_errors` (the host answers the

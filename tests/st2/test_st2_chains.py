@@ -2,6 +2,7 @@
 an action-chain parent of a mistral-v2 workflow, and a mistral-v2 workflow calling an action chain."""
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Dict
 
@@ -58,3 +59,26 @@ def test_a_mistral_workflow_calling_an_action_chain_pauses_resumes_and_completes
     done = st2_stack.wait_for_status(ex_id, ["succeeded", "failed"], timeout=90)
     assert done["status"] == "succeeded", done["result"]
     assert st2_stack.get(chain["id"])["status"] == "succeeded"
+
+
+def test_pause_of_a_subchain_cascades_up_to_its_mistral_parent_and_resume_does_not(st2_stack):
+    """StackStorm's action-chain runner never tells its parent; st2mistral-sync pauses the Mistral
+    parent. Resuming the chain leaves the parent paused; resuming the parent finishes everything."""
+    ex_id = st2_stack.run_async("st2_only.mistral_calls_chain", "seconds=8")
+    chain = _child(st2_stack, ex_id)
+    assert chain["action"]["ref"] == "st2_only.chain_slow"
+    st2_stack.wait_for_status(chain["id"], ["running"])
+    st2_stack.st2("execution", "pause", chain["id"])                 # up: subchain -> Mistral parent
+    assert st2_stack.wait_for_status(ex_id, ["pausing", "paused"], timeout=60)["status"] in ("pausing", "paused")
+    assert st2_stack.wait_for_status(chain["id"], ["paused"], timeout=60)["status"] == "paused"
+    assert st2_stack.wait_for_status(ex_id, ["paused"], timeout=60)["status"] == "paused"
+    st2_stack.st2("execution", "resume", chain["id"])                # resume does not go up
+    assert st2_stack.wait_for_status(chain["id"], ["succeeded", "failed"], timeout=90)["status"] == "succeeded"
+    after = ["paused", "resuming", "running", "succeeded", "failed", "canceled"]
+    assert st2_stack.wait_for_status(ex_id, after, timeout=60)["status"] == "paused"  # not resumed
+    asked = re.findall(r"asked %s to pause too" % ex_id, st2_stack.sync.all_text())
+    assert len(asked) == 1, asked  # the chain's pausing and paused updates: one pause request
+    st2_stack.st2("execution", "resume", ex_id)
+    done = st2_stack.wait_for_status(ex_id, ["succeeded", "failed"], timeout=90)
+    assert done["status"] == "succeeded", done["result"]
+    assert "mistral after chain" in str(done["result"])

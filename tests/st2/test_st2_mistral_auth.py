@@ -1,29 +1,160 @@
-"""Mistral's `st2` auth handler against REAL StackStorm 3.9: its tokens and API keys are accepted,
-anything else is a 401 (issue 17)."""
+"""REAL StackStorm 3.9 with a Mistral that authenticates every call with it (`auth_type = st2`,
+issue 17): the auth handler accepts StackStorm's tokens and API keys and nothing else; whole
+workflows run through the stock `st2` CLI (StackStorm children, child workflows, pause/resume,
+cancel, failure and `re-run --tasks`); the token Mistral stored is deleted once the execution ended.
+
+This module starts its own stack (one Mistral with auth on, one st2box, one st2mistral-sync with
+`[mistral] api_key`), once; the session's `st2_stack` runs against a Mistral without auth."""
 from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any, Iterator, List
 
 import pytest
 import requests
+from test_st2_compat import dump, output
 
-from st2mistral_server import server
+from st2mistral_server import process, server
 
 pytestmark = [pytest.mark.st2, pytest.mark.integration]
 
-
-@pytest.fixture
-def authed_mistral(st2_stack):
-    """An embedded Mistral that authenticates every call with the real StackStorm."""
-    info = server.start(mode="embedded", st2_api_url=st2_stack.api_url)
-    yield info
-    server.stop(info)
+FINAL = ["succeeded", "failed", "canceled", "timeout", "abandoned"]
 
 
-def test_real_stackstorm_token_and_api_key_accepted_anything_else_refused(st2_stack, authed_mistral):
-    url = authed_mistral.url + "/workflows"
-    token, key = st2_stack.env["ST2_AUTH_TOKEN"], st2_stack.env["ST2_API_KEY"]
+@pytest.fixture(scope="module")
+def authed(tmp_path_factory) -> Iterator[Any]:
+    """Mistral with `st2` auth against the box's st2api, the box, st2mistral-sync with an API key.
+
+    st2api's port is chosen first so Mistral (started before StackStorm, which needs its URL)
+    knows whom to ask. The runner has no `[mistral] api_key`: it sends the execution's own token."""
+    from stacks.real_st2 import StackError, running_stack
+
+    port = process.free_port()
+    mistral = server.start(mode="embedded", st2_api_url="http://127.0.0.1:%d/v1" % port)
+    try:
+        state = tmp_path_factory.mktemp("st2auth")
+        try:
+            with running_stack(mistral.url, state, api_port=port, mistral_auth=True) as stack:
+                stack.mistral = mistral
+                yield stack
+        except StackError as exc:
+            pytest.fail("real StackStorm could not be started: %s" % exc)
+    finally:
+        server.stop(mistral)
+
+
+def mistral_get(stack: Any, path: str, **params: Any) -> Any:
+    resp = requests.get(stack.mistral.url + path, headers=stack.headers(), params=params, timeout=30)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def stored_tokens(stack: Any, ex_id: str) -> List[str]:
+    """Every StackStorm token Mistral holds for the workflow of `ex_id`: its env and each action
+    execution's `st2_context` (the inputs of the `st2.action` calls that started the children)."""
+    mistral_id = stack.get(ex_id)["context"]["mistral"]["execution_id"]
+    env = json.loads(mistral_get(stack, "/executions/%s" % mistral_id)["params"]).get("env") or {}
+    contexts = [((env.get("__actions") or {}).get("st2.action") or {}).get("st2_context") or {}]
+    for task in mistral_get(stack, "/tasks", workflow_execution_id=mistral_id)["tasks"]:
+        for action in mistral_get(stack, "/action_executions", task_execution_id=task["id"])["action_executions"]:
+            full = mistral_get(stack, "/action_executions/%s" % action["id"])
+            contexts.append(json.loads(full.get("input") or "{}").get("st2_context") or {})
+    return [c["auth_token"] for c in contexts if c.get("auth_token")]
+
+
+def wait_until(what: str, check, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def test_real_stackstorm_token_and_api_key_accepted_anything_else_refused(authed):
+    url = authed.mistral.url + "/workflows"
+    token, key = authed.env["ST2_AUTH_TOKEN"], authed.env["ST2_API_KEY"]
     assert requests.get(url, headers={"X-Auth-Token": token}, timeout=30).status_code == 200
     assert requests.get(url, headers={"St2-Api-Key": key}, timeout=30).status_code == 200
     for headers in ({}, {"X-Auth-Token": "not-a-token"}, {"St2-Api-Key": "not-a-key"},
                     {"X-Identity-Status": "Confirmed", "X-Roles": "admin"}):
         resp = requests.get(url, headers=headers, timeout=30)
         assert resp.status_code == 401, (headers, resp.status_code, resp.text[:200])
+
+
+def test_workflow_with_a_stackstorm_action_completes_and_its_token_leaves_mistral(authed):
+    ex_id = authed.run_async("scenarios.calls_st2", "word=hi")
+    # while it runs Mistral holds the execution's own token (not the CLI's token or API key)
+    held = wait_until("Mistral to hold the execution's token", lambda: "mistral" in authed.get(ex_id)["context"]
+                      and stored_tokens(authed, ex_id))
+    assert authed.env["ST2_AUTH_TOKEN"] not in held and authed.env["ST2_API_KEY"] not in held
+    doc = authed.wait_for_status(ex_id, FINAL, timeout=120)
+    assert doc["status"] == "succeeded", dump(doc) + authed.log_tail()
+    assert output(doc["result"])["said"].strip() == "child-hi"
+    children = [authed.get(c) for c in doc.get("children") or []]
+    assert [(c["action"]["ref"], c["status"]) for c in children] == [("core.local", "succeeded")]
+    # the same execution through the stock CLI
+    shown = authed.run_cli("execution", "get", ex_id)
+    assert shown["status"] == "succeeded"
+    # once StackStorm has the final status the plugin deletes every copy Mistral stored
+    wait_until("the token to leave Mistral's env and st2.action inputs", lambda: stored_tokens(authed, ex_id) == [])
+
+
+def test_pause_and_resume_with_the_stock_cli(authed):
+    ex_id = authed.run_async("scenarios.slow", "seconds=4")
+    authed.wait_for_status(ex_id, ["running"], timeout=60)
+    wait_until("the Mistral execution", lambda: "mistral" in authed.get(ex_id)["context"])
+    authed.st2("execution", "pause", ex_id)
+    assert authed.wait_for_status(ex_id, ["paused"] + FINAL, timeout=90)["status"] == "paused"
+    mistral_id = authed.get(ex_id)["context"]["mistral"]["execution_id"]
+    assert mistral_get(authed, "/executions/%s" % mistral_id)["state"] == "PAUSED"
+    authed.st2("execution", "resume", ex_id)
+    doc = authed.wait_for_status(ex_id, FINAL, timeout=120)
+    assert doc["status"] == "succeeded", dump(doc) + authed.log_tail()
+    assert output(doc["result"]) == {"last": "slept 4"}
+
+
+def test_failure_then_rerun_of_the_failed_task(authed):
+    key = "authkey%s" % uuid.uuid4().hex[:8]
+    ex_id = authed.run_async("scenarios.needs_key", "key=%s" % key)
+    failed = authed.wait_for_status(ex_id, FINAL, timeout=120)
+    assert failed["status"] == "failed", dump(failed)
+    authed.st2("key", "set", key, "fixed")
+    new = authed.run_cli("execution", "re-run", ex_id, "--tasks", "check")
+    doc = authed.wait_for_status(new["id"], FINAL, timeout=120)
+    assert doc["status"] == "succeeded", dump(doc) + authed.log_tail()
+    assert output(doc["result"]) == {"value": "fixed", "first": "first"}
+    same = authed.get(new["id"])["context"]["mistral"]["execution_id"]
+    assert same == failed["context"]["mistral"]["execution_id"]   # re-run in the same Mistral execution
+
+
+def test_cancel_with_the_stock_cli(authed):
+    ex_id = authed.run_async("scenarios.slow", "seconds=20")
+    authed.wait_for_status(ex_id, ["running"], timeout=60)
+    wait_until("the Mistral execution", lambda: "mistral" in authed.get(ex_id)["context"])
+    authed.st2("execution", "cancel", ex_id)
+    doc = authed.wait_for_status(ex_id, FINAL, timeout=90)
+    assert doc["status"] == "canceled", dump(doc) + authed.log_tail()
+    mistral_id = doc["context"]["mistral"]["execution_id"]
+    assert mistral_get(authed, "/executions/%s" % mistral_id)["state"] == "CANCELLED"
+
+
+def test_child_workflow_pause_cascades_resume_and_parent_completes(authed):
+    """Pause of the parent reaches its child StackStorm workflow (Mistral and StackStorm calls with
+    the operation's token), resume too; st2mistral-sync reports the child's result to Mistral with
+    its API key and the parent completes."""
+    ex_id = authed.run_async("scenarios.parent", "seconds=8")
+    child_id = wait_until("the child workflow", lambda: (authed.get(ex_id).get("children") or [None])[0], 90)
+    authed.wait_for_status(child_id, ["running"], timeout=60)
+    wait_until("the child's Mistral execution", lambda: "execution_id" in
+               (authed.get(child_id)["context"].get("mistral") or {}))
+    authed.st2("execution", "pause", ex_id)
+    assert authed.wait_for_status(child_id, ["paused"] + FINAL, timeout=90)["status"] == "paused"
+    assert authed.wait_for_status(ex_id, ["paused"] + FINAL, timeout=90)["status"] == "paused"
+    authed.st2("execution", "resume", ex_id)
+    doc = authed.wait_for_status(ex_id, FINAL, timeout=180)
+    assert doc["status"] == "succeeded", dump(doc) + authed.log_tail()
+    assert authed.get(child_id)["status"] == "succeeded"

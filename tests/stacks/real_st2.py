@@ -10,8 +10,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import requests
 
@@ -114,12 +115,12 @@ def compat(dest: Path, command: str, log: Path) -> str:
 class St2Stack:
     """A running st2box (real StackStorm 3.9) whose `[mistral]` points at a real Mistral."""
 
-    def __init__(self, src: Path, dest: Path, state: Path, mistral_url: str) -> None:
+    def __init__(self, src: Path, dest: Path, state: Path, mistral_url: str, api_port: Optional[int] = None) -> None:
         self.src = src
         self.dest = dest
         self.state = state
         self.mistral_url = mistral_url
-        self.api_port = process.free_port()
+        self.api_port = api_port or process.free_port()
         self.api_url = "http://127.0.0.1:%d/v1" % self.api_port
         self.log = state / "st2box.log"
         self.setup_log = state / "setup.log"
@@ -132,11 +133,13 @@ class St2Stack:
     # -- lifecycle -------------------------------------------------------------------------------
     @classmethod
     def start(cls, mistral_url: str, state: Path, extra_packs: Iterable[Path] = (),
-              extra_conf: str = "") -> "St2Stack":
+              extra_conf: str = "", api_port: Optional[int] = None) -> "St2Stack":
+        """Build, install, enable the compat layer, start the box; `api_port` fixes st2api's port
+        (a Mistral authenticating with this StackStorm is started first, knowing its URL)."""
         src = st2_source()
         dest = home() / "st2box"
         state.mkdir(parents=True, exist_ok=True)
-        stack = cls(src, dest, state, mistral_url)
+        stack = cls(src, dest, state, mistral_url, api_port)
         stack.timings["build"] = build(src, dest, stack.setup_log)
         began = time.monotonic()
         install_project(dest, stack.setup_log)
@@ -242,3 +245,25 @@ class St2Stack:
             return self.log.read_text(errors="replace")[-chars:]
         except OSError:
             return ""
+
+
+@contextmanager
+def running_stack(mistral_url: str, state: Path, api_port: Optional[int] = None,
+                  mistral_auth: bool = False) -> Iterator[St2Stack]:
+    """A started St2Stack with its st2mistral-sync (`stack.sync`), both stopped on exit; StackError
+    when it cannot start. `mistral_auth`: the service sends the box's API key to Mistral
+    (`[mistral] api_key` in its own config file), as a Mistral with `auth_type = st2` needs."""
+    from stacks.sync_service import SyncService, new_group
+
+    stack = St2Stack.start(mistral_url, state, api_port=api_port)
+    try:
+        # StackStorm 3.9 calls no callback when a child finishes: st2mistral-sync reports it to Mistral.
+        extra = "[mistral]\napi_key = %s\n" % stack.env["ST2_API_KEY"] if mistral_auth else ""
+        stack.sync = SyncService(stack, "shared", new_group(), extra=extra)
+        stack.sync.start()
+        try:
+            yield stack
+        finally:
+            stack.sync.stop()
+    finally:
+        stack.stop()

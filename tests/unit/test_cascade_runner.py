@@ -100,3 +100,30 @@ def test_inside_stackstorm_cancel_of_an_execution_that_never_started_in_mistral_
     r.liveaction.context = r.context = {}
     assert r.cancel()[0] == "canceled"
     assert r.pause()[0] == "running"
+
+
+def test_operation_without_runner_token_calls_mistral_with_the_operation_token(monkeypatch):
+    """StackStorm gives pause/resume/cancel no runner token: without `[mistral] api_key` Mistral is
+    called with the operation's own token, and no client keeps it once the operation is over."""
+    import contextlib
+
+    m, s, r = child_setup()
+    r.api = None
+    r.auth_token = None
+    seen = []
+
+    @contextlib.contextmanager
+    def operation_token(user, execution_id):
+        yield "op-token"
+        seen.append("deleted")
+
+    def api_for(token):
+        seen.append(token)
+        return m
+
+    monkeypatch.setattr(mistral_v2.seam, "operation_token", operation_token)
+    monkeypatch.setattr(r, "_api_for", api_for)
+    status, _, _ = r.pause()
+    assert status == "pausing" and m.executions["mex-child"]["state"] == "PAUSED"
+    assert seen == ["op-token", "deleted"]
+    assert r._api is None

@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError
+from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError, StackStormAPIError
 from st2mistral_sync import engine as engine_mod
 from st2mistral_sync.engine import (
     ALREADY,
@@ -315,3 +315,158 @@ def test_settled_children_are_not_asked_about_again():
 
 def test_engine_module_keeps_no_st2common_import():
     assert "st2common" not in open(engine_mod.__file__).read()
+
+
+# -- pause-up: a child's pause goes up to its mistral-v2 parent ---------------------------------------
+
+class FakeSt2:
+    """cascade.St2Executions over a dict of executions, with StackStorm's pause rules."""
+
+    def __init__(self) -> None:
+        self.docs: Dict[str, Dict[str, Any]] = {}
+        self.requests: List[Any] = []
+        self.down = False
+
+    def add(self, ex_id: str, runner: str = "mistral-v2", parent: str = None, status: str = "running"):
+        doc = {"id": ex_id, "status": status, "runner": {"name": runner}, "parent": parent,
+               "context": {"parent": {"execution_id": parent}} if parent else {}}
+        self.docs[ex_id] = doc
+        return doc
+
+    def get_execution(self, execution_id):
+        if self.down:
+            raise StackStormAPIError("StackStorm API unreachable")
+        return dict(self.docs[execution_id])
+
+    def list_children(self, execution_id):
+        return [dict(d) for d in self.docs.values() if d["parent"] == execution_id]
+
+    def request_pause(self, execution_id):
+        self.requests.append(("pause", execution_id))
+        doc = self.docs[execution_id]
+        if doc["status"] in ("pausing", "paused"):
+            return
+        if doc["status"] != "running":
+            raise StackStormAPIError('Unable to pause liveaction "%s"' % execution_id, status_code=400)
+        doc["status"] = "pausing"
+
+    def request_resume(self, execution_id):
+        self.requests.append(("resume", execution_id))
+        self.docs[execution_id]["status"] = "resuming"
+
+    def request_cancel(self, execution_id):
+        self.requests.append(("cancel", execution_id))
+
+
+class OneLock:
+    """A partition owning everything whose locks are shared between engines (tooz's, in one process)."""
+
+    def __init__(self, held: set) -> None:
+        self.held = held
+
+    def refresh(self):
+        return None
+
+    def owns(self, key):
+        return True
+
+    @contextlib.contextmanager
+    def lock(self, key):
+        got = key not in self.held
+        self.held.add(key)
+        try:
+            yield got
+        finally:
+            if got:
+                self.held.discard(key)
+
+
+def pausing_engine(st2: FakeSt2, partition=None) -> SyncEngine:
+    return SyncEngine(FakeExecutions([]), partition, querier_factory=FakeQuerier,
+                      handler_factory=lambda: FakeHandler, st2_executions=st2)
+
+
+@pytest.mark.parametrize("child_runner", ["action-chain", "orquesta", "mistral-v2"])
+def test_a_paused_child_pauses_its_running_mistral_parent_exactly_once(child_runner):
+    st2 = FakeSt2()
+    st2.add("wf")
+    kid = st2.add("chain", runner=child_runner, parent="wf", status="pausing")
+    eng = pausing_engine(st2)
+    assert eng.on_update(dict(kid), complete=True) == APPLIED
+    assert st2.requests == [("pause", "wf")] and st2.docs["wf"]["status"] == "pausing"
+    st2.docs["chain"]["status"] = "paused"  # the second bus message of the same pause
+    assert eng.on_update(dict(st2.docs["chain"]), complete=True) == ALREADY
+    assert st2.requests == [("pause", "wf")]
+    assert FakeHandler.calls == []  # a pausing child owes Mistral no callback
+
+
+def test_a_pause_that_came_down_from_the_parent_does_not_bounce():
+    st2 = FakeSt2()
+    st2.add("wf", status="pausing")  # the user paused the parent; its runner paused the child
+    kid = st2.add("chain", runner="action-chain", parent="wf", status="pausing")
+    assert pausing_engine(st2).on_update(dict(kid)) == ALREADY
+    assert st2.requests == []
+
+
+def test_resuming_the_child_does_not_resume_the_parent():
+    st2 = FakeSt2()
+    st2.add("wf", status="paused")
+    kid = st2.add("chain", runner="action-chain", parent="wf", status="resuming")
+    eng = pausing_engine(st2)
+    assert eng.on_update(dict(kid)) is None
+    st2.docs["chain"]["status"] = "running"
+    assert eng.on_update(dict(st2.docs["chain"])) is None
+    assert st2.requests == [] and st2.docs["wf"]["status"] == "paused"
+
+
+def test_pause_up_goes_only_to_a_mistral_v2_parent():
+    st2 = FakeSt2()
+    st2.add("orq", runner="orquesta")  # StackStorm's own workflows cascade up between themselves
+    kid = st2.add("chain", runner="action-chain", parent="orq", status="paused")
+    assert pausing_engine(st2).on_update(dict(kid)) == SKIPPED
+    root = {"id": "top", "status": "paused", "context": {}}  # no parent: nothing to go up to
+    assert pausing_engine(st2).on_update(root) is None
+    assert st2.requests == []
+
+
+def test_a_mistral_grandparent_is_reached_through_an_already_paused_parent():
+    st2 = FakeSt2()
+    st2.add("root")
+    st2.add("wf", parent="root", status="paused")  # paused by Mistral alone
+    kid = st2.add("chain", runner="action-chain", parent="wf", status="paused")
+    assert pausing_engine(st2).on_update(dict(kid)) == APPLIED
+    assert st2.requests == [("pause", "root")]
+
+
+def test_two_instances_pause_the_parent_once():
+    # owner split: only the owner of the parent's key acts
+    st2 = FakeSt2()
+    st2.add("wf")
+    kid = st2.add("chain", runner="action-chain", parent="wf", status="pausing")
+    engines = [pausing_engine(st2, HalfPartition(n)) for n in (0, 1)]
+    assert sorted(eng.on_update(dict(kid), complete=True) for eng in engines) == sorted([APPLIED, SKIPPED])
+    assert st2.requests == [("pause", "wf")]
+    # while ownership moves both may own it: the lock and the fresh read keep it once
+    st2.docs["wf"]["status"], st2.requests = "running", []
+    held: set = set()
+    a, b = pausing_engine(st2, OneLock(held)), pausing_engine(st2, OneLock(held))
+    with a.partition.lock("pause-up:wf"):
+        assert b.on_update(dict(kid)) == SKIPPED
+    assert a.on_update(dict(kid)) == APPLIED and b.on_update(dict(kid)) == ALREADY
+    assert st2.requests == [("pause", "wf")]
+
+
+def test_pause_up_failures_are_logged_not_raised():
+    st2 = FakeSt2()
+    st2.add("wf", status="resuming")  # StackStorm refuses to pause a resuming execution
+    kid = st2.add("chain", runner="action-chain", parent="wf", status="pausing")
+    eng = pausing_engine(st2)
+    assert eng.on_update(dict(kid)) == FAILED
+    st2.down = True
+    assert eng.on_update(dict(kid)) == FAILED
+    assert eng.paused_up == {FAILED: 2}
+
+
+def test_without_a_stackstorm_api_the_engine_does_not_pause_up():
+    kid = child("c1", status="paused")
+    assert make(FakeExecutions([], [kid])).on_update(kid) == SKIPPED
