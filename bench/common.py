@@ -1,6 +1,7 @@
 """Shared bench plumbing: import paths, a real Mistral, the local host as a subprocess, timings."""
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import re
@@ -11,7 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 for _p in (ROOT / "runners", ROOT / "contrib", ROOT / "bench"):
@@ -256,3 +257,20 @@ def write_pack(root: Path) -> Path:
             "name: %s\nrunner_type: mistral-v2\nentry_point: workflows/%s.yaml\n" % (name, name))
         (root / "actions" / "workflows" / ("%s.yaml" % name)).write_text(text)
     return root
+
+
+# ---- command line ----------------------------------------------------------------------------
+
+def main_n(doc: Optional[str], run: Callable[[Mistral, int], List[Dict[str, Any]]], default_n: int) -> int:
+    """Command line of a bench taking -n and --url: run it on a Mistral and print its rows."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("-n", type=int, default=default_n)
+    parser.add_argument("--url", help="existing Mistral v2 URL (default: start an embedded one)")
+    args = parser.parse_args()
+    mistral = Mistral(url=args.url)
+    try:
+        for row in run(mistral, args.n):
+            print("%s: %s (goal %s)" % (row["bench"], row["value"], row["goal"]))
+    finally:
+        mistral.stop()
+    return 0
