@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional
 
 import pytest
 import requests
+from pack_files import write_files
 
 from st2mistral_server import process
 
@@ -58,14 +59,6 @@ FINAL = ("succeeded", "failed", "canceled", "timeout", "abandoned")
 ID_RE = re.compile(r"\b[0-9a-f]{24}\b")
 
 
-def _write_pack(root: Path, files: Mapping[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
-
-
 def _st2_binary() -> str:
     candidate = os.path.join(os.path.dirname(sys.executable), "st2")
     found = candidate if os.path.exists(candidate) else shutil.which("st2")
@@ -97,7 +90,7 @@ class St2Host:
         home = root / "home"
         home.mkdir()
         (home / "st2.conf").write_text("[cli]\ncache_token = False\n")
-        host = cls(root / "state", _write_pack(root / "pack", pack), mistral_url, home)
+        host = cls(root / "state", write_files(root / "pack", pack), mistral_url, home)
         (root / "state").mkdir()
         host.start()
         host.api_key = host.create_api_key()

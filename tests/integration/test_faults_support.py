@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Iterator, List, Optional
 
 import pytest
 import requests
+from pack_files import write_files
 
 from st2mistral_server import ServerInfo, paths, probe, process, start, stop
 from st2mistral_server.logtail import tail
@@ -128,15 +129,6 @@ FAULT_PACK = {
 }
 
 
-def write_pack(root: Path, files: Dict[str, str]) -> Path:
-    """Write a pack's files under `root` and return it."""
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
-
-
 # ---- an own Mistral that can go down and come back ------------------------------------------------
 def kill_mistral(info: ServerInfo) -> None:
     """Stop the server's processes but keep its run dir (config, sqlite db, logs)."""
@@ -189,7 +181,7 @@ def host_factory(st2_host: Any, tmp_path: Path) -> Iterator[Callable[..., Any]]:
                 cmd += ["--config-file", str(self.config_file)]
             return cmd
 
-    fault_pack = write_pack(tmp_path / "faultpack", FAULT_PACK)
+    fault_pack = write_files(tmp_path / "faultpack", FAULT_PACK)
 
     def make(mistral_url: str, conf: str = "", name: str = "host") -> Any:
         root = tmp_path / name

@@ -12,7 +12,8 @@ from typing import Any, Dict, Iterable
 
 import pytest
 import requests
-from test_faults_support import FAULT_PACK, write_pack
+from pack_files import write_files
+from test_faults_support import FAULT_PACK
 
 from st2mistral_local import cli
 
@@ -29,7 +30,7 @@ def up_stack(tmp_path_factory: Any, mode: str = "embedded") -> Iterable[Any]:
     import io
 
     root = tmp_path_factory.mktemp("authstack")
-    pack = write_pack(root / "faultpack", FAULT_PACK)
+    pack = write_files(root / "faultpack", FAULT_PACK)
     home = str(root / "home")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

@@ -5,18 +5,9 @@ import base64
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Optional
 
 from st2mistral_local.host import Host, HostSettings
-
-
-def write_files(root: Path, files: Mapping[str, str]) -> Path:
-    """Write `files` (relative path -> text) under `root`; returns `root`."""
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def start_host(tmp_path: Path, pack_dir: Path) -> Host:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from host_helpers import admin_login, start_host, write_files
+from host_helpers import admin_login, start_host
+from pack_files import write_files
 
 from mistral_v2.exceptions import ConfigurationError, InvalidParametersError
 from st2mistral_local import aliases, runners

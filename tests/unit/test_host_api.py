@@ -7,7 +7,8 @@ import time
 from typing import Any, Dict, List
 
 import pytest
-from host_helpers import admin_headers, start_host, write_files
+from host_helpers import admin_headers, start_host
+from pack_files import write_files
 
 from mistral_v2 import seam
 from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError

@@ -7,7 +7,8 @@ import stat
 
 import pytest
 import yaml
-from host_helpers import admin_headers, start_host, wait_finished, write_files
+from host_helpers import admin_headers, start_host, wait_finished
+from pack_files import write_files
 
 from st2mistral_local import auth
 

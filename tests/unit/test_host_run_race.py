@@ -8,7 +8,8 @@ import time
 from typing import Any, Dict, List
 
 import pytest
-from host_helpers import start_host, write_files
+from host_helpers import start_host
+from pack_files import write_files
 
 from mistral_v2 import seam
 from st2mistral_local import container as container_mod

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import pytest
-from host_helpers import admin_headers, start_host, wait_finished, write_files
+from host_helpers import admin_headers, start_host, wait_finished
+from pack_files import write_files
 
 from mistral_v2.exceptions import ConfigurationError, InvalidParametersError
 from st2mistral_local import container as container_mod
