@@ -7,7 +7,6 @@ end_timestamp in StackStorm. Usage: python bench/callback_hop.py [-n 20]
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import sys
 import tempfile
@@ -84,17 +83,7 @@ def run(mistral: common.Mistral, n: int = 20) -> List[Dict[str, Any]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-n", type=int, default=20)
-    parser.add_argument("--url", help="existing Mistral v2 URL (default: start an embedded one)")
-    args = parser.parse_args()
-    mistral = common.Mistral(url=args.url)
-    try:
-        for row in run(mistral, args.n):
-            print("%s: %s (goal %s)" % (row["bench"], row["value"], row["goal"]))
-    finally:
-        mistral.stop()
-    return 0
+    return common.main_n(__doc__, run, 20)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Shared bench plumbing: import paths, a real Mistral, the local host as a subprocess, timings."""
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import re
@@ -11,7 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 for _p in (ROOT / "runners", ROOT / "contrib", ROOT / "bench"):
@@ -119,6 +120,13 @@ def trace_times(logs: Iterable[Path]) -> Dict[str, Dict[str, float]]:
                 local = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f")
                 found.setdefault(m.group(3), {}).setdefault(m.group(2), local.timestamp())
     return found
+
+
+def no_trace(ex_id: str, logs: Iterable[Path]) -> str:
+    """Why a workflow has no usable trace: what the benches need from Mistral's log, and where."""
+    return ("no workflow_trace transition of Mistral execution %s in %s: the benches need the engine's "
+            "INFO lines \"Workflow '...' [A -> B, ...] (execution_id=...)\" (the plugin's trace filter "
+            "keeps them; see docs/performance.md)" % (ex_id, ", ".join(str(p) for p in logs) or "no log"))
 
 
 def terminal_times(logs: Iterable[Path]) -> Dict[str, float]:
@@ -249,3 +257,20 @@ def write_pack(root: Path) -> Path:
             "name: %s\nrunner_type: mistral-v2\nentry_point: workflows/%s.yaml\n" % (name, name))
         (root / "actions" / "workflows" / ("%s.yaml" % name)).write_text(text)
     return root
+
+
+# ---- command line ----------------------------------------------------------------------------
+
+def main_n(doc: Optional[str], run: Callable[[Mistral, int], List[Dict[str, Any]]], default_n: int) -> int:
+    """Command line of a bench taking -n and --url: run it on a Mistral and print its rows."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("-n", type=int, default=default_n)
+    parser.add_argument("--url", help="existing Mistral v2 URL (default: start an embedded one)")
+    args = parser.parse_args()
+    mistral = Mistral(url=args.url)
+    try:
+        for row in run(mistral, args.n):
+            print("%s: %s (goal %s)" % (row["bench"], row["value"], row["goal"]))
+    finally:
+        mistral.stop()
+    return 0

@@ -18,9 +18,12 @@ def _durations(mistral: common.Mistral, docs: List[Dict]) -> List[float]:
     times = common.trace_times(mistral.engine_logs)
     out = []
     for doc in docs:
-        states = times.get(doc["context"]["mistral"]["execution_id"], {})
-        if doc["status"] != "succeeded" or "RUNNING" not in states or "SUCCESS" not in states:
-            raise RuntimeError("execution %s: %s (trace %s)" % (doc["id"], doc["status"], states))
+        ex_id = doc["context"]["mistral"]["execution_id"]
+        states = times.get(ex_id, {})
+        if doc["status"] != "succeeded":
+            raise RuntimeError("execution %s: %s" % (doc["id"], doc["status"]))
+        if "RUNNING" not in states or "SUCCESS" not in states:
+            raise RuntimeError("%s (found %s)" % (common.no_trace(ex_id, mistral.engine_logs), sorted(states)))
         out.append(states["SUCCESS"] - states["RUNNING"])
     return out
 

@@ -34,9 +34,10 @@ def measure(mistral: common.Mistral, pack: Path, polling: bool, n: int, interval
     lags = []
     for doc in done:
         ex_id = doc["context"]["mistral"]["execution_id"]
-        if doc["status"] != "succeeded" or ex_id not in finished:
-            raise RuntimeError("execution %s: %s, Mistral end %s" % (doc["id"], doc["status"],
-                                                                    finished.get(ex_id)))
+        if doc["status"] != "succeeded":
+            raise RuntimeError("execution %s: %s" % (doc["id"], doc["status"]))
+        if ex_id not in finished:
+            raise RuntimeError(common.no_trace(ex_id, mistral.engine_logs))
         lags.append(common.parse_st2_time(doc["end_timestamp"]) - finished[ex_id])
     return {"n": len(lags), "median": common.median(lags), "p95": common.p95(lags), "max": max(lags)}
 

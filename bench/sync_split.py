@@ -9,7 +9,6 @@ Usage: python bench/sync_split.py [-n 1000]
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 import time
@@ -124,17 +123,7 @@ def run(mistral: common.Mistral, n: int = 1000) -> List[Dict[str, Any]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-n", type=int, default=1000)
-    parser.add_argument("--url", help="existing Mistral v2 URL (default: start an embedded one)")
-    args = parser.parse_args()
-    mistral = common.Mistral(url=args.url)
-    try:
-        for row in run(mistral, args.n):
-            print("%s: %s (goal %s)" % (row["bench"], row["value"], row["goal"]))
-    finally:
-        mistral.stop()
-    return 0
+    return common.main_n(__doc__, run, 1000)
 
 
 if __name__ == "__main__":

@@ -38,8 +38,10 @@ def denied_cidrs(st2_api_url: Optional[str] = None) -> str:
 
 # oslo.log's and Mistral 23's default levels, plus ours: Mistral's std actions log their inputs
 # at INFO ("Running echo action [output=...]"), secrets included; they log at WARN and above
-# only. (The workflow trace keeps INFO: the plugin's trace_filter hides its inputs and results.)
-QUIET_LOGGERS = ("mistral.actions.std_actions=WARN",)
+# only; so does Mistral's RPC client, which logs every action result it sends to the engine
+# ("Send RPC request 'on_action_complete'[..., result=Result [data=...]]").
+# (The workflow trace keeps INFO: the plugin's trace_filter hides its inputs and results.)
+QUIET_LOGGERS = ("mistral.actions.std_actions=WARN", "mistral.rpc.clients=WARN")
 _OSLO_AND_MISTRAL_LEVELS = (
     "amqp=WARN", "boto=WARN", "sqlalchemy=WARN", "suds=INFO", "oslo.messaging=INFO",
     "oslo_messaging=INFO", "iso8601=WARN", "requests.packages.urllib3.connectionpool=WARN",

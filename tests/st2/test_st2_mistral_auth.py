@@ -1,7 +1,7 @@
 """REAL StackStorm 3.9 with a Mistral that authenticates every call with it (`auth_type = st2`,
 issue 17): the auth handler accepts StackStorm's tokens and API keys and nothing else; whole
-workflows run through the stock `st2` CLI (StackStorm children, pause/resume, failure and
-`re-run --tasks`); the token Mistral stored is deleted once the execution ended.
+workflows run through the stock `st2` CLI (StackStorm children, child workflows, pause/resume,
+cancel, failure and `re-run --tasks`); the token Mistral stored is deleted once the execution ended.
 
 This module starts its own stack (one Mistral with auth on, one st2box, one st2mistral-sync with
 `[mistral] api_key`), once; the session's `st2_stack` runs against a Mistral without auth."""
@@ -129,3 +129,32 @@ def test_failure_then_rerun_of_the_failed_task(authed):
     assert output(doc["result"]) == {"value": "fixed", "first": "first"}
     same = authed.get(new["id"])["context"]["mistral"]["execution_id"]
     assert same == failed["context"]["mistral"]["execution_id"]   # re-run in the same Mistral execution
+
+
+def test_cancel_with_the_stock_cli(authed):
+    ex_id = authed.run_async("scenarios.slow", "seconds=20")
+    authed.wait_for_status(ex_id, ["running"], timeout=60)
+    wait_until("the Mistral execution", lambda: "mistral" in authed.get(ex_id)["context"])
+    authed.st2("execution", "cancel", ex_id)
+    doc = authed.wait_for_status(ex_id, FINAL, timeout=90)
+    assert doc["status"] == "canceled", dump(doc) + authed.log_tail()
+    mistral_id = doc["context"]["mistral"]["execution_id"]
+    assert mistral_get(authed, "/executions/%s" % mistral_id)["state"] == "CANCELLED"
+
+
+def test_child_workflow_pause_cascades_resume_and_parent_completes(authed):
+    """Pause of the parent reaches its child StackStorm workflow (Mistral and StackStorm calls with
+    the operation's token), resume too; st2mistral-sync reports the child's result to Mistral with
+    its API key and the parent completes."""
+    ex_id = authed.run_async("scenarios.parent", "seconds=8")
+    child_id = wait_until("the child workflow", lambda: (authed.get(ex_id).get("children") or [None])[0], 90)
+    authed.wait_for_status(child_id, ["running"], timeout=60)
+    wait_until("the child's Mistral execution", lambda: "execution_id" in
+               (authed.get(child_id)["context"].get("mistral") or {}))
+    authed.st2("execution", "pause", ex_id)
+    assert authed.wait_for_status(child_id, ["paused"] + FINAL, timeout=90)["status"] == "paused"
+    assert authed.wait_for_status(ex_id, ["paused"] + FINAL, timeout=90)["status"] == "paused"
+    authed.st2("execution", "resume", ex_id)
+    doc = authed.wait_for_status(ex_id, FINAL, timeout=180)
+    assert doc["status"] == "succeeded", dump(doc) + authed.log_tail()
+    assert authed.get(child_id)["status"] == "succeeded"
