@@ -4,9 +4,11 @@ the integration (local host) and st2 (real StackStorm) tiers. `python tests/expr
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
+import requests
 import yaml
 
 PACK_DIR = Path(__file__).resolve().parent / "fixtures" / "packs" / "exprtest"
@@ -162,6 +164,29 @@ PACK: Dict[str, str] = {
 def expected_outputs() -> Dict[str, Any]:
     """The `exprtest.functions` output for DATA: '<form>_<function>' -> value."""
     return {"%s_%s" % (form, name): expected for name, _, _, expected in CASES for form in FORMS}
+
+
+def start_execution(executions_url: str, headers: Dict[str, str], ref: str, parameters: Dict[str, Any]) -> str:
+    """POST an execution of `ref` to a StackStorm(-compatible) API; its id."""
+    resp = requests.post(executions_url, headers=headers, json={"action": ref, "parameters": parameters}, timeout=30)
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["id"])
+
+
+def output(doc: Dict[str, Any]) -> Dict[str, Any]:
+    """The workflow output in an execution document (result.output, else the result itself)."""
+    result = doc.get("result") or {}
+    return result.get("output", result)
+
+
+def assert_every_function_published(doc: Dict[str, Any]) -> None:
+    """The finished `exprtest.functions` execution succeeded and published every expected value."""
+    assert doc["status"] == "succeeded", json.dumps(doc.get("result"), indent=1)[:3000]
+    out = output(doc)
+    wrong = {key: out.get(key, "<missing>") for key, expected in expected_outputs().items()
+             if out.get(key) != expected}
+    assert not wrong, wrong
+    assert len(CASES) == 23 and len({c[0] for c in CASES}) == 23 and len(expected_outputs()) == 23 * len(FORMS)
 
 
 def write(root: Path = PACK_DIR) -> None:

@@ -105,11 +105,14 @@ class St2Host:
         host.stop()
 
     # ---- process ---------------------------------------------------------------------------
+    def serve_command(self) -> List[str]:
+        """The `st2mistral-local serve` command line of this host (subclasses add options)."""
+        return [sys.executable, "-m", "st2mistral_local.cli", "serve", "--state-dir", str(self.state_dir),
+                "--port", str(self.port), "--mistral-url", self.mistral_url, "--query-interval", "0.5",
+                "--packs", str(self.pack_dir)]
+
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "st2mistral_local.cli", "serve", "--state-dir", str(self.state_dir),
-               "--port", str(self.port), "--mistral-url", self.mistral_url, "--query-interval", "0.5",
-               "--packs", str(self.pack_dir)]
-        self.proc = process.spawn(cmd, self.log, self.state_dir)
+        self.proc = process.spawn(self.serve_command(), self.log, self.state_dir)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -2,7 +2,6 @@
 port and database, and own host processes with their own `[mistral]` config."""
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -184,24 +183,11 @@ def host_factory(st2_host: Any, tmp_path: Path) -> Iterator[Callable[..., Any]]:
         config_file: Optional[Path] = None
         extra_packs: List[str] = []
 
-        def start(self) -> None:
-            cmd = [sys.executable, "-m", "st2mistral_local.cli", "serve", "--state-dir", str(self.state_dir),
-                   "--port", str(self.port), "--mistral-url", self.mistral_url, "--query-interval", "0.5",
-                   "--packs", str(self.pack_dir), *self.extra_packs]
+        def serve_command(self) -> List[str]:
+            cmd: List[str] = [*super().serve_command(), *self.extra_packs]
             if self.config_file:
                 cmd += ["--config-file", str(self.config_file)]
-            self.proc = process.spawn(cmd, self.log, self.state_dir)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    pytest.fail("host exited (%s):\n%s" % (self.proc.returncode, self.log.read_text()[-3000:]))
-                try:
-                    if requests.get(self.base_url + "/", timeout=1).ok:
-                        return
-                except requests.RequestException:
-                    pass
-                time.sleep(0.1)
-            pytest.fail("host did not answer within 60 s:\n%s" % self.log.read_text()[-3000:])
+            return cmd
 
     fault_pack = write_pack(tmp_path / "faultpack", FAULT_PACK)
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Optional
 
 from st2mistral_local.host import Host, HostSettings
 
@@ -31,3 +32,20 @@ def admin_login(client: Any, host: Host, body: Dict[str, Any]) -> Any:
     password = open(os.path.join(host.settings.state_dir, "st2admin.password")).read().strip()
     basic = base64.b64encode(("st2admin:%s" % password).encode()).decode()
     return client.post("/auth/v1/tokens", headers={"Authorization": "Basic " + basic}, json=body)
+
+
+def admin_headers(client: Any, host: Host, body: Optional[Dict[str, Any]] = None) -> Dict[str, str]:
+    """Log in as st2admin (POST /auth/v1/tokens with `body`); the header carrying the new token."""
+    resp = admin_login(client, host, body or {})
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    return {"X-Auth-Token": resp.get_json()["token"]}
+
+
+def wait_finished(client: Any, headers: Dict[str, str], ex_id: str, timeout: float = 20.0) -> Dict[str, Any]:
+    """The execution document once succeeded or failed (or as it is after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        doc: Dict[str, Any] = client.get("/api/v1/executions/" + ex_id, headers=headers).get_json()
+        if doc["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            return doc
+        time.sleep(0.05)

@@ -6,6 +6,7 @@ import time
 from typing import Any, Dict, List
 
 import pytest
+from fake_mistral import MistralReads
 from host_helpers import admin_login, start_host
 
 from mistral_v2 import seam
@@ -37,13 +38,8 @@ wf:
 """
 
 
-class FakeAPI:
+class FakeAPI(MistralReads):
     """Read-only Mistral facade; any mutating call fails the test."""
-
-    def __init__(self) -> None:
-        self.executions: Dict[str, Dict[str, Any]] = {}
-        self.tasks: Dict[str, List[Dict[str, Any]]] = {}
-        self.subs: Dict[str, List[Dict[str, Any]]] = {}
 
     def add(self, ex_id: str, state: str, name: str = "wf") -> None:
         self.executions[ex_id] = {"id": ex_id, "state": state, "workflow_name": name, "params": json.dumps({"env": {}})}
@@ -54,15 +50,6 @@ class FakeAPI:
              % len(self.tasks.get(ex_id, [])), "state_info": kw.pop("info", None), **kw}
         self.tasks.setdefault(ex_id, []).append(t)
         return t
-
-    def get_execution(self, ex_id: str) -> Dict[str, Any]:
-        return dict(self.executions[ex_id])
-
-    def list_tasks(self, ex_id: str) -> List[Dict[str, Any]]:
-        return list(self.tasks.get(ex_id, []))
-
-    def list_executions(self, task: str) -> List[Dict[str, Any]]:
-        return list(self.subs.get(task, []))
 
     def list_task_action_executions(self, task_id: str) -> List[Dict[str, Any]]:
         return []

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from typing import List
 
-from test_host_api import FakeWorkflowRunner, auth_headers, client, host, run, wait_status
+from test_host_api import FakeWorkflowRunner, auth_headers, host, run, wait_status
 
 from st2mistral_local.host import Host
 
-__all__ = ["auth_headers", "client", "host"]  # fixtures
+__all__ = ["auth_headers", "host"]  # fixtures (client: tests/unit/conftest.py)
 
 
 def test_resume_waits_for_a_pause_still_on_its_way(host, client, auth_headers, monkeypatch):

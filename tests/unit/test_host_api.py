@@ -7,7 +7,7 @@ import time
 from typing import Any, Dict, List
 
 import pytest
-from host_helpers import admin_login, start_host, write_files
+from host_helpers import admin_headers, start_host, write_files
 
 from mistral_v2 import seam
 from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError
@@ -78,15 +78,8 @@ def host(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def client(host):
-    return create_app(host).test_client()
-
-
-@pytest.fixture
 def auth_headers(host, client):
-    resp = admin_login(client, host, {"ttl": 120})
-    assert resp.status_code == 201
-    return {"X-Auth-Token": resp.get_json()["token"]}
+    return admin_headers(client, host, {"ttl": 120})
 
 
 def wait_status(client, headers, ex_id, statuses, timeout=20.0):

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 
 import pytest
 import yaml
-from host_helpers import admin_login, start_host, write_files
+from host_helpers import admin_headers, start_host, wait_finished, write_files
 
 from st2mistral_local import auth
-from st2mistral_local.api import create_app
 
 PACK = {"pack.yaml": "ref: tp\nname: tp\n"}
 
@@ -32,26 +30,12 @@ def host(tmp_path):
 
 
 @pytest.fixture
-def client(host):
-    return create_app(host).test_client()
-
-
-@pytest.fixture
 def admin(host, client):
-    return {"X-Auth-Token": admin_login(client, host, {}).get_json()["token"]}
+    return admin_headers(client, host)
 
 
 def _login(host, user):
     return {"X-Auth-Token": host.auth.issue_token(user)["token"]}
-
-
-def _wait(client, headers, ex_id):
-    deadline = time.monotonic() + 20
-    while True:
-        doc = client.get("/api/v1/executions/" + ex_id, headers=headers).get_json()
-        if doc["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
-            return doc
-        time.sleep(0.05)
 
 
 def test_api_keys_users_manage_their_own_admins_anyone_s(host, client, admin):
@@ -94,7 +78,7 @@ def test_no_impersonation_user_and_context_user_only_for_admins(host, client, ad
     assert sneaky.get_json()["context"]["user"] == "alice"  # context.user is never believed
     as_bob = client.post("/api/v1/executions", headers=admin, json={"action": "core.noop", "user": "bob"})
     assert as_bob.status_code == 201 and as_bob.get_json()["context"]["user"] == "bob"
-    done = _wait(client, admin, sneaky.get_json()["id"])
+    done = wait_finished(client, admin, sneaky.get_json()["id"])
     rerun = client.post("/api/v1/executions/%s/re_run" % done["id"], headers=alice, json={"user": "bob"})
     assert rerun.status_code == 403
 
@@ -120,7 +104,7 @@ def test_core_local_gets_a_clean_environment(host, client, admin, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "leaked-aws-456")
     resp = client.post("/api/v1/executions", headers=admin,
                        json={"action": "core.local", "parameters": {"cmd": "env", "env": {"MINE": "yes"}}})
-    doc = _wait(client, admin, resp.get_json()["id"])
+    doc = wait_finished(client, admin, resp.get_json()["id"])
     assert doc["status"] == "succeeded", doc["result"]
     names = {line.split("=", 1)[0] for line in doc["result"]["stdout"].splitlines() if "=" in line}
     assert "ST2_API_KEY" not in names and "AWS_SECRET_ACCESS_KEY" not in names

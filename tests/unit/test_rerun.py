@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 import yaml
+from fake_mistral import MistralReads
 from oslo_config import cfg
 
 from mistral_v2 import config, inbound_context, mistral_v2, rerun, results, resume_from_next, task_paths, workflow_spec
@@ -40,13 +41,11 @@ wf:
 """
 
 
-class FakeAPI:
+class FakeAPI(MistralReads):
     """In-memory stand-in for MistralAPI recording every mutating call."""
 
     def __init__(self) -> None:
-        self.executions: Dict[str, Dict[str, Any]] = {}
-        self.tasks: Dict[str, List[Dict[str, Any]]] = {}
-        self.subs: Dict[str, List[Dict[str, Any]]] = {}
+        super().__init__()
         self.workflows: Dict[str, Dict[str, Any]] = {}
         self.action_executions: Dict[str, List[Dict[str, Any]]] = {}
         self.calls: List[tuple] = []
@@ -63,16 +62,7 @@ class FakeAPI:
         self.tasks.setdefault(ex_id, []).append(t)
         return t
 
-    # MistralAPI methods used by the modules under test
-    def get_execution(self, ex_id: str) -> Dict[str, Any]:
-        return dict(self.executions[ex_id])
-
-    def list_tasks(self, ex_id: str) -> List[Dict[str, Any]]:
-        return list(self.tasks.get(ex_id, []))
-
-    def list_executions(self, task: str) -> List[Dict[str, Any]]:
-        return list(self.subs.get(task, []))
-
+    # MistralAPI methods used by the modules under test (reads of executions and tasks: MistralReads)
     def get_workflow(self, ref: str) -> Dict[str, Any]:
         return self.workflows[ref]
 

@@ -1,15 +1,12 @@
 """Unit tests of rules: criteria operators, payload lookup, templates, casting, rule files, webhook routes."""
 from __future__ import annotations
 
-import time
-
 import pytest
-from host_helpers import admin_login, start_host, write_files
+from host_helpers import admin_headers, start_host, wait_finished, write_files
 
 from mistral_v2.exceptions import ConfigurationError, InvalidParametersError
 from st2mistral_local import container as container_mod
 from st2mistral_local import rules, runners
-from st2mistral_local.api import create_app
 
 PACK = {
     "pack.yaml": "ref: rp\nname: rp\n",
@@ -130,23 +127,8 @@ def host(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def client(host):
-    return create_app(host).test_client()
-
-
-@pytest.fixture
 def headers(host, client):
-    token = admin_login(client, host, {}).get_json()["token"]
-    return {"X-Auth-Token": token}
-
-
-def _wait(client, headers, ex_id):
-    deadline = time.monotonic() + 20
-    while True:
-        doc = client.get("/api/v1/executions/" + ex_id, headers=headers).get_json()
-        if doc["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
-            return doc
-        time.sleep(0.05)
+    return admin_headers(client, host)
 
 
 def test_webhook_enforces_matching_rule_with_context(client, headers):
@@ -156,7 +138,7 @@ def test_webhook_enforces_matching_rule_with_context(client, headers):
     ti = resp.headers["St2-Trigger-Instance-Id"]
     enf = client.get("/api/v1/ruleenforcements?trigger_instance=" + ti, headers=headers).get_json()
     assert len(enf) == 1 and enf[0]["rule"]["ref"] == "rp.say" and enf[0]["status"] == "succeeded"
-    doc = _wait(client, headers, enf[0]["execution_id"])
+    doc = wait_finished(client, headers, enf[0]["execution_id"])
     assert doc["status"] == "succeeded"
     assert doc["parameters"] == {"word": "hi", "n": 7, "flag": True}
     ctx = doc["context"]
