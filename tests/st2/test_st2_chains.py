@@ -61,12 +61,17 @@ def test_a_mistral_workflow_calling_an_action_chain_pauses_resumes_and_completes
     assert st2_stack.get(chain["id"])["status"] == "succeeded"
 
 
-def test_pause_of_a_subchain_cascades_up_to_its_mistral_parent_and_resume_does_not(st2_stack):
-    """StackStorm's action-chain runner never tells its parent; st2mistral-sync pauses the Mistral
-    parent. Resuming the chain leaves the parent paused; resuming the parent finishes everything."""
-    ex_id = st2_stack.run_async("st2_only.mistral_calls_chain", "seconds=8")
+@pytest.mark.parametrize("parent_ref, child_ref, said", [
+    ("st2_only.mistral_calls_chain", "st2_only.chain_slow", "mistral after chain"),
+    ("st2_only.mistral_calls_orq", "st2_only.orq_slow", "mistral after orquesta"),
+], ids=["action-chain", "orquesta"])
+def test_pause_of_a_subchain_cascades_up_to_its_mistral_parent_and_resume_does_not(
+        st2_stack, parent_ref, child_ref, said):
+    """StackStorm's action-chain and orquesta runners never tell a Mistral parent; st2mistral-sync
+    pauses it. Resuming the child leaves the parent paused; resuming the parent finishes everything."""
+    ex_id = st2_stack.run_async(parent_ref, "seconds=8")
     chain = _child(st2_stack, ex_id)
-    assert chain["action"]["ref"] == "st2_only.chain_slow"
+    assert chain["action"]["ref"] == child_ref
     st2_stack.wait_for_status(chain["id"], ["running"])
     st2_stack.st2("execution", "pause", chain["id"])                 # up: subchain -> Mistral parent
     assert st2_stack.wait_for_status(ex_id, ["pausing", "paused"], timeout=60)["status"] in ("pausing", "paused")
@@ -81,4 +86,4 @@ def test_pause_of_a_subchain_cascades_up_to_its_mistral_parent_and_resume_does_n
     st2_stack.st2("execution", "resume", ex_id)
     done = st2_stack.wait_for_status(ex_id, ["succeeded", "failed"], timeout=90)
     assert done["status"] == "succeeded", done["result"]
-    assert "mistral after chain" in str(done["result"])
+    assert said in str(done["result"])
