@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import string
 from typing import Any, Dict, Mapping, Optional
 
 import yaml
@@ -42,12 +43,21 @@ def _password_hash(password: str, salt: str) -> str:
     return hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), bytes.fromhex(salt), 100_000).hex()
 
 
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_password(length: int = 24) -> str:
+    """A random password of letters and digits: safe to pass as `st2 auth USER -p PASSWORD`
+    (a URL-safe token may start with '-', which the CLI's argument parser takes for an option)."""
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+
+
 def ensure_users_file(path: str, user: str = DEFAULT_USER) -> Optional[str]:
     """Create the users file with one user and a generated password; returns that password
     (also written next to it, mode 0600, as <user>.password) or None when the file exists."""
     if os.path.exists(path):
         return None
-    password = secrets.token_urlsafe(18)
+    password = new_password()
     salt = secrets.token_hex(16)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

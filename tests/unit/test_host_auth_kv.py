@@ -150,3 +150,13 @@ def test_access_log_lines_never_carry_tokens_or_api_keys():
                                (), None)
     _SecretFilter().filter(record)
     assert "KEY123" not in record.getMessage()
+
+
+def test_generated_password_is_letters_and_digits_so_the_cli_never_takes_it_for_an_option(tmp_path):
+    # a URL-safe token starting with '-' made `st2 auth st2admin -p -xyz` fail (argparse option)
+    for _ in range(300):
+        password = auth.new_password()
+        assert len(password) == 24 and password.isalnum() and password.isascii(), password
+    written = auth.ensure_users_file(str(tmp_path / "users.yaml"))
+    assert written is not None and written.isalnum()
+    assert (tmp_path / "st2admin.password").read_text().strip() == written
