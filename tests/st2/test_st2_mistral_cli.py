@@ -76,6 +76,13 @@ def test_tree_of_a_workbook_with_subworkflow_and_child_stackstorm_actions(st2_st
     assert (child["action"], child["id"]) == ("st2_ext.child", children["st2_ext.child"])
     assert child["workflow"]["id"] == st2_get(st2_stack, child["id"])["context"]["mistral"]["execution_id"]
     assert child["workflow"]["tasks"][0]["name"] == "noop"
+    # Dotted task names reach a subworkflow's task and a task of the child StackStorm workflow
+    # (found through StackStorm's own parent/child links).
+    for dotted, workflow in (("outer.deep", tasks["outer"]["workflows"][0]), ("child_wf.noop", child["workflow"])):
+        proc = st2_mistral(st2_stack, "--json", "context", ex_id, dotted)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        view = json.loads(proc.stdout)
+        assert (view["state"], view["workflow_execution_id"]) == ("SUCCESS", workflow["id"]), view
 
 
 def test_context_of_a_task_with_secrets_masked(st2_stack, failed):
