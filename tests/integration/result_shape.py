@@ -14,3 +14,11 @@ def output_of(result: Dict[str, Any]) -> Dict[str, Any]:
 def failure_of(result: Dict[str, Any]) -> str:
     """Why a workflow failed: Mistral's state_info (`extra`), or a runner refusal's `error`."""
     return (result.get("extra") or {}).get("state_info") or result.get("error") or ""
+
+
+def task_states(doc: Dict[str, Any], own_only: bool = False) -> Dict[str, str]:
+    """Task name -> Mistral state from an execution's result `tasks`; with `own_only`, only the tasks
+    of the execution's own workflow (not those of its workbook's sub-workflows)."""
+    own = (doc.get("context") or {}).get("mistral", {}).get("workflow_name")
+    return {t["name"]: t["state"] for t in (doc.get("result") or {}).get("tasks", [])
+            if not own_only or t.get("workflow_name") == own}

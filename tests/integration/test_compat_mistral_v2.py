@@ -28,12 +28,6 @@ def _tasks(doc: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     return {t["name"]: t for t in doc["result"]["tasks"]}
 
 
-@pytest.fixture(scope="module")
-def host(st2_host, tmp_path_factory) -> Any:
-    with type(st2_host).serving(tmp_path_factory.mktemp("compat_host"), PACK, st2_host.mistral_url) as ours:
-        yield ours
-
-
 @pytest.mark.parametrize("x, branch", [(9, "big"), (2, "small")])
 def test_conditional_on_complete_runs_on_real_mistral(host, mistral_client, x, branch):
     doc = host.wait(host.run_async("compat_tests.cond", "x=%d" % x), ["succeeded", "failed"])
