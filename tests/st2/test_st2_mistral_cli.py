@@ -131,6 +131,11 @@ def test_resume_next_refused_then_accepted_reuses_the_mistral_execution(st2_stac
     assert new["parameters"]["password"] == "********"
     tree = st2_mistral(st2_stack, "tree", new_id).stdout
     assert "t1 [SUCCESS]" in tree and "t3 [SUCCESS]" in tree, tree
+    # The Mistral execution has completed: resuming the original again is refused before anything is made.
+    after = executions_of(st2_stack, "st2_ext.failing")
+    again = st2_mistral(st2_stack, "resume-next", failed["id"], "--tasks", "t2", "-p", "r2=again")
+    assert again.returncode == 1 and "SUCCESS" in again.stdout, again.stdout + again.stderr
+    assert executions_of(st2_stack, "st2_ext.failing") == after
 
 
 def test_routes_require_stackstorm_authentication(st2_stack, failed):
