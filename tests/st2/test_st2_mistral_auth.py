@@ -17,7 +17,8 @@ from typing import Any, Iterator, List
 
 import pytest
 import requests
-from test_st2_compat import dump, output
+from result_shape import output_either
+from test_st2_compat import dump
 
 from st2mistral_server import process, server
 
@@ -103,7 +104,7 @@ def test_workflow_with_a_stackstorm_action_completes_and_its_token_leaves_mistra
     assert not authed.mistral_api_key or authed.mistral_api_key not in held
     doc = authed.wait_for_status(ex_id, FINAL, timeout=120)
     assert doc["status"] == "succeeded", dump(doc) + authed.log_tail()
-    assert output(doc["result"])["said"].strip() == "child-hi"
+    assert output_either(doc["result"])["said"].strip() == "child-hi"
     children = [authed.get(c) for c in doc.get("children") or []]
     assert [(c["action"]["ref"], c["status"]) for c in children] == [("core.local", "succeeded")]
     # the same execution through the stock CLI
@@ -125,7 +126,7 @@ def test_pause_and_resume_with_the_stock_cli(authed):
     authed.st2("execution", "resume", ex_id)
     doc = authed.wait_for_status(ex_id, FINAL, timeout=120)
     assert doc["status"] == "succeeded", dump(doc) + authed.log_tail()
-    assert output(doc["result"]) == {"last": "slept 20"}
+    assert output_either(doc["result"]) == {"last": "slept 20"}
 
 
 def test_failure_then_rerun_of_the_failed_task(authed):
@@ -137,7 +138,7 @@ def test_failure_then_rerun_of_the_failed_task(authed):
     new = authed.run_cli("execution", "re-run", ex_id, "--tasks", "check")
     doc = authed.wait_for_status(new["id"], FINAL, timeout=120)
     assert doc["status"] == "succeeded", dump(doc) + authed.log_tail()
-    assert output(doc["result"]) == {"value": "fixed", "first": "first"}
+    assert output_either(doc["result"]) == {"value": "fixed", "first": "first"}
     same = authed.get(new["id"])["context"]["mistral"]["execution_id"]
     assert same == failed["context"]["mistral"]["execution_id"]   # re-run in the same Mistral execution
 
@@ -212,4 +213,4 @@ def test_the_runner_calls_mistral_with_the_st2_conf_api_key(authed):
         authed.mistral_api_key_id = authed.register_api_key(authed.mistral_api_key)
     doc = wait_until("a run accepted again", lambda: (lambda d: d if d["status"] == "succeeded" else None)(
         run_wf()), timeout=120)
-    assert output(doc["result"]) == {"greeting": "Hello, key!"}
+    assert output_either(doc["result"]) == {"greeting": "Hello, key!"}

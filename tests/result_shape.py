@@ -22,3 +22,17 @@ def task_states(doc: Dict[str, Any], own_only: bool = False) -> Dict[str, str]:
     own = (doc.get("context") or {}).get("mistral", {}).get("workflow_name")
     return {t["name"]: t["state"] for t in (doc.get("result") or {}).get("tasks", [])
             if not own_only or t.get("workflow_name") == own}
+
+
+def output_either(result: Dict[str, Any]) -> Dict[str, Any]:
+    """The workflow output in either result format: `nested` (under "output", no `extra`) or
+    StackStorm's (output_of)."""
+    out = result.get("output")
+    if isinstance(out, dict) and "extra" not in result:
+        return out
+    return output_of(result)
+
+
+def tasks_by_name(doc: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """Task name -> task entry of an execution's result `tasks`."""
+    return {t["name"]: t for t in doc["result"]["tasks"]}
