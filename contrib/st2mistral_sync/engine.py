@@ -198,10 +198,13 @@ class SyncEngine:
             if not got or not self.executions.claim_callback(doc):
                 return SKIPPED
             outcome = FAILED
+            put = 0.0
             try:
                 fresh = doc if complete and "result" in doc else (self.executions.get(doc["id"]) or doc)
+                put = time.monotonic()
                 sent = self.handler_factory().callback(callback["url"], fresh.get("context") or {},
                                                        fresh["status"], fresh.get("result"))
+                put = time.monotonic() - put
                 outcome = APPLIED if sent is not False else ALREADY
             except MistralAPIError as exc:  # Mistral refused (4xx): retrying cannot help
                 LOG.warning("callback of execution %s refused by Mistral (not retried): %s", doc["id"], exc)
@@ -214,8 +217,8 @@ class SyncEngine:
                     self._settle(doc["id"], outcome)
         self.delivered[outcome] = self.delivered.get(outcome, 0) + 1
         if outcome == APPLIED:
-            LOG.info("callback of execution %s applied (%s) in %.3f s", doc["id"], callback.get("url"),
-                     time.monotonic() - began)
+            LOG.info("callback of execution %s applied (%s) in %.3f s (Mistral's answer %.3f s)", doc["id"],
+                     callback.get("url"), time.monotonic() - began, put)
         return outcome
 
     # -- job 1b: a child's pause goes up to its mistral-v2 parent --------------------------------------
