@@ -186,8 +186,9 @@ class SyncEngine:
         """PUT a completed child's state and result to its Mistral action execution, once.
 
         Mistral's own answer keeps it once-only (it refuses to complete an action execution twice;
-        MistralAPI.complete_action_execution reads it back only when a PUT fails); the partition lock keeps two deliveries of one child from racing. Connection
-        errors and 5xx are retried by MistralAPI with the [mistral] policy; a delivery that still
+        MistralAPI.complete_action_execution reads it back only when a PUT fails); the partition
+        lock keeps two deliveries of one child from racing. Connection errors and 5xx are retried
+        by MistralAPI with the [mistral] policy; a delivery that still
         fails is FAILED here and found again by the next sweep.
         """
         if not wants_callback(doc) or self.settled(doc["id"]):
