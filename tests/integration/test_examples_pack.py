@@ -83,6 +83,7 @@ class Case:
     child_is_st2: bool = False  # the (paused/canceled) child is a StackStorm workflow execution
     rerun_task: str = ""
     no_reset: bool = False
+    rerun_children: int = 0  # StackStorm executions the re-run starts (a with-items --no-reset: failed items only)
     tempfile_path: Optional[Path] = None  # set when the case runs
     stacks: Tuple[str, ...] = ("host", "st2")  # where it runs (NOT_RUNNABLE says why not on the host)
 
@@ -235,7 +236,8 @@ def drive_cancel_child(host: Any, ex_id: str, case: Case) -> Dict[str, Any]:
 
 def drive_rerun(host: Any, ex_id: str, case: Case) -> Dict[str, Any]:
     """mistral-test-rerun*: fails while the temp file holds 1; after writing 0, re-running the
-    failed task (dotted in the subworkflow, failed items only for with-items) succeeds."""
+    failed task (dotted in the subworkflow, failed items only for with-items) succeeds, starting
+    only the StackStorm executions of what ran again (--no-reset: the 2 failed items of 4)."""
     doc = host.wait(ex_id, ["failed", "succeeded"])
     assert doc["status"] == "failed", doc["result"]
     Path(case.tempfile_path).write_text("0")
@@ -246,6 +248,7 @@ def drive_rerun(host: Any, ex_id: str, case: Case) -> Dict[str, Any]:
     new_id = [w for w in out.split() if len(w) == 24 and w != ex_id][0]
     new = host.wait(new_id, ["succeeded", "failed"])
     assert new["context"]["mistral"]["execution_id"] == doc["context"]["mistral"]["execution_id"]
+    assert len(host.children(new_id)) == case.rerun_children, [c["action"]["ref"] for c in host.children(new_id)]
     return new
 
 
@@ -364,14 +367,15 @@ CASES: Dict[str, Case] = {
     "mistral-test-cancel-subworkflow-action": Case(("message=never said",), tempfile="", status="canceled",
                                                    drive=drive_cancel_child,
                                                    check=_only_tasks({"task1": "CANCELLED"})),
-    "mistral-test-rerun": Case(tempfile="1", drive=drive_rerun, rerun_task="task1",
+    "mistral-test-rerun": Case(tempfile="1", drive=drive_rerun, rerun_task="task1", rerun_children=1,
                                check=_only_tasks({"task1": "SUCCESS"})),
-    "mistral-test-rerun-subflow": Case(tempfile="1", drive=drive_rerun, rerun_task="task1.task1",
+    "mistral-test-rerun-subflow": Case(tempfile="1", drive=drive_rerun, rerun_task="task1.task1", rerun_children=1,
                                        check=_only_tasks({"task1": "SUCCESS"})),
     "mistral-test-rerun-with-items": Case(tempfile="1", drive=drive_rerun, rerun_task="task1", no_reset=True,
-                                          check=_only_tasks({"task1": "SUCCESS"})),
+                                          rerun_children=2, check=_only_tasks({"task1": "SUCCESS"})),
     "mistral-test-rerun-subflow-with-items": Case(tempfile="1", drive=drive_rerun, rerun_task="task1.task1",
-                                                  no_reset=True, check=_only_tasks({"task1": "SUCCESS"})),
+                                                  no_reset=True, rerun_children=2,
+                                                  check=_only_tasks({"task1": "SUCCESS"})),
     # st2mistral's expression functions, each in Jinja and YAQL (same answer expected from both).
     **{name: Case(params, check=_both(expected)) for name, params, expected in [
         ("mistral-test-func-from-json-string", ('input_str={"a": 1, "b": [1, 2]}',), {"a": 1, "b": [1, 2]}),
