@@ -65,19 +65,25 @@ def _time(fn: Callable[[], str], settle: Callable[[str], None], n: int) -> List[
     return samples
 
 
-def run(url: str, n: int, workdir: str) -> Dict[str, float]:
-    from mistralclient.api import client as mistral_client
-
+def _configure(url: str, workdir: str) -> str:
+    """The runner's [mistral] options for Mistral at `url` (polling on); DEFINITION written to
+    workdir/start.yaml, whose path is returned (the action's entry point)."""
     from mistral_v2 import config
 
     config.register_opts()
     cfg.CONF.set_override("v2_base_url", url, "mistral")
     cfg.CONF.set_override("api_url", "http://127.0.0.1:9101/api/v1", "mistral")
     cfg.CONF.set_override("enable_polling", True, "mistral")
-
     entry = os.path.join(workdir, "start.yaml")
     with open(entry, "w") as fh:
         fh.write(DEFINITION)
+    return entry
+
+
+def run(url: str, n: int, workdir: str) -> Dict[str, float]:
+    from mistralclient.api import client as mistral_client
+
+    entry = _configure(url, workdir)
 
     def runner_start() -> str:
         status, result, ctx = _runner(entry).run({"who": "bench"})
@@ -134,15 +140,7 @@ def run(url: str, n: int, workdir: str) -> Dict[str, float]:
 
 def variants(url: str, n: int, workdir: str) -> Dict[str, float]:
     """Medians of direct POSTs that differ in one field each (see the module docstring)."""
-    from mistral_v2 import config
-
-    config.register_opts()
-    cfg.CONF.set_override("v2_base_url", url, "mistral")
-    cfg.CONF.set_override("api_url", "http://127.0.0.1:9101/api/v1", "mistral")
-    cfg.CONF.set_override("enable_polling", True, "mistral")
-    entry = os.path.join(workdir, "start.yaml")
-    with open(entry, "w") as fh:
-        fh.write(DEFINITION)
+    entry = _configure(url, workdir)
     session = requests.Session()
     resp = session.post(url + "/workflows", data=DEFINITION, headers={"Content-Type": "text/plain"}, timeout=30)
     if resp.status_code not in (201, 409):
