@@ -80,6 +80,19 @@ def _configure(url: str, workdir: str) -> str:
     return entry
 
 
+def _interleaved_medians(kinds: Dict[str, Callable[[], str]], settle: Callable[[str], None],
+                         n: int) -> Dict[str, float]:
+    """Median start time of each kind over `n` rounds, every round in a shuffled order (seeded)."""
+    samples: Dict[str, List[float]] = {k: [] for k in kinds}
+    order = random.Random(n)
+    for _ in range(n):
+        names = list(kinds)
+        order.shuffle(names)
+        for name in names:
+            samples[name] += _time(kinds[name], settle, 1)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
 def run(url: str, n: int, workdir: str) -> Dict[str, float]:
     from mistralclient.api import client as mistral_client
 
@@ -128,14 +141,7 @@ def run(url: str, n: int, workdir: str) -> Dict[str, float]:
     # faster than identical requests sent later in the round.
     kinds: Dict[str, Callable[[], str]] = {"direct": direct_start, "runner": runner_start,
                                            "same_request": same_request_start}
-    samples: Dict[str, List[float]] = {k: [] for k in kinds}
-    order = random.Random(n)
-    for _ in range(n):
-        names = list(kinds)
-        order.shuffle(names)
-        for name in names:
-            samples[name] += _time(kinds[name], settle, 1)
-    return {k: statistics.median(v) for k, v in samples.items()}
+    return _interleaved_medians(kinds, settle, n)
 
 
 def variants(url: str, n: int, workdir: str) -> Dict[str, float]:
@@ -174,14 +180,7 @@ def variants(url: str, n: int, workdir: str) -> Dict[str, float]:
              "id+env": post(True, True)}
     for fn in kinds.values():
         settle(fn())  # warm-up
-    samples: Dict[str, List[float]] = {k: [] for k in kinds}
-    order = random.Random(n)
-    for _ in range(n):
-        names = list(kinds)
-        order.shuffle(names)
-        for name in names:
-            samples[name] += _time(kinds[name], settle, 1)
-    return {k: statistics.median(v) for k, v in samples.items()}
+    return _interleaved_medians(kinds, settle, n)
 
 
 def main() -> int:
