@@ -312,8 +312,8 @@ class AliasRegistry:
             raise NotFoundError('Action "%s" of alias %s is not registered.' % (alias.action_ref, alias.ref))
         params = cast_params(self.host.container.schema_for(action), values)
         params.update(copy.deepcopy(alias.immutable_parameters))
-        context = {"action_alias_ref": alias.context_ref(), "api_user": body.get("user") or requester, "user": requester,
-                   "source_channel": body.get("source_channel") or "api"}
+        context = {"action_alias_ref": alias.context_ref(), "api_user": body.get("user") or requester,
+                   "user": requester, "source_channel": body.get("source_channel") or "api"}
         route = body.get("notification_route") or body.get("notification_channel")
         if route:
             context["notification_route"] = route

@@ -302,7 +302,7 @@ def drive_inquiry(host: Any, ex_id: str, case: Case) -> Dict[str, Any]:
     assert again.returncode != 0, again.stdout
     basic = host.get(nested[0]["id"]) if case.child_is_st2 else doc
     assert basic["status"] == "succeeded", basic["result"]
-    assert _tasks(basic) == {"task1": "SUCCESS", "task2": "SUCCESS"}
+    assert task_states(basic) == {"task1": "SUCCESS", "task2": "SUCCESS"}
     assert _task(basic, "task1")["result"]["response"] == {"secondfactor": "bar"}
     assert _task(basic, "task2")["result"]["stdout"] == "We can now authenticate to 'foo' service with bar"
     return doc
@@ -313,7 +313,7 @@ def _streaming_demo(doc: Dict[str, Any], host: Any) -> None:
     local-shell-script and python-script tasks run and give their output to Mistral; task8, the
     first remote-shell-cmd task, fails (st2box has no SSH key for the system user), so the
     workflow fails there, as it would on any StackStorm without SSH set up."""
-    tasks = _tasks(doc)
+    tasks = task_states(doc)
     assert tasks == {**{"task%d" % i: "SUCCESS" for i in range(1, 8)}, "task8": "ERROR"}, tasks
     for i in (1, 3, 5, 7):
         assert _task(doc, "task%d" % i)["result"]["stdout"] == "Task %d" % i

@@ -8,10 +8,9 @@ from typing import Any, Dict
 
 import pytest
 import requests
+from result_shape import output_of
 
 pytestmark = [pytest.mark.st2, pytest.mark.integration]
-
-NOT_OUTPUT = ("extra", "tasks")
 
 
 def _alias_ref(stack: Any) -> Dict[str, str]:
@@ -19,10 +18,6 @@ def _alias_ref(stack: Any) -> Dict[str, str]:
     st2common.util.reference.get_ref_from_model, {"id", "name"} (not "pack.name")."""
     alias = stack.run_cli("action-alias", "get", "st2_only.ctx")
     return {"id": alias["id"], "name": "ctx"}
-
-
-def _output(doc: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: v for k, v in doc["result"].items() if k not in NOT_OUTPUT}
 
 
 def test_st2_action_alias_execute_runs_the_mistral_workflow_with_the_alias_context(st2_stack):
@@ -38,7 +33,7 @@ def test_st2_action_alias_execute_runs_the_mistral_workflow_with_the_alias_conte
     ctx = doc["context"]  # what st2api's alias execution controller stored
     assert ctx["action_alias_ref"] == _alias_ref(st2_stack) and ctx["source_channel"] == "cli"
     assert ctx["user"] == "st2admin"
-    out = _output(doc)
+    out = output_of(doc["result"])
     # The workflow saw the same context (the runner hands it to Mistral as the children's parent).
     assert (out["alias"], out["channel"], out["user"], out["api_user"]) == (
         _alias_ref(st2_stack), "cli", "st2admin", ctx.get("api_user"))
@@ -63,7 +58,7 @@ def test_match_and_execute_api_with_a_chat_user_channel_and_default_parameter(st
     ref = _alias_ref(st2_stack)
     assert (ctx["action_alias_ref"], ctx["source_channel"], ctx["api_user"], ctx["user"]) == (
         ref, "#ops", "alice", "st2admin")
-    out = _output(doc)
+    out = output_of(doc["result"])
     assert (out["alias"], out["channel"], out["api_user"], out["user"]) == (ref, "#ops", "alice", "st2admin")
     assert out["echoed"] == "kiwi x2"
 

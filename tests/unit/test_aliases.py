@@ -100,7 +100,8 @@ def test_reply_for_pending_done_disabled_and_broken_template():
             "context": {"action_alias_ref": {"id": alias.id, "name": "n"}}}
     assert aliases.reply_for(alias, dict(done, status="running"))["message"] is None
     reply = aliases.reply_for(alias, done)
-    assert reply["completed"] and reply["message"] == "got 42" and reply["action_alias_ref"] == {"id": alias.id, "name": "n"}
+    assert reply["completed"] and reply["message"] == "got 42"
+    assert reply["action_alias_ref"] == {"id": alias.id, "name": "n"}
     alias.result = {"enabled": False}
     assert aliases.reply_for(alias, done)["message"] is None
     alias.result = {"format": "{{ execution.nothing.here }}"}
