@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import pytest
 import requests
 import yaml
-from result_shape import failure_of, output_of
+from result_shape import failure_of, output_of, task_states
 
 pytestmark = pytest.mark.integration
 
@@ -88,10 +88,6 @@ class Case:
     stacks: Tuple[str, ...] = ("host", "st2")  # where it runs (NOT_RUNNABLE says why not on the host)
 
 
-def _tasks(doc: Dict[str, Any]) -> Dict[str, str]:
-    return {t["name"]: t["state"] for t in doc["result"]["tasks"]}
-
-
 def _task(doc: Dict[str, Any], name: str) -> Dict[str, Any]:
     (task,) = [t for t in doc["result"]["tasks"] if t["name"] == name]
     return task
@@ -108,7 +104,7 @@ def _out_has(expected: Dict[str, Any], tasks: Optional[Dict[str, str]] = None) -
         out = output_of(doc["result"])
         assert {k: out.get(k) for k in expected} == expected
         if tasks is not None:
-            assert _tasks(doc) == tasks
+            assert task_states(doc) == tasks
     return check
 
 
@@ -117,7 +113,7 @@ def _failed_mentioning(*words: str, tasks: Optional[Dict[str, str]] = None) -> C
         why = failure_of(doc["result"])
         assert all(w in why for w in words), why
         if tasks is not None:
-            assert _tasks(doc) == tasks
+            assert task_states(doc) == tasks
     return check
 
 
@@ -275,7 +271,7 @@ def _task2_said(text: str) -> Callable[[Dict[str, Any], Any], None]:
 
 def _only_tasks(expected: Dict[str, str]) -> Callable[[Dict[str, Any], Any], None]:
     def check(doc: Dict[str, Any], host: Any) -> None:
-        assert _tasks(doc) == expected
+        assert task_states(doc) == expected
     return check
 
 
@@ -288,7 +284,7 @@ NONE_MAGIC = "%*****__%NONE%__*****%"
 
 
 def _handle_error(doc: Dict[str, Any], host: Any) -> None:
-    assert _tasks(doc) == {"task1": "ERROR", "handle_error": "SUCCESS"}
+    assert task_states(doc) == {"task1": "ERROR", "handle_error": "SUCCESS"}
     assert "foobar" in _task(doc, "handle_error")["result"]["stdout"]  # task1's stderr, printed
 
 
@@ -300,7 +296,7 @@ def _with_items_concurrency(doc: Dict[str, Any], host: Any) -> None:
 CASES: Dict[str, Case] = {
     "mistral-basic": Case(("cmd=echo hello",), check=_out({"stdout": "hello"})),
     "mistral-basic-two-tasks-with-notifications": Case(check=lambda doc, host: (
-        _tasks(doc) == {"task1": "SUCCESS", "task2": "SUCCESS"} or pytest.fail(str(_tasks(doc))),
+        task_states(doc) == {"task1": "SUCCESS", "task2": "SUCCESS"} or pytest.fail(str(task_states(doc))),
         output_of(doc["result"])["stdout"] in ("task1", "task2") or pytest.fail(str(doc["result"])))),
     "mistral-branching": Case(("which=b",), check=_out_has(
         {"path": "b", "stdout": "Took path B."}, {"t1": "SUCCESS", "b": "SUCCESS"})),
@@ -310,12 +306,12 @@ CASES: Dict[str, Case] = {
     "mistral-jinja-env-var": Case(check=_env_check(True)),
     "mistral-handle-error": Case(status="failed", check=_handle_error),
     "mistral-handle-error-task-default": Case(status="failed", check=lambda doc, host: (
-        _tasks(doc) == {"task1": "ERROR", "handle_error": "SUCCESS"} or pytest.fail(str(_tasks(doc))))),
+        task_states(doc) == {"task1": "ERROR", "handle_error": "SUCCESS"} or pytest.fail(str(task_states(doc))))),
     "mistral-handle-retry": Case(timeout=180, check=lambda doc, host: (
-        _tasks(doc) == {"init": "SUCCESS", "create-file": "SUCCESS", "test-error-undo-retry": "SUCCESS",
-                        "delete-file": "SUCCESS"} or pytest.fail(str(_tasks(doc))))),
+        task_states(doc) == {"init": "SUCCESS", "create-file": "SUCCESS", "test-error-undo-retry": "SUCCESS",
+                            "delete-file": "SUCCESS"} or pytest.fail(str(task_states(doc))))),
     "mistral-join": Case(check=lambda doc, host: (
-        _tasks(doc) == {n: "SUCCESS" for n in "abcde"} or pytest.fail(str(_tasks(doc))),
+        task_states(doc) == {n: "SUCCESS" for n in "abcde"} or pytest.fail(str(task_states(doc))),
         len(doc["result"]["tasks"]) == 5 or pytest.fail("e ran more than once"))),
     "mistral-repeat": Case(("cmd=echo hi", "count=3"), check=_out_has({"result": ["hi", "hi", "hi"]})),
     "mistral-repeat-with-items": Case(("cmds=echo a,echo b,echo c",), check=_out_has({"result": ["a", "b", "c"]})),
@@ -324,7 +320,7 @@ CASES: Dict[str, Case] = {
     "mistral-reverse-basic": Case(("cmd=echo rev",), check=_out({"stdout": "rev"})),
     "mistral-reverse-requires": Case(("question=What is the answer?",), check=lambda doc, host: (
         output_of(doc["result"]) == {"answer": 42} or pytest.fail(str(doc["result"])),
-        _tasks(doc) == {n: "SUCCESS" for n in "abcde"} or pytest.fail(str(_tasks(doc))))),
+        task_states(doc) == {n: "SUCCESS" for n in "abcde"} or pytest.fail(str(task_states(doc))))),
     "mistral-workbook-basic": Case(("cmd=echo wb",), check=_out({"stdout": "wb"})),
     "mistral-workbook-complex": Case(("vm_name=vm1",), check=_out({"vm_id": "vm1234", "ip": "10.1.23.99"})),
     "mistral-jinja-workbook-complex": Case(("vm_name=vm1",), check=_out({"vm_id": "vm6789", "ip": "10.1.23.98"})),
