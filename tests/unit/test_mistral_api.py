@@ -3,9 +3,8 @@ import json
 
 import pytest
 import requests
-from oslo_config import cfg
+from mistral_opts import mistral_opts
 
-from mistral_v2 import config
 from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError, WorkflowNotFoundError
 from mistral_v2.mistral_api import MistralAPI, safe_url
 
@@ -40,14 +39,7 @@ class FakeAdapter(requests.adapters.BaseAdapter):
 
 @pytest.fixture
 def conf():
-    c = cfg.ConfigOpts()
-    config.register_opts(c)
-    c([], project="test")
-    c.set_override("retry_attempts", 4, "mistral")
-    c.set_override("retry_exp_msec", 100, "mistral")
-    c.set_override("retry_exp_max_msec", 1000, "mistral")
-    c.set_override("jitter_interval", 0, "mistral")
-    return c.mistral
+    return mistral_opts(retry_attempts=4, retry_exp_msec=100, retry_exp_max_msec=1000, jitter_interval=0)
 
 
 def make_api(conf, script, url="http://127.0.0.1:9/v2"):

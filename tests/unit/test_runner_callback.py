@@ -3,9 +3,9 @@ import json
 
 import pytest
 import requests
-from oslo_config import cfg
+from mistral_opts import mistral_opts
 
-from mistral_v2 import callback, config
+from mistral_v2 import callback
 from mistral_v2.callback import MistralCallbackHandler
 from mistral_v2.exceptions import MistralAPIError, St2MistralError
 from mistral_v2.mistral_api import MistralAPI
@@ -53,14 +53,10 @@ class FakeActionExecutions(requests.adapters.BaseAdapter):
 
 @pytest.fixture
 def fake(monkeypatch):
-    conf = cfg.ConfigOpts()
-    config.register_opts(conf)
-    conf([], project="test")
-    conf.set_override("retry_exp_msec", 0, "mistral")
-    conf.set_override("jitter_interval", 0, "mistral")
+    opts = mistral_opts(retry_exp_msec=0, jitter_interval=0)
     transport = FakeActionExecutions()
     monkeypatch.setattr(MistralCallbackHandler, "api_factory",
-                        lambda url: MistralAPI(url=url, conf=conf.mistral, transport=transport,
+                        lambda url: MistralAPI(url=url, conf=opts, transport=transport,
                                                sleep=lambda s: None))
     return transport
 
