@@ -17,6 +17,11 @@ from st2client_ext import formatting
 from st2client_ext.api_client import StackStormHTTP
 
 EXT = "mistral/executions"
+# The route every server of the st2-mistral routes answers (the local host; st2api with the compat layer).
+EXT_INFO = "mistral/extensions"
+NOT_SERVED = ("this StackStorm (%s) does not serve the st2-mistral routes (/mistral/...): enable the compat "
+              "layer with StackStorm's virtualenv (/opt/stackstorm/st2/bin/st2-mistral-compat enable) and "
+              "restart st2api (st2ctl restart)")
 
 
 def parse_assignments(items: Optional[Sequence[str]], what: str = "-p") -> Dict[str, Any]:
@@ -99,22 +104,41 @@ def _print(args: argparse.Namespace, value: Any, text: str) -> None:
     print(formatting.format_json(masking.mask(value)) if args.json else masking.mask_text(text))
 
 
+def _served(http: StackStormHTTP) -> bool:
+    """False when the API has no st2-mistral routes at all (its 404 then is not about an execution)."""
+    try:
+        http.get(EXT_INFO)
+    except StackStormAPIError as exc:
+        return exc.status_code != 404
+    return True
+
+
+def ext_call(http: StackStormHTTP, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Any:
+    """One call of an st2-mistral route; a 404 of an API without those routes says what to do."""
+    try:
+        return http.request(method, "%s/%s" % (EXT, path), json=body)
+    except StackStormAPIError as exc:
+        if exc.status_code == 404 and not _served(http):
+            raise StackStormAPIError(NOT_SERVED % http.api_url, 404, exc.body) from None
+        raise
+
+
 def run(args: argparse.Namespace, http: StackStormHTTP) -> int:
     """Execute one parsed command; returns the exit code."""
     ex = args.execution_id
     if args.command == "tree":
-        tree = http.get("%s/%s/tree" % (EXT, ex))
+        tree = ext_call(http, "GET", "%s/tree" % ex)
         _print(args, tree, formatting.format_tree(tree))
         return 0
     if args.command == "context":
-        view = http.get("%s/%s/tasks/%s/context" % (EXT, ex, args.task))
+        view = ext_call(http, "GET", "%s/tasks/%s/context" % (ex, args.task))
         _print(args, view, formatting.format_context(view))
         return 0
     if args.command == "resume-next":
         body = {"tasks": args.tasks, "variables": parse_assignments(args.params),
                 "context": parse_assignments(args.context, "-c")}
         try:
-            new = http.post("%s/%s/resume_next" % (EXT, ex), body)
+            new = ext_call(http, "POST", "%s/resume_next" % ex, body)
         except StackStormAPIError as exc:
             if exc.status_code == 400 and isinstance(exc.body, dict):
                 _print(args, exc.body, formatting.format_missing(exc.body))
@@ -124,7 +148,7 @@ def run(args: argparse.Namespace, http: StackStormHTTP) -> int:
             new["id"], new["status"], ex, ", ".join(args.tasks), new["id"]))
         return 0
     if args.command == "rerun-check":
-        check = http.post("%s/%s/rerun_check" % (EXT, ex), {"tasks": args.tasks, "no_reset": args.no_reset})
+        check = ext_call(http, "POST", "%s/rerun_check" % ex, {"tasks": args.tasks, "no_reset": args.no_reset})
         _print(args, check, formatting.format_rerun_check(check))
         return 0 if check.get("ok") else 1
     if args.command == "reply":

@@ -17,6 +17,7 @@ Patch = Callable[[Any], bool]
 PATCHES: Dict[str, str] = {
     "st2common.constants.action": "st2mistral_compat.patches:add_workflow_runner",
     "st2api.controllers.v1.actionexecutions": "st2mistral_compat.patches:allow_task_rerun",
+    "st2common.util.spec_loader": "st2mistral_compat.patches:add_extension_routes",
 }
 
 

@@ -1,4 +1,4 @@
-"""The two changes the compat layer makes to StackStorm 3.9, each a no-op where StackStorm has it.
+"""The changes the compat layer makes to StackStorm 3.9, each a no-op where StackStorm has it.
 
 1. `mistral-v2` joins `st2common.constants.action.WORKFLOW_RUNNER_TYPES`, the list StackStorm
    checks before it pauses/resumes an execution (and before an action-chain or orquesta parent
@@ -7,11 +7,16 @@
    orquesta; the wrapper lets `--tasks`/`--no-reset` through for `mistral-v2` executions only, by
    scheduling the re-run StackStorm's own code builds and putting the task options back into its
    `re-run` context. Every other request goes to StackStorm's code unchanged.
+3. st2api's API spec (`st2common.util.spec_loader.load_spec`) gains the st2-mistral extension
+   routes (`/api/v1/mistral/...`, spec.py; controller routes.py), served by st2api's own router
+   with its authentication, like every execution route.
 """
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, List
+from typing import Any, Callable, Dict, List
+
+from st2mistral_compat import spec
 
 RUNNER = "mistral-v2"
 _MARK = "_st2mistral_compat"
@@ -28,15 +33,29 @@ def add_workflow_runner(module: Any) -> bool:
     return True
 
 
-def _schedule_with_tasks(handle: Callable[..., Any], tasks: List[str], reset: List[str]) -> Callable[..., Any]:
+def _schedule_with(handle: Callable[..., Any], options: Dict[str, Any]) -> Callable[..., Any]:
+    """StackStorm's `_handle_schedule_execution` with `options` added to the new context["re-run"]."""
     def schedule(liveaction_api: Any, *args: Any, **kwargs: Any) -> Any:
-        rerun = liveaction_api.context.setdefault("re-run", {})
-        rerun["tasks"] = list(tasks)
-        if reset:
-            rerun["reset"] = list(reset)
+        liveaction_api.context.setdefault("re-run", {}).update(copy.deepcopy(options))
         return handle(liveaction_api, *args, **kwargs)
 
     return schedule
+
+
+def _task_options(tasks: List[str], reset: List[str]) -> Dict[str, Any]:
+    return dict({"tasks": list(tasks)}, **({"reset": list(reset)} if reset else {}))
+
+
+def schedule_rerun(module: Any, execution_id: str, requester_user: Any, options: Dict[str, Any]) -> Any:
+    """A re-run of `execution_id` made by StackStorm's own re-run controller (its checks, trace
+    link, scheduling; `module` is st2api.controllers.v1.actionexecutions) with `options` in its
+    context["re-run"]; returns st2api's 201 Response with the new execution."""
+    controller = module.action_execution_rerun_controller
+    cls = type(controller)
+    post = getattr(cls.post, "__wrapped__", cls.post)
+    request = copy.copy(controller)  # per request: no shared state
+    request._handle_schedule_execution = _schedule_with(controller._handle_schedule_execution, options)
+    return post(request, cls.ExecutionSpecificationAPI(), execution_id, requester_user)
 
 
 def allow_task_rerun(module: Any) -> bool:
@@ -61,7 +80,8 @@ def allow_task_rerun(module: Any) -> bool:
         # StackStorm refused only because of the runner: same request without the task options,
         # scheduled with them put back (a per-request copy of the controller: no shared state).
         request = copy.copy(self)
-        request._handle_schedule_execution = _schedule_with_tasks(self._handle_schedule_execution, tasks, reset)
+        request._handle_schedule_execution = _schedule_with(self._handle_schedule_execution,
+                                                            _task_options(tasks, reset))
         stripped = copy.copy(spec_api)
         stripped.tasks, stripped.reset = [], []
         return original(request, stripped, id, requester_user, no_merge=no_merge, show_secrets=show_secrets)
@@ -70,4 +90,22 @@ def allow_task_rerun(module: Any) -> bool:
     post.__doc__ = original.__doc__
     post.__wrapped__ = original  # type: ignore[attr-defined]
     controller_cls.post = post
+    return True
+
+
+def add_extension_routes(module: Any) -> bool:
+    """Wrap spec_loader.load_spec so StackStorm's API spec carries the st2-mistral routes."""
+    original = module.load_spec
+    if getattr(original, _MARK, False):
+        return False
+
+    def load_spec(*args: Any, **kwargs: Any) -> Any:
+        loaded = original(*args, **kwargs)
+        spec.extend(loaded)
+        return loaded
+
+    setattr(load_spec, _MARK, True)
+    load_spec.__doc__ = original.__doc__
+    load_spec.__wrapped__ = original  # type: ignore[attr-defined]
+    module.load_spec = load_spec
     return True

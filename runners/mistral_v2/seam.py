@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import yaml
@@ -205,3 +206,68 @@ def notify_settings(notify: Any) -> Dict[str, Any]:
 
         return NotificationsHelper.from_model(notify_model=notify)
     raise TypeError("notify must be a dict outside StackStorm, got %s" % type(notify).__name__)
+
+
+# ---- the st2-mistral extension routes inside st2api (st2mistral_compat.routes) -------------------
+
+# StackStorm's RBAC permission types (st2common.rbac.types.PermissionType values) the routes check.
+EXECUTION_VIEW = "execution_view"
+EXECUTION_RE_RUN = "execution_rerun"
+_OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
+
+
+def _execution_db(execution_id: str) -> Optional[Any]:
+    from st2common.persistence.execution import ActionExecution  # pragma: no cover - inside st2api
+
+    if not _OBJECT_ID.match(execution_id or ""):  # pragma: no cover
+        return None
+    return ActionExecution.get(id=execution_id)  # pragma: no cover
+
+
+def _execution_doc(execution_db: Any, mask_secrets: bool) -> Dict[str, Any]:
+    from st2common.models.api.execution import ActionExecutionAPI  # pragma: no cover - inside st2api
+
+    return dict(vars(ActionExecutionAPI.from_model(execution_db, mask_secrets=mask_secrets)))  # pragma: no cover
+
+
+class St2Executions:  # pragma: no cover - exercised by the st2 tier
+    """StackStorm executions read from st2's database inside st2api, secrets unmasked (the routes
+    mask what they answer): the `mistral_v2.extensions.Executions` of the compat layer's routes."""
+
+    def get_execution(self, execution_id: str) -> Optional[Dict[str, Any]]:
+        found = _execution_db(execution_id)
+        return None if found is None else _execution_doc(found, mask_secrets=False)
+
+    def child_ids(self, execution_id: str) -> List[str]:
+        from st2common.persistence.execution import ActionExecution
+
+        return [str(c.id) for c in ActionExecution.query(parent=execution_id, only_fields=["id"])]
+
+
+def load_execution(execution_id: str, user: Any, permission: str) -> Dict[str, Any]:  # pragma: no cover
+    """The execution (secrets unmasked) once StackStorm's RBAC lets `user` do `permission` on it
+    (EXECUTION_VIEW / EXECUTION_RE_RUN); st2's not-found (404) or access-denied (403) error otherwise."""
+    from st2common.exceptions.db import StackStormDBObjectNotFoundError
+    from st2common.models.db.auth import UserDB
+    from st2common.rbac.backends import get_rbac_backend
+
+    found = _execution_db(execution_id)
+    if found is None:
+        raise StackStormDBObjectNotFoundError('Execution "%s" cannot be found.' % execution_id)
+    user_db = user or UserDB(name=cfg.CONF.system_user.user)  # auth disabled: st2's controllers do the same
+    get_rbac_backend().get_utils_class().assert_user_has_resource_db_permission(
+        user_db=user_db, resource_db=found, permission_type=permission)
+    return _execution_doc(found, mask_secrets=False)
+
+
+def masked_execution(execution_id: str) -> Optional[Dict[str, Any]]:  # pragma: no cover - inside st2api
+    """The execution as GET /executions/<id> shows it (secrets masked), or None."""
+    found = _execution_db(execution_id)
+    return None if found is None else _execution_doc(found, mask_secrets=True)
+
+
+def json_response(body: Any, status: int) -> Any:  # pragma: no cover - inside st2api
+    """st2api's Response carrying `body` as JSON with HTTP `status`."""
+    from st2common.router import Response
+
+    return Response(json=body, status=status)

@@ -46,7 +46,7 @@ def test_cancel_running_workflow_and_refuse_cancel_of_completed(st2_host):
 
 
 def test_cancel_paused_workflow(st2_host):
-    ex_id = st2_host.run_async("hosttest.slow", "seconds=1")
+    ex_id = st2_host.run_async("hosttest.slow", "seconds=3")
     st2_host.wait_task(ex_id, "first", ["RUNNING"])
     st2_host.st2("execution", "pause", ex_id)
     st2_host.wait(ex_id, ["paused"])

@@ -88,6 +88,9 @@ class FakeHTTP:
         self.calls.append(("POST", path, json))
         return self._answer(path)
 
+    def request(self, method, path, json=None):
+        return self.get(path) if method == "GET" else self.post(path, json)
+
 
 def _run(argv, http, capsys):
     code = shell.run(shell.build_parser().parse_args(argv), http)
@@ -128,10 +131,28 @@ def test_shell_commands_call_the_extension_endpoints(capsys):
 def test_main_reports_api_errors_without_traceback(monkeypatch, capsys):
     class Failing(FakeHTTP):
         def get(self, path):
+            if path == shell.EXT_INFO:
+                return {"served_by": "x", "routes": []}
             raise StackStormAPIError('Execution "zz" cannot be found.', 404, {})
     monkeypatch.setattr(shell, "make_http", lambda args: Failing({}))
     assert shell.main(["tree", "zz"]) == 1
     assert capsys.readouterr().err == 'ERROR: Execution "zz" cannot be found. (HTTP 404)\n'
+
+
+def test_an_api_without_the_routes_is_named_with_what_to_do(monkeypatch, capsys):
+    absent = StackStormAPIError("The resource could not be found.", 404, {})
+
+    class Stock(FakeHTTP):
+        api_url = "http://st2.example/api/v1"
+    http = Stock({"mistral/executions/e1/tree": absent, shell.EXT_INFO: absent,
+                  "mistral/executions/e1/rerun_check": absent})
+    monkeypatch.setattr(shell, "make_http", lambda args: http)
+    for argv in (["tree", "e1"], ["rerun-check", "e1", "--tasks", "a"]):
+        assert shell.main(argv) == 1
+        err = capsys.readouterr().err
+        assert "http://st2.example/api/v1" in err and "does not serve the st2-mistral routes" in err
+        assert "st2-mistral-compat enable" in err and "(HTTP 404)" in err
+    assert ("GET", shell.EXT_INFO) in http.calls
 
 
 def test_make_http_uses_st2_cli_config_and_env(tmp_path, monkeypatch):

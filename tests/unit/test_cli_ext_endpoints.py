@@ -1,4 +1,5 @@
-"""Unit tests of the /api/v1/mistral extension endpoints' logic (tree, re-run check, resume needs) on fakes."""
+"""Unit tests of the /api/v1/mistral extension endpoints' logic (mistral_v2.extensions: tree, re-run check,
+resume needs) on fakes, and of the local host's routes over it."""
 from __future__ import annotations
 
 import json
@@ -9,8 +10,9 @@ import pytest
 from fake_mistral import MistralReads
 from host_helpers import admin_login, start_host
 
+from mistral_v2 import extensions as shared_ext
 from mistral_v2 import seam
-from mistral_v2.exceptions import InvalidOperationError, InvalidParametersError, RerunError
+from mistral_v2.exceptions import InvalidOperationError, InvalidParametersError, MissingRequirementsError, RerunError
 from st2mistral_local import container as container_mod
 from st2mistral_local import extensions, runners
 from st2mistral_local.api import create_app
@@ -103,7 +105,7 @@ def test_tree_nests_subworkflows_and_st2_children_with_their_own_workflows():
         _doc("e3", "core.local", "succeeded", runner="local-shell-cmd", parent="e2",
              mistral={"task_execution_id": "m3-noop"}),
     ])
-    tree = extensions.execution_tree(api, store, store.docs["e1"])
+    tree = shared_ext.execution_tree(api, store, store.docs["e1"])
     assert tree["id"] == "e1" and tree["workflow"]["workflow_name"] == "p.wb.main"
     outer, call_node = tree["workflow"]["tasks"]
     assert [w["workflow_name"] for w in outer["workflows"]] == ["p.wb.inner"]
@@ -115,9 +117,9 @@ def test_tree_nests_subworkflows_and_st2_children_with_their_own_workflows():
 
 def test_tree_and_endpoints_refuse_non_workflow_or_unstarted_executions():
     with pytest.raises(InvalidOperationError, match="not a Mistral workflow"):
-        extensions.mistral_execution_id(_doc("e", "core.local", "succeeded", runner="local-shell-cmd"))
+        shared_ext.mistral_execution_id(_doc("e", "core.local", "succeeded", runner="local-shell-cmd"))
     with pytest.raises(InvalidOperationError, match="has no Mistral workflow execution"):
-        extensions.mistral_execution_id(_doc("e", "p.wf", "failed"))
+        shared_ext.mistral_execution_id(_doc("e", "p.wf", "failed"))
 
 
 def test_st2_child_resolver_maps_action_executions_at_any_depth():
@@ -126,43 +128,92 @@ def test_st2_child_resolver_maps_action_executions_at_any_depth():
         _doc("e2", "p.b", "failed", parent="e1", mistral={"action_execution_id": "a2", "execution_id": "m2"}),
         _doc("e3", "p.c", "failed", parent="e2", mistral={"action_execution_id": "a3", "execution_id": "m3"}),
     ])
-    resolve = extensions.st2_child_resolver(store, "e1")
+    resolve = shared_ext.st2_child_resolver(store, "e1")
     assert (resolve("a2"), resolve("a3"), resolve("zz")) == ("m2", "m3", None)
 
 
 def test_rerun_check_ok_and_refusals_change_nothing():
     api = failed_api()
-    ok = extensions.rerun_check(api, "m1", ["t2"], None, None, None)
+    ok = shared_ext.rerun_check(api, "m1", ["t2"], None, None, None)
     assert ok["ok"] and ok["workflow_state"] == "ERROR" and ok["message"] == "Would re-run t2 (reset)."
     assert ok["tasks"][0]["task_ids"] == ["m1-t2"] and ok["tasks"][0]["with_items"] is False
-    bad = extensions.rerun_check(api, "m1", ["t1", "nope"], None, None, None)
+    bad = shared_ext.rerun_check(api, "m1", ["t1", "nope"], None, None, None)
     assert not bad["ok"] and bad["problems"] == {"t1": "SUCCESS", "nope": "does not exist"}
     assert [t["state"] for t in bad["tasks"]] == ["SUCCESS", None]
-    no_reset = extensions.rerun_check(api, "m1", ["t2"], None, ["t2"], None)
+    no_reset = shared_ext.rerun_check(api, "m1", ["t2"], None, ["t2"], None)
     assert not no_reset["ok"] and no_reset["problems"] == {"t2": "not with-items"}
-    items = extensions.rerun_check(api, "m1", ["items"], None, ["items"], None)
+    items = shared_ext.rerun_check(api, "m1", ["items"], None, ["items"], None)
     assert items["ok"] and items["tasks"][0]["with_items"] and "failed items only" in items["message"]
-    stray = extensions.rerun_check(api, "m1", ["t2"], None, ["t9"], None)
+    stray = shared_ext.rerun_check(api, "m1", ["t2"], None, ["t9"], None)
     assert not stray["ok"] and stray["problems"] == {"t9": "not in --tasks"}
     api.executions["m1"]["state"] = "SUCCESS"
-    done = extensions.rerun_check(api, "m1", ["t2"], None, None, None)
+    done = shared_ext.rerun_check(api, "m1", ["t2"], None, None, None)
     assert not done["ok"] and done["problems"]["<workflow>"] == "SUCCESS"
 
 
 def test_resume_requirements_lists_missing_variables_per_task():
     api = failed_api()
-    assert extensions.resume_requirements(api, "m1", ["t2"], {}, None) == {"t2": ["r2"]}
-    assert extensions.resume_requirements(api, "m1", ["t2"], {"t2": {"r2": 1}}, None) == {}
+    assert shared_ext.resume_requirements(api, "m1", ["t2"], {}, None) == {"t2": ["r2"]}
+    assert shared_ext.resume_requirements(api, "m1", ["t2"], {"t2": {"r2": 1}}, None) == {}
     with pytest.raises(RerunError, match="task 't1' is SUCCESS"):
-        extensions.resume_requirements(api, "m1", ["t1"], {}, None)
+        shared_ext.resume_requirements(api, "m1", ["t1"], {}, None)
     with pytest.raises(RerunError, match="no task names"):
-        extensions.resume_requirements(api, "m1", [], {}, None)
+        shared_ext.resume_requirements(api, "m1", [], {}, None)
 
 
 def test_parse_published_spreads_bare_names_and_checks_task_names():
-    assert extensions.parse_published(["a", "b"], {"x": 1, "b.y": 2}) == {"a": {"x": 1}, "b": {"x": 1, "y": 2}}
+    assert shared_ext.parse_published(["a", "b"], {"x": 1, "b.y": 2}) == {"a": {"x": 1}, "b": {"x": 1, "y": 2}}
     with pytest.raises(InvalidParametersError, match='names task "c" which is not among --tasks'):
-        extensions.parse_published(["a"], {"c.y": 1})
+        shared_ext.parse_published(["a"], {"c.y": 1})
+
+
+def test_resume_request_checks_the_body_and_builds_the_rerun_options():
+    req = shared_ext.resume_request({"tasks": "t2, t3", "variables": {"x": 1, "t3.y": 2}, "context": {"k": 1}})
+    assert req.tasks == ["t2", "t3"] and req.published == {"t2": {"x": 1}, "t3": {"x": 1, "y": 2}}
+    assert req.rerun_options() == {"tasks": ["t2", "t3"], "reset": [], "next": True,
+                                   "published": {"t2": {"x": 1}, "t3": {"x": 1, "y": 2}}, "context": {"k": 1}}
+    bare = shared_ext.resume_request({"tasks": ["t2"], "published": {"t2": {}}})
+    assert bare.rerun_options() == {"tasks": ["t2"], "reset": [], "next": True, "published": {}}
+    for body, field in (({}, '"tasks"'), ({"tasks": [1]}, '"tasks"'),
+                        ({"tasks": ["a"], "variables": [1]}, '"variables"'),
+                        ({"tasks": ["a"], "published": {"a": 1}}, '"published"'),
+                        ({"tasks": ["a"], "context": [1]}, '"context"')):
+        with pytest.raises(InvalidParametersError, match=field):
+            shared_ext.resume_request(body)
+
+
+def test_check_resume_refuses_naming_the_missing_variables_per_task():
+    api = failed_api()
+    store = FakeStore([_doc("e1", "p.wf", "failed", mistral={"execution_id": "m1"})])
+    with pytest.raises(MissingRequirementsError) as caught:
+        shared_ext.check_resume(api, store, store.docs["e1"], shared_ext.resume_request({"tasks": ["t2"]}))
+    assert shared_ext.refusal_body(caught.value) == {
+        "faultstring": "Cannot resume from the next tasks: missing published variables: task 't2' needs r2.",
+        "offenders": {"t2": "r2"}, "missing": {"t2": ["r2"]}}
+    shared_ext.check_resume(api, store, store.docs["e1"],
+                            shared_ext.resume_request({"tasks": ["t2"], "variables": {"r2": 1}}))
+
+
+def test_secrets_of_an_execution_and_its_ancestors_are_masked():
+    parent = _doc("e1", "p.wf", "running", mistral={"execution_id": "m1"})
+    parent.update(parameters={"pw": "parent-secret"}, action={"ref": "p.wf", "parameters": {"pw": {"secret": True}}})
+    child = _doc("e2", "p.sub", "running", parent="e1")
+    child.update(parameters={"token_x": "child-secret", "plain": "visible"},
+                 runner={"name": "mistral-v2", "runner_parameters": {"token_x": {"secret": True}}},
+                 action={"ref": "p.sub", "parameters": {"plain": {"type": "string"}}})
+    assert shared_ext.secret_names(child) == ["token_x"]
+    mask = shared_ext.execution_masker(FakeStore([parent, child]), child, ["extra-known-value"])
+    out = mask({"a": "got parent-secret and child-secret", "b": "visible", "c": "extra-known-value"})
+    assert "parent-secret" not in out["a"] and "child-secret" not in out["a"]
+    assert out["b"] == "visible" and out["c"] != "extra-known-value"
+
+
+def test_start_recorded_and_start_failure():
+    assert not shared_ext.start_recorded({"status": "running", "context": {}})
+    assert shared_ext.start_recorded({"status": "running", "context": {"mistral": {"execution_id": "m"}}})
+    assert shared_ext.start_recorded({"status": "failed", "context": {}})
+    assert shared_ext.start_failure({"status": "failed", "result": {"error": "no"}}) == "no"
+    assert shared_ext.start_failure({"status": "running"}) is None
 
 
 # ---- the routes (Flask test client, fake Mistral API and a fake mistral-v2 runner) ----------------------
@@ -252,6 +303,8 @@ def test_rerun_check_and_context_routes(app_client):
     resp = c.get("/api/v1/mistral/executions/%s/tree" % noop["id"], headers=c.auth)
     assert resp.status_code == 400 and "not a Mistral workflow" in resp.get_json()["faultstring"]
     assert c.get("/api/v1/mistral/executions/%s/tree" % c.ex_id).status_code == 401
+    listed = c.get("/api/v1/mistral/extensions", headers=c.auth).get_json()
+    assert listed["served_by"] == "st2mistral-local" and "executions/{id}/resume_next" in listed["routes"]
 
 
 def test_tree_of_a_rerun_execution_includes_children_of_the_original():
@@ -267,6 +320,6 @@ def test_tree_of_a_rerun_execution_includes_children_of_the_original():
                             mistral={"task_execution_id": first["id"]}),
                        _doc("c2", "core.local", "succeeded", runner="local-shell-cmd", parent="e5",
                             mistral={"task_execution_id": again["id"]})])
-    tree = extensions.execution_tree(api, store, new)
+    tree = shared_ext.execution_tree(api, store, new)
     assert [[e["id"] for e in t["executions"]] for t in tree["workflow"]["tasks"]] == [["c1"], ["c2"]]
-    assert [t["executions"] for t in extensions.execution_tree(api, store, old)["workflow"]["tasks"]][1] == []
+    assert [t["executions"] for t in shared_ext.execution_tree(api, store, old)["workflow"]["tasks"]][1] == []

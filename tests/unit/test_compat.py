@@ -1,4 +1,5 @@
-"""st2mistral_compat with stand-in StackStorm modules: the two patches, the import hook, the command."""
+"""st2mistral_compat with stand-in StackStorm modules: the patches, the extension routes' spec, the import hook,
+the command."""
 from __future__ import annotations
 
 import sys
@@ -6,7 +7,7 @@ import types
 
 import pytest
 
-from st2mistral_compat import cli, hook, patches
+from st2mistral_compat import cli, hook, patches, spec
 
 
 def test_add_workflow_runner_appends_in_place_once():
@@ -28,6 +29,7 @@ def _rerun_module(runner: str, refuses: bool = True):
 
     class Controller:
         exclude_fields = ["result"]
+        ExecutionSpecificationAPI = _Spec
 
         def _get_one_by_id(self, id, exclude_fields, requester_user, permission_type):
             return types.SimpleNamespace(runner={"name": runner})
@@ -51,6 +53,7 @@ def _rerun_module(runner: str, refuses: bool = True):
                                                    requester_user=requester_user)
 
     module = types.SimpleNamespace(ActionExecutionReRunController=Controller,
+                                   action_execution_rerun_controller=Controller(),
                                    PermissionType=types.SimpleNamespace(EXECUTION_VIEW="view"))
     return module, scheduled
 
@@ -90,6 +93,47 @@ def test_rerun_wrapper_is_a_no_op_where_stackstorm_accepts_tasks():
     patches.allow_task_rerun(module)
     module.ActionExecutionReRunController().post(_Spec(tasks=["t1"], reset=["t1"]), "ex1", None)
     assert scheduled == [{"re-run": {"ref": "ex1", "tasks": ["t1"], "reset": ["t1"]}}]
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_schedule_rerun_adds_options_to_stackstorms_own_rerun(wrapped):
+    module, scheduled = _rerun_module("mistral-v2")
+    if wrapped:
+        patches.allow_task_rerun(module)
+    options = {"tasks": ["t2"], "reset": [], "next": True, "published": {"t2": {"v": 1}}}
+    assert patches.schedule_rerun(module, "ex1", None, options) == "scheduled"
+    assert scheduled == [{"re-run": {"ref": "ex1", "tasks": ["t2"], "reset": [], "next": True,
+                                     "published": {"t2": {"v": 1}}}}]
+    options["published"]["t2"]["v"] = 2  # copied: the scheduled context is not shared
+    assert scheduled[0]["re-run"]["published"] == {"t2": {"v": 1}}
+    assert "_handle_schedule_execution" not in vars(module.action_execution_rerun_controller)
+
+
+def _st2_spec():
+    return {"paths": {"/api/v1/executions/{id}/re_run": {"post": {}}}, "security": [{"api-key-header": []}]}
+
+
+def test_extension_routes_join_stackstorms_api_spec_only():
+    loaded = []
+
+    def load_spec(module_name, spec_file):
+        loaded.append((module_name, spec_file))
+        return _st2_spec() if spec_file == "openapi.yaml.j2" else {"paths": {"/other": {}}}
+    module = types.SimpleNamespace(load_spec=load_spec)
+    assert patches.add_extension_routes(module) is True
+    assert patches.add_extension_routes(module) is False  # wrapped once
+    api_spec = module.load_spec("st2common", "openapi.yaml.j2")
+    assert loaded == [("st2common", "openapi.yaml.j2")]
+    ours = sorted(p for p in api_spec["paths"] if p.startswith("/api/v1/mistral/"))
+    assert ours == ["/api/v1/mistral/executions/{id}/rerun_check", "/api/v1/mistral/executions/{id}/resume_next",
+                    "/api/v1/mistral/executions/{id}/tasks/{task}/context", "/api/v1/mistral/executions/{id}/tree",
+                    "/api/v1/mistral/extensions"]
+    ops = [m for methods in api_spec["paths"].values() for m in methods.values() if m]
+    # No per-route "security": the spec's global one (token or API key) applies, as to every execution route.
+    assert all(op["operationId"].startswith("st2mistral_compat.routes:controller.") and "security" not in op
+               for op in ops)
+    assert module.load_spec("x", "other.yaml") == {"paths": {"/other": {}}}
+    assert spec.extend(api_spec) is False  # already there
 
 
 def test_hook_patches_a_module_when_it_is_imported_and_one_already_imported(tmp_path, monkeypatch):
