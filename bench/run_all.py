@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -70,6 +71,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [10, 100] if args.quick else [10, 100, 1000]
     began = time.monotonic()
+    load_before = os.getloadavg()
     rows: List[Dict[str, Any]] = []
     mistral = common.Mistral("embedded")
     try:
@@ -95,8 +97,9 @@ def main() -> int:
             finally:
                 dist.stop()
     print()
-    print("st2-mistral benchmarks, %s, Python %s, %d s" % (
-        platform.platform(terse=True), platform.python_version(), time.monotonic() - began))
+    print("st2-mistral benchmarks, %s, Python %s, %d s; load average (1/5/15 min) %s at the start, %s at the end"
+          % (platform.platform(terse=True), platform.python_version(), time.monotonic() - began,
+             "/".join("%.1f" % x for x in load_before), "/".join("%.1f" % x for x in os.getloadavg())))
     print(table(rows))
     if args.json:
         with open(args.json, "w") as fh:

@@ -1,13 +1,16 @@
 """Runner start vs direct mistralclient executions.create on a real Mistral: medians and ratio.
 
-Usage: python bench/start_overhead.py [--url http://127.0.0.1:PORT/v2] [-n 30]
+Usage: python bench/start_overhead.py [--url http://127.0.0.1:PORT/v2] [-n 30] [--variants]
 Without --url an embedded Mistral is started (st2mistral_server) and stopped at the end.
+--variants: instead, bisect Mistral's cost of the request: the same direct POST bare, with the
+runner's env, with an execution `id`, with both, with the runner's description (interleaved).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -99,9 +102,13 @@ def run(url: str, n: int, workdir: str) -> Dict[str, float]:
         resp.raise_for_status()
         return resp.json()["id"]
 
+    # Waits on a connection of its own: reusing one of the measured clients' connections made
+    # that client's next start faster than the others' (an order/connection effect, not a cost).
+    watcher = mistral_client.client(mistral_url=url)
+
     def settle(ex_id: str) -> None:
         deadline = time.monotonic() + 60
-        while direct.executions.get(ex_id).state not in ("SUCCESS", "ERROR", "CANCELLED"):
+        while watcher.executions.get(ex_id).state not in ("SUCCESS", "ERROR", "CANCELLED"):
             if time.monotonic() > deadline:
                 raise SystemExit("execution %s did not finish within 60 s" % ex_id)
             time.sleep(0.02)
@@ -109,23 +116,81 @@ def run(url: str, n: int, workdir: str) -> Dict[str, float]:
     # Warm-up: uploads the definition once and opens the connection pools on both sides.
     settle(runner_start())
     settle(direct_start())
-    # Interleave the two so both see the same server state (executions pile up in the DB).
     settle(same_request_start())
-    runner_samples: List[float] = []
-    direct_samples: List[float] = []
-    same_samples: List[float] = []
+    # Interleaved so all see the same server state (executions pile up in the DB), in a shuffled
+    # order each round: in a fixed order the first method of every round was measured 5-30 %
+    # faster than identical requests sent later in the round.
+    kinds: Dict[str, Callable[[], str]] = {"direct": direct_start, "runner": runner_start,
+                                           "same_request": same_request_start}
+    samples: Dict[str, List[float]] = {k: [] for k in kinds}
+    order = random.Random(n)
     for _ in range(n):
-        direct_samples += _time(direct_start, settle, 1)
-        runner_samples += _time(runner_start, settle, 1)
-        same_samples += _time(same_request_start, settle, 1)
-    return {"runner": statistics.median(runner_samples), "direct": statistics.median(direct_samples),
-            "same_request": statistics.median(same_samples)}
+        names = list(kinds)
+        order.shuffle(names)
+        for name in names:
+            samples[name] += _time(kinds[name], settle, 1)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def variants(url: str, n: int, workdir: str) -> Dict[str, float]:
+    """Medians of direct POSTs that differ in one field each (see the module docstring)."""
+    from mistral_v2 import config
+
+    config.register_opts()
+    cfg.CONF.set_override("v2_base_url", url, "mistral")
+    cfg.CONF.set_override("api_url", "http://127.0.0.1:9101/api/v1", "mistral")
+    cfg.CONF.set_override("enable_polling", True, "mistral")
+    entry = os.path.join(workdir, "start.yaml")
+    with open(entry, "w") as fh:
+        fh.write(DEFINITION)
+    session = requests.Session()
+    resp = session.post(url + "/workflows", data=DEFINITION, headers={"Content-Type": "text/plain"}, timeout=30)
+    if resp.status_code not in (201, 409):
+        resp.raise_for_status()
+    env = _runner(entry).build_env()
+
+    def post(with_id: bool, with_env: bool) -> Callable[[], str]:
+        def start() -> str:
+            body: Dict[str, object] = {"workflow_name": WF_NAME, "input": json.dumps({"who": "bench"}),
+                                       "description": "bench:%s" % uuid.uuid4().hex}
+            if with_id:
+                body["id"] = str(uuid.uuid4())
+            if with_env:
+                body["params"] = json.dumps({"env": env})
+            r = session.post(url + "/executions", json=body, timeout=30)
+            r.raise_for_status()
+            return str(r.json()["id"])
+        return start
+
+    watcher = requests.Session()
+
+    def settle(ex_id: str) -> None:
+        deadline = time.monotonic() + 60
+        while watcher.get("%s/executions/%s" % (url, ex_id), timeout=30).json()["state"] not in (
+                "SUCCESS", "ERROR", "CANCELLED"):
+            if time.monotonic() > deadline:
+                raise SystemExit("execution %s did not finish within 60 s" % ex_id)
+            time.sleep(0.02)
+
+    kinds = {"bare": post(False, False), "env": post(False, True), "id": post(True, False),
+             "id+env": post(True, True)}
+    for fn in kinds.values():
+        settle(fn())  # warm-up
+    samples: Dict[str, List[float]] = {k: [] for k in kinds}
+    order = random.Random(n)
+    for _ in range(n):
+        names = list(kinds)
+        order.shuffle(names)
+        for name in names:
+            samples[name] += _time(kinds[name], settle, 1)
+    return {k: statistics.median(v) for k, v in samples.items()}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", help="Mistral v2 URL (default: start an embedded Mistral)")
     parser.add_argument("-n", type=int, default=30, help="starts measured per method")
+    parser.add_argument("--variants", action="store_true", help="bisect Mistral's cost of the request")
     args = parser.parse_args()
     sys.path[:0] = [os.path.join(ROOT, "runners"), os.path.join(ROOT, "contrib")]
     import tempfile
@@ -139,6 +204,11 @@ def main() -> int:
         url = info.url
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            if args.variants:
+                got = variants(url, args.n, tmp)
+                for k, v in got.items():
+                    print("direct POST %-7s %.1f ms (x%.2f of bare)" % (k + ":", v * 1000, v / got["bare"]))
+                return 0
             medians = run(url, args.n, tmp)
     finally:
         if info is not None:

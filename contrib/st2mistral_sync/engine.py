@@ -217,9 +217,10 @@ class SyncEngine:
     def deliver(self, doc: Dict[str, Any], complete: bool = False) -> str:
         """PUT a completed child's state and result to its Mistral action execution, once.
 
-        Mistral's own answer keeps it once-only (MistralCallbackHandler reads the action execution
-        first); the partition lock keeps two deliveries of one child from racing. Connection
-        errors and 5xx are retried by MistralAPI with the [mistral] policy; a delivery that still
+        Mistral's own answer keeps it once-only (it refuses to complete an action execution twice;
+        MistralAPI.complete_action_execution reads it back only when a PUT fails); the partition
+        lock keeps two deliveries of one child from racing. Connection errors and 5xx are retried
+        by MistralAPI with the [mistral] policy; a delivery that still
         fails is FAILED here and found again by the next sweep.
         """
         if not wants_callback(doc) or self.settled(doc["id"]):
@@ -230,10 +231,13 @@ class SyncEngine:
             if not got or not self.executions.claim_callback(doc):
                 return SKIPPED
             outcome = FAILED
+            put = 0.0
             try:
                 fresh = doc if complete and "result" in doc else (self.executions.get(doc["id"]) or doc)
+                put = time.monotonic()
                 sent = self.handler_factory().callback(callback["url"], fresh.get("context") or {},
                                                        fresh["status"], fresh.get("result"))
+                put = time.monotonic() - put
                 outcome = APPLIED if sent is not False else ALREADY
             except MistralAPIError as exc:  # Mistral refused (4xx): retrying cannot help
                 LOG.warning("callback of execution %s refused by Mistral (not retried): %s", doc["id"], exc)
@@ -246,8 +250,8 @@ class SyncEngine:
                     self._settle(doc["id"], outcome)
         self.delivered[outcome] = self.delivered.get(outcome, 0) + 1
         if outcome == APPLIED:
-            LOG.info("callback of execution %s applied (%s) in %.3f s", doc["id"], callback.get("url"),
-                     time.monotonic() - began)
+            LOG.info("callback of execution %s applied (%s) in %.3f s (Mistral's answer %.3f s)", doc["id"],
+                     callback.get("url"), time.monotonic() - began, put)
         return outcome
 
     # -- job 1b: a child's pause goes up to its mistral-v2 parent --------------------------------------

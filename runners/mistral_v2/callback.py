@@ -6,7 +6,7 @@ import re
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from mistral_v2 import mistral_api, statuses
-from mistral_v2.exceptions import MistralAPIError, St2MistralError
+from mistral_v2.exceptions import St2MistralError
 from mistral_v2.mistral_api import safe_url
 
 LOG = logging.getLogger(__name__)
@@ -78,19 +78,10 @@ class MistralCallbackHandler:
             return False
         base, action_ex_id = split_url(url)
         api = cls.api_factory(url=base)
-        current = api.get_action_execution(action_ex_id)
-        if current.get("state") in statuses.MISTRAL_TERMINAL_STATES:
-            LOG.info("Mistral action execution %s is already %s; not reporting again.",
-                     action_ex_id, current.get("state"))
+        # One PUT: Mistral itself refuses to complete an action execution twice (no GET first).
+        if not api.complete_action_execution(action_ex_id, state, build_output(status, result)):
+            LOG.info("Mistral action execution %s was already completed; not reported again.", action_ex_id)
             return False
-        try:
-            api.update_action_execution(action_ex_id, state, build_output(status, result))
-        except MistralAPIError as exc:
-            # A concurrent reporter may have won the race; that is the "already reported" case.
-            again = api.get_action_execution(action_ex_id)
-            if again.get("state") in statuses.MISTRAL_TERMINAL_STATES:
-                return False
-            raise exc
         LOG.info("Reported %s (%s) to Mistral action execution %s.", status, state, action_ex_id)
         return True
 

@@ -226,9 +226,11 @@ class MistralRunner(seam.AsyncActionRunner):
                                               self.build_env(), overrides=options.get("context"),
                                               resolve_st2_child=resolver)
         else:
+            # StackStorm's API leaves out an empty `reset` (st2client sends the tasks minus
+            # --no-reset), so a missing `reset` means nothing was asked to be reset.
             rerun.rerun_tasks(self.api, original_ctx, tasks, options.get("reset"), self.build_env(),
                               no_reset=options.get("no_reset"), overrides=options.get("context"),
-                              resolve_st2_child=resolver)
+                              resolve_st2_child=resolver, unset_reset_means_none=True)
         ctx = copy.deepcopy(self.context or {})
         # the original's Mistral execution; a re-run child keeps its NEW link to the parent's task
         ctx["mistral"] = context.execution_mistral_context((self.context or {}).get("mistral"),

@@ -188,6 +188,18 @@ class RerunPlan:
     overrides: Dict[str, Any]               # user variables merged into env
 
 
+def _is_with_items(api: Any, resolved: List[ResolvedTask]) -> bool:
+    return bool(resolved) and all(workflow_spec.task_definition(api, r.task).get("with-items") for r in resolved)
+
+
+def failed_items_only(api: Any, resolved: Dict[str, List[ResolvedTask]]) -> Dict[str, bool]:
+    """task name -> reset flag when the request named no task to reset (StackStorm's `reset` list
+    was empty, so its API left it out): with-items tasks re-run their failed items only (as
+    StackStorm's own Mistral runner reset only the tasks listed in `reset`); other tasks are
+    reset, which for a failed non-with-items task is the same thing in Mistral."""
+    return {name: not _is_with_items(api, tasks) for name, tasks in resolved.items()}
+
+
 def check_with_items(api: Any, resets: Dict[str, bool], resolved: Dict[str, List[ResolvedTask]]) -> None:
     """RerunError unless every task that is not reset is a with-items task."""
     not_with_items = {}
@@ -204,16 +216,19 @@ def check_with_items(api: Any, resets: Dict[str, bool], resolved: Dict[str, List
 
 def plan(api: Any, execution_id: str, task_names: Sequence[str], reset_names: Optional[Iterable[str]] = None,
          *, no_reset: Optional[Iterable[str]] = None, overrides: Optional[Dict[str, Any]] = None,
-         resolve_st2_child: Optional[ResolveSt2Child] = None) -> RerunPlan:
+         resolve_st2_child: Optional[ResolveSt2Child] = None, unset_reset_means_none: bool = False) -> RerunPlan:
     """Validate a re-run of `task_names` in Mistral execution `execution_id` and resolve the names.
 
-    `reset_names`: tasks to reset (StackStorm's API field `reset`; None = all); `no_reset`: the
-    CLI's `--no-reset` list (alternative spelling).  A task not reset must be a with-items task
-    (only its failed items run again).  A refusal raises one RerunError; nothing is changed.
+    `reset_names`: tasks to reset (StackStorm's API field `reset`; None = all, or with
+    `unset_reset_means_none` and no `no_reset`: `failed_items_only`); `no_reset`: the CLI's
+    `--no-reset` list (alternative spelling).  A task not reset must be a with-items task (only
+    its failed items run again).  A refusal raises one RerunError; nothing is changed.
     """
     resets = check_reset_names(task_names, reset_names, no_reset)
     extra = check_overrides(overrides)
     root, resolved = resolve_and_validate(api, execution_id, list(resets), resolve_st2_child)
+    if unset_reset_means_none and reset_names is None and no_reset is None:
+        resets = failed_items_only(api, resolved)
     check_with_items(api, resets, resolved)
     return RerunPlan(root, resets, resolved, extra)
 
@@ -278,12 +293,14 @@ def rerun_tasks(
     no_reset: Optional[Iterable[str]] = None,
     overrides: Optional[Dict[str, Any]] = None,
     resolve_st2_child: Optional[ResolveSt2Child] = None,
+    unset_reset_means_none: bool = False,
 ) -> Dict[str, Any]:
     """Re-run the named failed tasks of the original Mistral execution (`plan`, then `apply`);
     returns that execution.  Everything is validated before the first change."""
     ex_id = original_execution_id(original_context)
     return apply(api, plan(api, ex_id, task_names, reset_names, no_reset=no_reset, overrides=overrides,
-                           resolve_st2_child=resolve_st2_child), env)
+                           resolve_st2_child=resolve_st2_child, unset_reset_means_none=unset_reset_means_none),
+                 env)
 
 
 def _task_names(hint: Dict[str, Any], key: str) -> Optional[List[str]]:

@@ -221,6 +221,15 @@ def st2_host(mistral_server, tmp_path_factory) -> Any:
         yield host
 
 
+@pytest.fixture(scope="module")
+def host(st2_host, tmp_path_factory, request) -> Any:
+    """A host of the test module's own serving the module's PACK (the session host class, session
+    Mistral); a module needing another host defines a `host` fixture of its own."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    with type(st2_host).serving(tmp_path_factory.mktemp(name), request.module.PACK, st2_host.mistral_url) as ours:
+        yield ours
+
+
 @pytest.fixture(scope="session")
 def st2_host_class() -> Any:
     """St2Host itself, for tests serving a pack of their own: st2_host_class.serving(root, pack, url)."""

@@ -4,13 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from result_shape import failure_of, output_of
+from result_shape import failure_of, output_of, task_states
 
 pytestmark = pytest.mark.integration
-
-
-def _tasks(doc):
-    return {t["name"]: t["state"] for t in (doc.get("result") or {}).get("tasks", [])}
 
 
 def test_pause_resume_then_complete(st2_host):
@@ -20,7 +16,7 @@ def test_pause_resume_then_complete(st2_host):
     paused = st2_host.st2_json("execution", "pause", ex_id)
     assert paused["status"] in ("pausing", "paused")
     doc = st2_host.wait(ex_id, ["paused"])
-    assert "third" not in _tasks(doc)
+    assert "third" not in task_states(doc)
     assert st2_host.st2_json("execution", "pause", ex_id)["status"] == "paused"  # StackStorm's no-op
     resumed = st2_host.st2_json("execution", "resume", ex_id)
     assert resumed["status"] in ("running", "resuming")
@@ -40,7 +36,7 @@ def test_cancel_running_workflow_and_refuse_cancel_of_completed(st2_host):
     out = st2_host.st2("execution", "cancel", ex_id).stdout
     assert "canceled" in out
     doc = st2_host.wait(ex_id, ["canceled"])
-    assert "third" not in _tasks(doc)
+    assert "third" not in task_states(doc)
     again = st2_host.st2("execution", "cancel", ex_id, check=False)
     assert again.returncode != 0 and "cannot be canceled" in again.stdout + again.stderr
 
@@ -61,7 +57,7 @@ def test_failed_workflow_rerun_from_the_failed_task_after_fixing_the_cause(st2_h
     assert proc.returncode != 0  # the CLI exits non-zero for a failed execution
     failed = json.loads(proc.stdout)
     assert failed["status"] == "failed" and "hosttest_ready" in failure_of(failed["result"])
-    assert _tasks(st2_host.get(failed["id"])) == {"hello": "SUCCESS", "check": "ERROR"}
+    assert task_states(st2_host.get(failed["id"])) == {"hello": "SUCCESS", "check": "ERROR"}
     st2_host.st2("key", "set", "hosttest_ready", "yes")
     rerun = st2_host.st2_json("execution", "re-run", failed["id"], "--tasks", "check")
     assert rerun["id"] != failed["id"]

@@ -5,9 +5,9 @@ notify / skip_notify."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict
 
 import pytest
+from result_shape import output_either, tasks_by_name
 
 pytestmark = pytest.mark.integration
 
@@ -15,31 +15,12 @@ PACK_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "packs" / "compat_
 PACK = {str(p.relative_to(PACK_DIR)): p.read_text() for p in PACK_DIR.rglob("*.yaml")}
 
 
-def _output(result: Dict[str, Any]) -> Dict[str, Any]:
-    """The workflow output in an execution result: StackStorm's shape (output keys at the top next
-    to `extra` and `tasks`), or nested under "output"."""
-    out = result.get("output")
-    if isinstance(out, dict) and "extra" not in result:
-        return out
-    return {k: v for k, v in result.items() if k not in ("extra", "tasks")}
-
-
-def _tasks(doc: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
-    return {t["name"]: t for t in doc["result"]["tasks"]}
-
-
-@pytest.fixture(scope="module")
-def host(st2_host, tmp_path_factory) -> Any:
-    with type(st2_host).serving(tmp_path_factory.mktemp("compat_host"), PACK, st2_host.mistral_url) as ours:
-        yield ours
-
-
 @pytest.mark.parametrize("x, branch", [(9, "big"), (2, "small")])
 def test_conditional_on_complete_runs_on_real_mistral(host, mistral_client, x, branch):
     doc = host.wait(host.run_async("compat_tests.cond", "x=%d" % x), ["succeeded", "failed"])
     assert doc["status"] == "succeeded", doc["result"]
-    assert _output(doc["result"]) == {"said": "got %d" % x, "branch": branch}
-    assert set(_tasks(doc)) == {"first", branch}
+    assert output_either(doc["result"]) == {"said": "got %d" % x, "branch": branch}
+    assert set(tasks_by_name(doc)) == {"first", branch}
     definition = mistral_client.workflows.get("compat_tests.cond").definition
     assert "&id" not in definition and "*id" not in definition and "on-skip" in definition
 
@@ -47,8 +28,8 @@ def test_conditional_on_complete_runs_on_real_mistral(host, mistral_client, x, b
 def test_reverse_workflow_with_task_name_from_the_action(host):
     doc = host.wait(host.run_async("compat_tests.reverse", "cmd=echo one"), ["succeeded", "failed"])
     assert doc["status"] == "succeeded", doc["result"]
-    assert _output(doc["result"]) == {"stdout": "after one"}
-    assert set(_tasks(doc)) == {"task1", "task2"}          # `unrelated` is not required: not run
+    assert output_either(doc["result"]) == {"stdout": "after one"}
+    assert set(tasks_by_name(doc)) == {"task1", "task2"}          # `unrelated` is not required: not run
 
 
 @pytest.mark.parametrize("param, target, ran", [
@@ -59,7 +40,7 @@ def test_reverse_workflow_target_given_at_run_time(host, param, target, ran):
     ex_id = host.run_async("compat_tests.reverse_any", "cmd=echo two", "%s=%s" % (param, target))
     doc = host.wait(ex_id, ["succeeded", "failed"])
     assert doc["status"] == "succeeded", doc["result"]
-    assert set(_tasks(doc)) == ran
+    assert set(tasks_by_name(doc)) == ran
 
 
 def test_reverse_workflow_with_disagreeing_task_and_task_name_is_refused(host):
@@ -72,7 +53,7 @@ def test_reverse_workflow_with_disagreeing_task_and_task_name_is_refused(host):
 def test_adhoc_actions_based_on_stackstorm_actions(host):
     doc = host.wait(host.run_async("compat_tests.book", "word=hey"), ["succeeded", "failed"])
     assert doc["status"] == "succeeded", doc["result"]
-    assert _output(doc["result"]) == {"shouted": "hey!", "fixed": "fixed"}
+    assert output_either(doc["result"]) == {"shouted": "hey!", "fixed": "fixed"}
     children = sorted(host.children(doc["id"]), key=lambda c: c["parameters"]["cmd"])
     assert [(c["action"]["ref"], c["parameters"]["cmd"], c["status"]) for c in children] == [
         ("core.local", "echo fixed", "succeeded"), ("core.local", "echo hey!", "succeeded")]
@@ -82,7 +63,7 @@ def test_adhoc_actions_based_on_stackstorm_actions(host):
 def test_child_workflow_context_notify_and_skip_notify(host, mistral_client):
     parent = host.wait(host.run_async("compat_tests.parent"), ["succeeded", "failed"])
     assert parent["status"] == "succeeded", parent["result"]
-    assert _output(_output(parent["result"])["child"]) == {"said": "child hi"}
+    assert output_either(output_either(parent["result"])["child"]) == {"said": "child hi"}
     children = {c["action"]["ref"] + ":" + str(c["parameters"].get("cmd")): c
                 for c in host.children(parent["id"])}
     child = children["compat_tests.child:None"]
@@ -117,7 +98,7 @@ def test_child_workflow_context_notify_and_skip_notify(host, mistral_client):
 def test_st2_action_refused_by_stackstorm_carries_the_http_response(host):
     doc = host.wait(host.run_async("compat_tests.bad_ref"), ["succeeded", "failed"])
     assert doc["status"] == "failed"
-    task = _tasks(doc)["call"]
+    task = tasks_by_name(doc)["call"]
     assert task["state"] == "ERROR"
     error = task["result"]
     assert error["status"] in (400, 404), error     # StackStorm answers 400, the local host 404

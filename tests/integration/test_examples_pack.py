@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import pytest
 import requests
 import yaml
-from result_shape import failure_of, output_of
+from result_shape import failure_of, output_of, task_states
 
 pytestmark = pytest.mark.integration
 
@@ -80,12 +80,9 @@ class Case:
     child_is_st2: bool = False  # the (paused/canceled) child is a StackStorm workflow execution
     rerun_task: str = ""
     no_reset: bool = False
+    rerun_children: int = 0  # StackStorm executions the re-run starts (a with-items --no-reset: failed items only)
     tempfile_path: Optional[Path] = None  # set when the case runs
     stacks: Tuple[str, ...] = ("host", "st2")  # where it runs (NOT_RUNNABLE says why not on the host)
-
-
-def _tasks(doc: Dict[str, Any]) -> Dict[str, str]:
-    return {t["name"]: t["state"] for t in doc["result"]["tasks"]}
 
 
 def _task(doc: Dict[str, Any], name: str) -> Dict[str, Any]:
@@ -104,7 +101,7 @@ def _out_has(expected: Dict[str, Any], tasks: Optional[Dict[str, str]] = None) -
         out = output_of(doc["result"])
         assert {k: out.get(k) for k in expected} == expected
         if tasks is not None:
-            assert _tasks(doc) == tasks
+            assert task_states(doc) == tasks
     return check
 
 
@@ -113,7 +110,7 @@ def _failed_mentioning(*words: str, tasks: Optional[Dict[str, str]] = None) -> C
         why = failure_of(doc["result"])
         assert all(w in why for w in words), why
         if tasks is not None:
-            assert _tasks(doc) == tasks
+            assert task_states(doc) == tasks
     return check
 
 
@@ -288,7 +285,8 @@ def drive_cancel_chain(host: Any, ex_id: str, case: Case) -> Dict[str, Any]:
 
 def drive_rerun(host: Any, ex_id: str, case: Case) -> Dict[str, Any]:
     """mistral-test-rerun*: fails while the temp file holds 1; after writing 0, re-running the
-    failed task (dotted in the subworkflow, failed items only for with-items) succeeds."""
+    failed task (dotted in the subworkflow, failed items only for with-items) succeeds, starting
+    only the StackStorm executions of what ran again (--no-reset: the 2 failed items of 4)."""
     doc = host.wait(ex_id, ["failed", "succeeded"])
     assert doc["status"] == "failed", doc["result"]
     Path(case.tempfile_path).write_text("0")
@@ -299,6 +297,7 @@ def drive_rerun(host: Any, ex_id: str, case: Case) -> Dict[str, Any]:
     new_id = [w for w in out.split() if len(w) == 24 and w != ex_id][0]
     new = host.wait(new_id, ["succeeded", "failed"])
     assert new["context"]["mistral"]["execution_id"] == doc["context"]["mistral"]["execution_id"]
+    assert len(host.children(new_id)) == case.rerun_children, [c["action"]["ref"] for c in host.children(new_id)]
     return new
 
 
@@ -321,7 +320,7 @@ def _task2_said(text: str) -> Callable[[Dict[str, Any], Any], None]:
 
 def _only_tasks(expected: Dict[str, str]) -> Callable[[Dict[str, Any], Any], None]:
     def check(doc: Dict[str, Any], host: Any) -> None:
-        assert _tasks(doc) == expected
+        assert task_states(doc) == expected
     return check
 
 
@@ -334,7 +333,7 @@ NONE_MAGIC = "%*****__%NONE%__*****%"
 
 
 def _handle_error(doc: Dict[str, Any], host: Any) -> None:
-    assert _tasks(doc) == {"task1": "ERROR", "handle_error": "SUCCESS"}
+    assert task_states(doc) == {"task1": "ERROR", "handle_error": "SUCCESS"}
     assert "foobar" in _task(doc, "handle_error")["result"]["stdout"]  # task1's stderr, printed
 
 
@@ -346,7 +345,7 @@ def _with_items_concurrency(doc: Dict[str, Any], host: Any) -> None:
 CASES: Dict[str, Case] = {
     "mistral-basic": Case(("cmd=echo hello",), check=_out({"stdout": "hello"})),
     "mistral-basic-two-tasks-with-notifications": Case(check=lambda doc, host: (
-        _tasks(doc) == {"task1": "SUCCESS", "task2": "SUCCESS"} or pytest.fail(str(_tasks(doc))),
+        task_states(doc) == {"task1": "SUCCESS", "task2": "SUCCESS"} or pytest.fail(str(task_states(doc))),
         output_of(doc["result"])["stdout"] in ("task1", "task2") or pytest.fail(str(doc["result"])))),
     "mistral-branching": Case(("which=b",), check=_out_has(
         {"path": "b", "stdout": "Took path B."}, {"t1": "SUCCESS", "b": "SUCCESS"})),
@@ -356,12 +355,12 @@ CASES: Dict[str, Case] = {
     "mistral-jinja-env-var": Case(check=_env_check(True)),
     "mistral-handle-error": Case(status="failed", check=_handle_error),
     "mistral-handle-error-task-default": Case(status="failed", check=lambda doc, host: (
-        _tasks(doc) == {"task1": "ERROR", "handle_error": "SUCCESS"} or pytest.fail(str(_tasks(doc))))),
+        task_states(doc) == {"task1": "ERROR", "handle_error": "SUCCESS"} or pytest.fail(str(task_states(doc))))),
     "mistral-handle-retry": Case(timeout=180, check=lambda doc, host: (
-        _tasks(doc) == {"init": "SUCCESS", "create-file": "SUCCESS", "test-error-undo-retry": "SUCCESS",
-                        "delete-file": "SUCCESS"} or pytest.fail(str(_tasks(doc))))),
+        task_states(doc) == {"init": "SUCCESS", "create-file": "SUCCESS", "test-error-undo-retry": "SUCCESS",
+                            "delete-file": "SUCCESS"} or pytest.fail(str(task_states(doc))))),
     "mistral-join": Case(check=lambda doc, host: (
-        _tasks(doc) == {n: "SUCCESS" for n in "abcde"} or pytest.fail(str(_tasks(doc))),
+        task_states(doc) == {n: "SUCCESS" for n in "abcde"} or pytest.fail(str(task_states(doc))),
         len(doc["result"]["tasks"]) == 5 or pytest.fail("e ran more than once"))),
     "mistral-repeat": Case(("cmd=echo hi", "count=3"), check=_out_has({"result": ["hi", "hi", "hi"]})),
     "mistral-repeat-with-items": Case(("cmds=echo a,echo b,echo c",), check=_out_has({"result": ["a", "b", "c"]})),
@@ -370,7 +369,7 @@ CASES: Dict[str, Case] = {
     "mistral-reverse-basic": Case(("cmd=echo rev",), check=_out({"stdout": "rev"})),
     "mistral-reverse-requires": Case(("question=What is the answer?",), check=lambda doc, host: (
         output_of(doc["result"]) == {"answer": 42} or pytest.fail(str(doc["result"])),
-        _tasks(doc) == {n: "SUCCESS" for n in "abcde"} or pytest.fail(str(_tasks(doc))))),
+        task_states(doc) == {n: "SUCCESS" for n in "abcde"} or pytest.fail(str(task_states(doc))))),
     "mistral-workbook-basic": Case(("cmd=echo wb",), check=_out({"stdout": "wb"})),
     "mistral-workbook-complex": Case(("vm_name=vm1",), check=_out({"vm_id": "vm1234", "ip": "10.1.23.99"})),
     "mistral-jinja-workbook-complex": Case(("vm_name=vm1",), check=_out({"vm_id": "vm6789", "ip": "10.1.23.98"})),
@@ -423,14 +422,15 @@ CASES: Dict[str, Case] = {
     "mistral-test-cancel-subworkflow-chain": Case(("message=never said",), tempfile="", status="canceled",
                                                   stacks=("st2",), drive=drive_cancel_chain,
                                                   check=_only_tasks({"task1": "CANCELLED"})),
-    "mistral-test-rerun": Case(tempfile="1", drive=drive_rerun, rerun_task="task1",
+    "mistral-test-rerun": Case(tempfile="1", drive=drive_rerun, rerun_task="task1", rerun_children=1,
                                check=_only_tasks({"task1": "SUCCESS"})),
-    "mistral-test-rerun-subflow": Case(tempfile="1", drive=drive_rerun, rerun_task="task1.task1",
+    "mistral-test-rerun-subflow": Case(tempfile="1", drive=drive_rerun, rerun_task="task1.task1", rerun_children=1,
                                        check=_only_tasks({"task1": "SUCCESS"})),
     "mistral-test-rerun-with-items": Case(tempfile="1", drive=drive_rerun, rerun_task="task1", no_reset=True,
-                                          check=_only_tasks({"task1": "SUCCESS"})),
+                                          rerun_children=2, check=_only_tasks({"task1": "SUCCESS"})),
     "mistral-test-rerun-subflow-with-items": Case(tempfile="1", drive=drive_rerun, rerun_task="task1.task1",
-                                                  no_reset=True, check=_only_tasks({"task1": "SUCCESS"})),
+                                                  no_reset=True, rerun_children=2,
+                                                  check=_only_tasks({"task1": "SUCCESS"})),
     # st2mistral's expression functions, each in Jinja and YAQL (same answer expected from both).
     **{name: Case(params, check=_both(expected)) for name, params, expected in [
         ("mistral-test-func-from-json-string", ('input_str={"a": 1, "b": [1, 2]}',), {"a": 1, "b": [1, 2]}),

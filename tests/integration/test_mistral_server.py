@@ -8,6 +8,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -114,44 +115,36 @@ def test_wait_for_state_fails_fast_on_other_terminal_state(mistral_client, wait_
         wait_for_state(mistral_client, execution.id, "SUCCESS", timeout=120)
 
 
-def test_loopback_std_http_is_allowed_link_local_denied(mistral_server, mistral_client,
-                                                        wait_for_state):
-    """Operators' CIDR setting: the StackStorm API's address (127.0.0.1) works, the rest of
-    loopback and metadata/link-local stay blocked."""
-    wf = _name("http")
+def _http_task_ended(mistral_client, wait_for_state, tag: str, url: str, state: str, timeout: int = 2) -> Any:
+    """A one-task workflow calling std.http GET `url` (`timeout` seconds; `code` published), once
+    it reached `state` (fails the test on another end state)."""
+    wf = _name(tag)
     mistral_client.workflows.create(f"""---
 version: '2.0'
 {wf}:
   tasks:
-    local:
-      action: std.http url="{mistral_server.url}/workflows" method=GET
+    get:
+      action: std.http url="{url}" method=GET timeout={timeout}
       publish:
         code: <% task().result.status %>
 """)
-    ok = wait_for_state(mistral_client, mistral_client.executions.create(wf).id, "SUCCESS", 120)
+    return wait_for_state(mistral_client, mistral_client.executions.create(wf).id, state, 120)
+
+
+def test_loopback_std_http_is_allowed_link_local_denied(mistral_server, mistral_client,
+                                                        wait_for_state):
+    """Operators' CIDR setting: the StackStorm API's address (127.0.0.1) works, the rest of
+    loopback and metadata/link-local stay blocked."""
+    ok = _http_task_ended(mistral_client, wait_for_state, "http", mistral_server.url + "/workflows", "SUCCESS",
+                          timeout=60)
     (task,) = mistral_client.tasks.list(workflow_execution_id=ok.id)
     assert json.loads(task.published)["code"] == 200
 
-    wf2 = _name("meta")
-    mistral_client.workflows.create(f"""---
-version: '2.0'
-{wf2}:
-  tasks:
-    meta:
-      action: std.http url="http://169.254.169.254/latest" method=GET timeout=2
-""")
-    denied = wait_for_state(mistral_client, mistral_client.executions.create(wf2).id, "ERROR", 120)
+    denied = _http_task_ended(mistral_client, wait_for_state, "meta", "http://169.254.169.254/latest", "ERROR")
     assert "169.254.169.254" in denied.state_info or "denied" in denied.state_info.lower()
 
-    wf3 = _name("otherloop")
-    mistral_client.workflows.create(f"""---
-version: '2.0'
-{wf3}:
-  tasks:
-    other:
-      action: std.http url="http://127.0.0.2:{mistral_server.port}/v2/workflows" method=GET timeout=2
-""")
-    other = wait_for_state(mistral_client, mistral_client.executions.create(wf3).id, "ERROR", 120)
+    other = _http_task_ended(mistral_client, wait_for_state, "otherloop",
+                             "http://127.0.0.2:%d/v2/workflows" % mistral_server.port, "ERROR")
     assert "127.0.0.2" in other.state_info and "blocked" in other.state_info.lower(), other.state_info
 
 

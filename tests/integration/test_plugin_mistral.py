@@ -6,7 +6,6 @@ StackStorm, completes each child by PUTting to the child's callback URL on Mistr
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -17,6 +16,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
+from unpatched import mistral_without
 
 pytestmark = pytest.mark.integration
 
@@ -150,6 +150,18 @@ def st2_env(fake: FakeSt2, st2_id: str) -> Dict[str, Any]:
     }
 
 
+# One task calling core.ok through st2.action (% the workflow name).
+ONLY_OK = """
+version: '2.0'
+%s:
+  tasks:
+    only:
+      action: st2.action
+      input:
+        ref: core.ok
+"""
+
+
 def wait_until(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
     """Poll `check` until it returns something truthy (a hang guard, not a timing assertion)."""
     deadline = time.monotonic() + timeout
@@ -186,6 +198,11 @@ def unique(name: str) -> str:
     return "%s_%s" % (name, uuid.uuid4().hex[:8])
 
 
+def finished(client, ex_id: str, what: str = "execution to finish") -> Any:
+    """The Mistral execution once SUCCESS, ERROR or CANCELLED."""
+    return wait_until(what, lambda: (lambda e: e if e.state in DONE else None)(client.executions.get(ex_id)))
+
+
 def tasks_of(client, ex_id: str) -> Dict[str, Any]:
     return {t.name: client.tasks.get(t.id) for t in client.tasks.list(workflow_execution_id=ex_id)}
 
@@ -216,8 +233,7 @@ version: '2.0'
     st2_id = "st2-" + uuid.uuid4().hex[:8]
     ex = start(client, definition, st2_env(fake_st2, st2_id))
 
-    final = wait_until("execution to finish",
-                       lambda: (lambda e: e if e.state in DONE else None)(client.executions.get(ex.id)))
+    final = finished(client, ex.id)
     assert final.state == "ERROR"
     tasks = tasks_of(client, ex.id)
     assert {n: t.state for n, t in tasks.items()} == {"good": "SUCCESS", "bad": "ERROR"}
@@ -259,19 +275,10 @@ version: '2.0'
 def test_post_retried_after_dropped_connection_creates_one_child(client, fake_st2):
     fake_st2.drop_next_posts = 1
     name = unique("st2_retry")
-    definition = """
-version: '2.0'
-%s:
-  tasks:
-    only:
-      action: st2.action
-      input:
-        ref: core.ok
-""" % name
+    definition = ONLY_OK % name
     st2_id = "st2-" + uuid.uuid4().hex[:8]
     ex = start(client, definition, st2_env(fake_st2, st2_id))
-    final = wait_until("execution to finish",
-                       lambda: (lambda e: e if e.state in DONE else None)(client.executions.get(ex.id)))
+    final = finished(client, ex.id)
     assert final.state == "SUCCESS", tasks_of(client, ex.id)["only"].state_info
     # The child may complete the task before the retried POST goes out; wait for the retry.
     wait_until("the retried POST", lambda: len(fake_st2.post_attempts) >= 2)
@@ -285,18 +292,9 @@ version: '2.0'
 
 def test_st2_action_without_st2_context_fails_the_task_clearly(client, fake_st2):
     name = unique("st2_noctx")
-    definition = """
-version: '2.0'
-%s:
-  tasks:
-    only:
-      action: st2.action
-      input:
-        ref: core.ok
-""" % name
+    definition = ONLY_OK % name
     ex = client.executions.create(client.workflows.create(definition)[0].name, workflow_input={})
-    final = wait_until("execution to finish",
-                       lambda: (lambda e: e if e.state in DONE else None)(client.executions.get(ex.id)))
+    final = finished(client, ex.id)
     assert final.state == "ERROR"
     task = tasks_of(client, ex.id)["only"]
     assert task.state == "ERROR"
@@ -395,8 +393,7 @@ version: '2.0'
         c: <%% st2kv('missing', default => 7) %%>
 """ % name
     ex = start(client, definition, st2_env(fake_st2, "st2-" + uuid.uuid4().hex[:8]))
-    final = wait_until("execution to finish",
-                       lambda: (lambda e: e if e.state in DONE else None)(client.executions.get(ex.id)))
+    final = finished(client, ex.id)
     assert final.state == "SUCCESS", final.state_info
     assert json.loads(final.output) == {"a": "v1", "b": "secret-v2", "c": 7}
     by_name = {r["name"]: r for r in fake_st2.key_requests}
@@ -417,8 +414,7 @@ version: '2.0'
         a: <%% st2kv('system.nope') %%>
 """ % name
     ex = start(client, definition, st2_env(fake_st2, "st2-" + uuid.uuid4().hex[:8]))
-    final = wait_until("execution to finish",
-                       lambda: (lambda e: e if e.state in DONE else None)(client.executions.get(ex.id)))
+    final = finished(client, ex.id)
     assert final.state == "ERROR"
     info = tasks_of(client, ex.id)["read"].state_info
     assert "'nope' does not exist" in info
@@ -474,8 +470,7 @@ def _all_actions_settled(client, task_id: str, expected: int):
 @pytest.mark.parametrize("concurrency", [0, 1])
 def test_with_items_rerun_without_reset_reruns_only_failed_items(client, fake_st2, concurrency):
     ex, task = _run_with_items_then_rerun(client, fake_st2, concurrency)
-    final = wait_until("rerun to finish",
-                       lambda: (lambda e: e if e.state in DONE else None)(client.executions.get(ex.id)))
+    final = finished(client, ex.id, "rerun to finish")
     assert final.state == "SUCCESS", final.state_info
     assert client.tasks.get(task.id).state == "SUCCESS"
     assert _calls(fake_st2) == {1: 1, 2: 2, 3: 1, 4: 2, 5: 1}
@@ -486,20 +481,8 @@ def test_with_items_rerun_without_reset_reruns_only_failed_items(client, fake_st
 @pytest.fixture(scope="module")
 def unpatched_mistral():
     """A second real Mistral started with the plugin's with-items fix switched off."""
-    from st2mistral_server import start as start_server
-    from st2mistral_server import stop as stop_server
-
-    old = os.environ.get("ST2MISTRAL_WITH_ITEMS_FIX")
-    os.environ["ST2MISTRAL_WITH_ITEMS_FIX"] = "0"
-    try:
-        info = start_server(mode="embedded")
-    finally:
-        if old is None:
-            os.environ.pop("ST2MISTRAL_WITH_ITEMS_FIX", None)
-        else:
-            os.environ["ST2MISTRAL_WITH_ITEMS_FIX"] = old
-    yield info
-    stop_server(info)
+    with mistral_without("ST2MISTRAL_WITH_ITEMS_FIX") as info:
+        yield info
 
 
 def test_upstream_bug_reproduced_without_the_fix(unpatched_mistral, fake_st2):

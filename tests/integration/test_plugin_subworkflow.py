@@ -2,8 +2,6 @@
 the root's env, so the plugin takes st2_context from the root execution; real host and Mistral."""
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import requests
 from result_shape import output_of
@@ -72,13 +70,6 @@ PACK = {
         "name: on_hook\npack: subwf\ntrigger:\n  type: core.st2.webhook\n  parameters:\n    url: subwf\n"
         "action:\n  ref: subwf.book\n  parameters:\n    word: '{{ trigger.body.word }}'\n"),
 }
-
-
-@pytest.fixture(scope="module")
-def host(st2_host, tmp_path_factory) -> Any:
-    """A host of our own (the session host class, session Mistral) serving the subwf pack."""
-    with type(st2_host).serving(tmp_path_factory.mktemp("subwf_host"), PACK, st2_host.mistral_url) as ours:
-        yield ours
 
 
 def test_st2_action_in_subworkflows_reports_back_to_the_root(host, mistral_client):

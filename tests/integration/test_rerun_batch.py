@@ -4,12 +4,12 @@ runner falls back to one call per task."""
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from typing import Any, Dict, List, Tuple
 
 import pytest
+from unpatched import mistral_without
 
 from mistral_v2 import config, rerun
 from mistral_v2.mistral_api import MistralAPI
@@ -180,20 +180,8 @@ def test_batch_with_a_with_items_task_not_reset_reruns_only_its_failed_item(mist
 @pytest.fixture(scope="module")
 def unpatched_mistral():
     """A second real Mistral whose plugin has the re-run batch fix switched off."""
-    from st2mistral_server import start as start_server
-    from st2mistral_server import stop as stop_server
-
-    old = os.environ.get("ST2MISTRAL_RERUN_BATCH_FIX")
-    os.environ["ST2MISTRAL_RERUN_BATCH_FIX"] = "0"
-    try:
-        info = start_server(mode="embedded")
-    finally:
-        if old is None:
-            os.environ.pop("ST2MISTRAL_RERUN_BATCH_FIX", None)
-        else:
-            os.environ["ST2MISTRAL_RERUN_BATCH_FIX"] = old
-    yield info
-    stop_server(info)
+    with mistral_without("ST2MISTRAL_RERUN_BATCH_FIX") as info:
+        yield info
 
 
 def test_without_the_fix_the_runner_falls_back_to_one_call_per_task(unpatched_mistral, wait_for_state):

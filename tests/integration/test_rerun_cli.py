@@ -7,7 +7,7 @@ import re
 from typing import Any, Dict, List, Tuple
 
 import pytest
-from result_shape import failure_of, output_of
+from result_shape import failure_of, output_of, task_states
 
 pytestmark = pytest.mark.integration
 
@@ -107,18 +107,6 @@ reruncli.hold:
 }
 
 
-@pytest.fixture(scope="module")
-def host(st2_host, tmp_path_factory) -> Any:
-    """A host of our own (the session host class, session Mistral) serving the reruncli pack."""
-    with type(st2_host).serving(tmp_path_factory.mktemp("rerun_cli_host"), PACK, st2_host.mistral_url) as ours:
-        yield ours
-
-
-def _tasks(doc: Dict[str, Any]) -> Dict[str, str]:
-    return {t["name"]: t["state"] for t in (doc.get("result") or {}).get("tasks", [])
-            if t.get("workflow_name") == (doc.get("context") or {}).get("mistral", {}).get("workflow_name")}
-
-
 def _mistral_id(doc: Dict[str, Any]) -> str:
     return doc["context"]["mistral"]["execution_id"]
 
@@ -166,7 +154,7 @@ def _action_executions(mistral_client, task_id: str) -> List[Any]:
 
 def test_parallel_branches_refusals_then_rerun_in_the_same_mistral_execution(host, mistral_client):
     original = _run_failed(host, "reruncli.parallel", "greeting=hi")
-    assert _tasks(original) == {"t1": "SUCCESS", "t3": "ERROR", "t4": "ERROR"}
+    assert task_states(original, own_only=True) == {"t1": "SUCCESS", "t3": "ERROR", "t4": "ERROR"}
     assert "rc_size3" in failure_of(original["result"]) or "rc_size4" in failure_of(original["result"])
 
     msg = _refused(host, original, mistral_client, "--tasks", "nope", "t3")
@@ -198,7 +186,7 @@ def test_parallel_branches_refusals_then_rerun_in_the_same_mistral_execution(hos
     assert sorted(rerun["context"]["re-run"]["reset"]) == ["t3", "t4"]
     assert rerun["parameters"] == {"greeting": "hi"}
     assert output_of(rerun["result"]) == {"greeting": "hi", "r3": {"a0": "x", "a1": "x"}, "r4": {"b0": "y"}}
-    assert _tasks(rerun) == {"t1": "SUCCESS", "t3": "SUCCESS", "t4": "SUCCESS"}
+    assert task_states(rerun, own_only=True) == {"t1": "SUCCESS", "t3": "SUCCESS", "t4": "SUCCESS"}
     t1 = next(t for t in mistral_client.tasks.list(workflow_execution_id=_mistral_id(original)) if t.name == "t1")
     assert len(_action_executions(mistral_client, t1.id)) == 1  # t1 did not run again
     now = host.get(original["id"])

@@ -65,13 +65,6 @@ nestedrr.parent:
 }
 
 
-@pytest.fixture(scope="module")
-def host(st2_host, tmp_path_factory) -> Any:
-    """A host of our own (the session host class, session Mistral) serving the nestedrr pack."""
-    with type(st2_host).serving(tmp_path_factory.mktemp("rerun_nested_host"), PACK, st2_host.mistral_url) as ours:
-        yield ours
-
-
 def _mistral_id(doc: Dict[str, Any]) -> str:
     return doc["context"]["mistral"]["execution_id"]
 

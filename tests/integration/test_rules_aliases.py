@@ -70,13 +70,6 @@ PACK = {
 }
 
 
-@pytest.fixture(scope="module")
-def host(st2_host, tmp_path_factory) -> Any:
-    """A host of our own (the session host class) serving the rulestest pack with its rules/aliases."""
-    with type(st2_host).serving(tmp_path_factory.mktemp("rules_host"), PACK, st2_host.mistral_url) as ours:
-        yield ours
-
-
 def _headers(host) -> Dict[str, str]:
     return {"St2-Api-Key": host.api_key}
 

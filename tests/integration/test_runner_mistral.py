@@ -8,11 +8,11 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 
 import pytest
 import yaml
-from oslo_config import cfg
+from mistral_opts import mistral_opts
 from result_shape import failure_of, output_of
 from runner_wiring import action_metadata, mistral_options, wire_runner
 
-from mistral_v2 import config, definitions, mistral_v2, query
+from mistral_v2 import definitions, mistral_v2, query
 from mistral_v2.callback import MistralCallbackHandler
 from mistral_v2.exceptions import MistralUnreachableError
 from mistral_v2.mistral_api import MistralAPI
@@ -180,6 +180,17 @@ def _copy_pack(tmp_path) -> str:
     return dst
 
 
+def _pack_with(tmp_path, name: str, workflow: str) -> str:
+    """A copy of the test pack with one more mistral-v2 action `name` running `workflow`."""
+    pack = _copy_pack(tmp_path)
+    with open(os.path.join(pack, "actions", "workflows", name + ".yaml"), "w") as fh:
+        fh.write(workflow)
+    with open(os.path.join(pack, "actions", name + ".yaml"), "w") as fh:
+        yaml.safe_dump({"name": name, "pack": "mistral_tests", "runner_type": "mistral-v2",
+                        "entry_point": "workflows/%s.yaml" % name, "parameters": {}}, fh)
+    return pack
+
+
 @pytest.mark.parametrize(
     "mutate, message",
     [
@@ -272,12 +283,7 @@ mistral_tests.reverse:
 
 
 def test_reverse_workflow_runs_up_to_the_task_parameter(tmp_path, querier):
-    pack = _copy_pack(tmp_path)
-    with open(os.path.join(pack, "actions", "workflows", "reverse.yaml"), "w") as fh:
-        fh.write(REVERSE)
-    with open(os.path.join(pack, "actions", "reverse.yaml"), "w") as fh:
-        yaml.safe_dump({"name": "reverse", "pack": "mistral_tests", "runner_type": "mistral-v2",
-                        "entry_point": "workflows/reverse.yaml", "parameters": {}}, fh)
+    pack = _pack_with(tmp_path, "reverse", REVERSE)
     runner, ctx = start("reverse", {}, pack_dir=pack, runner_params={"task": "b"})
     status, result = wait(querier, runner, ctx, ["succeeded", "failed"])
     assert status == "succeeded", result
@@ -297,13 +303,7 @@ mistral_tests.sleepy:
 
 
 def _sleepy_pack(tmp_path) -> str:
-    pack = _copy_pack(tmp_path)
-    with open(os.path.join(pack, "actions", "workflows", "sleepy.yaml"), "w") as fh:
-        fh.write(SLEEPY)
-    with open(os.path.join(pack, "actions", "sleepy.yaml"), "w") as fh:
-        yaml.safe_dump({"name": "sleepy", "pack": "mistral_tests", "runner_type": "mistral-v2",
-                        "entry_point": "workflows/sleepy.yaml", "parameters": {}}, fh)
-    return pack
+    return _pack_with(tmp_path, "sleepy", SLEEPY)
 
 
 def test_pause_then_resume_then_succeed(tmp_path, querier):
@@ -353,12 +353,7 @@ mistral_tests.waiter:
 
 def _start_waiter(tmp_path, api) -> Tuple[mistral_v2.MistralRunner, Dict[str, Any], str]:
     """Start a workflow whose only task waits for an external result; return its callback URL."""
-    pack = _copy_pack(tmp_path)
-    with open(os.path.join(pack, "actions", "workflows", "waiter.yaml"), "w") as fh:
-        fh.write(ASYNC)
-    with open(os.path.join(pack, "actions", "waiter.yaml"), "w") as fh:
-        yaml.safe_dump({"name": "waiter", "pack": "mistral_tests", "runner_type": "mistral-v2",
-                        "entry_point": "workflows/waiter.yaml", "parameters": {}}, fh)
+    pack = _pack_with(tmp_path, "waiter", ASYNC)
     runner, ctx = start("waiter", {}, pack_dir=pack)
     deadline = time.monotonic() + 30
     action_ex_id = None
@@ -406,17 +401,12 @@ def test_callback_completes_the_waiting_task_once(tmp_path, api, querier):
 
 
 def test_unreachable_mistral_fails_start_with_clear_message():
-    conf = cfg.ConfigOpts()
-    config.register_opts(conf)
-    conf([], project="test")
-    conf.set_override("retry_attempts", 2, "mistral")
-    conf.set_override("retry_exp_msec", 10, "mistral")
-    conf.set_override("jitter_interval", 0, "mistral")
-    dead = MistralAPI(url="http://127.0.0.1:9/v2", conf=conf.mistral)
+    opts = mistral_opts(retry_attempts=2, retry_exp_msec=10, jitter_interval=0)
+    dead = MistralAPI(url="http://127.0.0.1:9/v2", conf=opts)
     runner = make_runner("sequential")
     runner.api = dead
     status, result, _ = runner.run({"who": "x"})
     assert status == "failed"
     assert result["error"].startswith("Mistral unreachable at http://127.0.0.1:9/v2")
     with pytest.raises(MistralUnreachableError):
-        query.MistralResultsQuerier(api=dead, conf=conf.mistral).query("x", {"execution_id": "y"})
+        query.MistralResultsQuerier(api=dead, conf=opts).query("x", {"execution_id": "y"})

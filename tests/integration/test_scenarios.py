@@ -7,7 +7,7 @@ import json
 import subprocess
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Tuple
 
 import pytest
 import requests
@@ -194,15 +194,23 @@ def test_pause_resume_and_cancel(stack):
     assert stack.wait(ex_id, ["canceled"], timeout=60)["status"] == "canceled"
 
 
-def test_pause_cascades_down_to_a_child_workflow_and_resume_does_not_go_up(request, stack):
-    needs_sync(request, stack, "the parent stays pausing until a reconciler sees its child paused")
-    ex_id = stack.run_async("scenarios.parent", "seconds=8")
+def _paused_then_child_resumed(stack: Stack, seconds: int, pause_child: bool) -> Tuple[str, Dict[str, Any]]:
+    """scenarios.parent with its child workflow running, paused through the parent (down) or the
+    child (up): both end paused; then the child alone is resumed (resume does not go up).
+    (parent id, child execution)."""
+    ex_id = stack.run_async("scenarios.parent", "seconds=%d" % seconds)
     child = stack.wait_child(ex_id)
     stack.wait(child["id"], ["running"])
-    stack.cli("execution", "pause", ex_id)                           # down: parent -> child
+    stack.cli("execution", "pause", child["id"] if pause_child else ex_id)
     assert stack.wait(child["id"], ["paused"], timeout=60)["status"] == "paused"
     assert stack.wait(ex_id, ["paused"], timeout=60)["status"] == "paused"
-    stack.cli("execution", "resume", child["id"])                    # resume does not go up
+    stack.cli("execution", "resume", child["id"])
+    return ex_id, child
+
+
+def test_pause_cascades_down_to_a_child_workflow_and_resume_does_not_go_up(request, stack):
+    needs_sync(request, stack, "the parent stays pausing until a reconciler sees its child paused")
+    ex_id, child = _paused_then_child_resumed(stack, seconds=8, pause_child=False)  # down: parent -> child
     stack.wait(child["id"], ["running", "succeeded"])
     assert stack_settles_paused(stack, ex_id)
     stack.cli("execution", "cancel", ex_id)
@@ -211,13 +219,7 @@ def test_pause_cascades_down_to_a_child_workflow_and_resume_does_not_go_up(reque
 
 def test_pause_of_a_child_workflow_cascades_up_to_the_parent_and_resume_does_not(request, stack):
     needs_sync(request, stack, "the child's result reaches its paused parent only through the sync service")
-    ex_id = stack.run_async("scenarios.parent", "seconds=6")
-    child = stack.wait_child(ex_id)
-    stack.wait(child["id"], ["running"])
-    stack.cli("execution", "pause", child["id"])                     # up: child -> parent
-    assert stack.wait(child["id"], ["paused"], timeout=60)["status"] == "paused"
-    assert stack.wait(ex_id, ["paused"], timeout=60)["status"] == "paused"
-    stack.cli("execution", "resume", child["id"])                    # resume does not go up
+    ex_id, child = _paused_then_child_resumed(stack, seconds=6, pause_child=True)   # up: child -> parent
     assert stack.wait(child["id"], ["succeeded", "failed"], timeout=90)["status"] == "succeeded"
     assert stack_settles_paused(stack, ex_id)
     stack.cli("execution", "resume", ex_id)
@@ -254,44 +256,41 @@ def _failed(stack: Stack, ref: str, *params: str, timeout: float = 60) -> str:
     return ex_id
 
 
-def test_rerun_from_the_start(stack):
+def _fixed_and_rerun(stack: Stack, ref: str, value: str, *rerun_args: str,
+                     timeout: float = 60) -> Tuple[str, Dict[str, Any], Dict[str, Any]]:
+    """`ref` run with a fresh key it needs missing (it fails), the key set to `value`, then
+    `st2 execution re-run <id> <rerun_args>`: (failed id, the new execution, it once finished)."""
     key = _key()
-    ex_id = _failed(stack, "scenarios.needs_key", "key=%s" % key)
-    stack.set_key(key, "now-set")
-    new = stack.json("execution", "re-run", ex_id)
-    done = stack.wait(new["id"], ["succeeded", "failed"])
+    ex_id = _failed(stack, ref, "key=%s" % key, timeout=timeout)
+    stack.set_key(key, value)
+    new = stack.json("execution", "re-run", ex_id, *rerun_args)
+    return ex_id, new, stack.wait(new["id"], ["succeeded", "failed"])
+
+
+def test_rerun_from_the_start(stack):
+    ex_id, new, done = _fixed_and_rerun(stack, "scenarios.needs_key", "now-set")
     assert done["status"] == "succeeded" and workflow_output(done)["value"] == "now-set"
     assert stack.mistral_id(new["id"]) != stack.mistral_id(ex_id)   # a new Mistral execution
 
 
 def test_rerun_tasks_reuses_the_mistral_execution(stack):
-    key = _key()
-    ex_id = _failed(stack, "scenarios.needs_key", "key=%s" % key)
-    stack.set_key(key, "fixed")
-    new = stack.json("execution", "re-run", ex_id, "--tasks", "check")
-    done = stack.wait(new["id"], ["succeeded", "failed"])
+    ex_id, new, done = _fixed_and_rerun(stack, "scenarios.needs_key", "fixed", "--tasks", "check")
     assert done["status"] == "succeeded", done["result"]
     assert workflow_output(done) == {"value": "fixed", "first": "first"}
     assert stack.mistral_id(new["id"]) == stack.mistral_id(ex_id)   # the same Mistral execution
 
 
 def test_rerun_dotted_task_of_a_workbook_subworkflow(stack):
-    key = _key()
-    ex_id = _failed(stack, "scenarios.wb", "key=%s" % key)
-    stack.set_key(key, "deep")
-    new = stack.json("execution", "re-run", ex_id, "--tasks", "call_sub.check")
-    done = stack.wait(new["id"], ["succeeded", "failed"])
+    _, _, done = _fixed_and_rerun(stack, "scenarios.wb", "deep", "--tasks", "call_sub.check")
     assert done["status"] == "succeeded", done["result"]
     assert workflow_output(done) == {"value": "deep"}
 
 
 def test_rerun_dotted_task_nested_in_a_child_action(request, stack):
     needs_sync(request, stack)
-    key = _key()
-    ex_id = _failed(stack, "scenarios.parent_needs_key", "key=%s" % key, timeout=CHILD_TIMEOUT)
-    stack.set_key(key, "child-fixed")
-    new = stack.json("execution", "re-run", ex_id, "--tasks", "run_child.check")
-    assert stack.wait(new["id"], ["succeeded", "failed"])["status"] == "succeeded"
+    _, _, done = _fixed_and_rerun(stack, "scenarios.parent_needs_key", "child-fixed", "--tasks", "run_child.check",
+                                  timeout=CHILD_TIMEOUT)
+    assert done["status"] == "succeeded", done["result"]
 
 
 def test_rerun_with_items_no_reset_reruns_only_the_failed_item(stack):

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from result_shape import output_of
-from test_plugin_mistral import DONE, TOKEN, FakeSt2, client, fake_st2, st2_env, start, unique, wait_until  # noqa: F401
+from test_plugin_mistral import TOKEN, FakeSt2, client, fake_st2, finished, st2_env, start, unique, wait_until  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -46,8 +46,7 @@ version: '2.0'
     env = st2_env(fake_st2, st2_id)
     env["__actions"]["st2.action"]["st2_context"]["secret_parameters"] = ["db_password"]
     ex = start(client, definition, env, {"db_password": SECRET})
-    final = wait_until("execution to finish",
-                       lambda: (lambda e: e if e.state in DONE else None)(client.executions.get(ex.id)))
+    final = finished(client, ex.id)
     assert final.state == "SUCCESS", final.state_info
     # The child really got the secret (StackStorm needs it to run the command) ...
     assert [c["parameters"]["cmd"] for c in fake_st2.children.values()] == ["echo " + SECRET]

@@ -9,7 +9,7 @@ import time
 from typing import Any, Dict, List
 
 import pytest
-from result_shape import output_of
+from result_shape import output_of, task_states
 
 pytestmark = pytest.mark.integration
 
@@ -90,17 +90,6 @@ parity.cancel_parent:
 }
 
 
-@pytest.fixture(scope="module")
-def host(st2_host, tmp_path_factory) -> Any:
-    """A host of our own (the session host class, session Mistral) serving the parity pack."""
-    with type(st2_host).serving(tmp_path_factory.mktemp("parity_host"), PACK, st2_host.mistral_url) as ours:
-        yield ours
-
-
-def _tasks(doc: Dict[str, Any]) -> Dict[str, str]:
-    return {t["name"]: t["state"] for t in (doc.get("result") or {}).get("tasks", [])}
-
-
 def _wait_children(host: Any, ex_id: str, count: int, statuses: List[str]) -> List[Dict[str, Any]]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -131,14 +120,14 @@ def test_pause_before_task_ends_paused_and_resumes(host):
     ex_id = host.run_async("parity.paused_before")
     doc = host.wait(ex_id, ["paused", "succeeded", "failed"], timeout=60)
     assert doc["status"] == "paused", (doc["status"], doc["result"])
-    assert _tasks(doc) == {"first": "SUCCESS", "second": "IDLE"}
+    assert task_states(doc) == {"first": "SUCCESS", "second": "IDLE"}
     assert doc["result"]["extra"]["state"] == "PAUSED"
     assert host.children(ex_id) == []  # the paused task started nothing
     host.st2("execution", "resume", ex_id)
     doc = host.wait(ex_id, ["succeeded", "failed"])
     assert doc["status"] == "succeeded", doc["result"]
     assert output_of(doc["result"]) == {"said": "resumed"}
-    assert _tasks(doc) == {"first": "SUCCESS", "second": "SUCCESS"}
+    assert task_states(doc) == {"first": "SUCCESS", "second": "SUCCESS"}
 
 
 def test_cancel_of_a_child_workflow_shows_the_parent_canceling_at_once(host):
@@ -152,7 +141,7 @@ def test_cancel_of_a_child_workflow_shows_the_parent_canceling_at_once(host):
     assert parent["status"] == "canceling", parent["status"]
     assert host.get(child["id"])["status"] == "canceling"
     assert host.get(grandchild["id"])["status"] == "running"
-    assert _tasks(parent) == {"call": "CANCELLED"}  # `after` never scheduled
+    assert task_states(parent) == {"call": "CANCELLED"}  # `after` never scheduled
     host.st2("execution", "cancel", grandchild["id"])
     assert host.wait(child["id"], ["canceled", "failed", "succeeded"])["status"] == "canceled"
     parent = host.wait(ex_id, ["canceled", "failed", "succeeded"])

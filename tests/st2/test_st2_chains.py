@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 import pytest
 
@@ -21,43 +21,42 @@ def _child(stack, ex_id: str, timeout: float = 60) -> Dict[str, Any]:
     raise AssertionError("execution %s started no child in %ss" % (ex_id, timeout))
 
 
-def test_pause_of_an_action_chain_cascades_down_to_its_mistral_workflow(st2_stack):
-    ex_id = st2_stack.run_async("st2_only.chain_of_mistral", "seconds=6")
-    child = _child(st2_stack, ex_id)
-    assert child["action"]["ref"] == "pause_examples.slow"
-    st2_stack.wait_for_status(child["id"], ["running"])
-    st2_stack.st2("execution", "pause", ex_id)
-    assert st2_stack.wait_for_status(child["id"], ["paused"], timeout=60)["status"] == "paused"
-    assert st2_stack.wait_for_status(ex_id, ["paused"], timeout=60)["status"] == "paused"
-    st2_stack.st2("execution", "resume", ex_id)
-    done = st2_stack.wait_for_status(ex_id, ["succeeded", "failed"], timeout=90)
+def _both_paused(stack, parent_ref: str, child_ref: str, pause_child: bool) -> Tuple[str, Dict[str, Any]]:
+    """`parent_ref` started with its `child_ref` child running, then paused through the parent
+    (down) or the child (up): both end paused. (parent id, child execution)."""
+    ex_id = stack.run_async(parent_ref, "seconds=6")
+    child = _child(stack, ex_id)
+    assert child["action"]["ref"] == child_ref
+    stack.wait_for_status(child["id"], ["running"])
+    stack.st2("execution", "pause", child["id"] if pause_child else ex_id)
+    assert stack.wait_for_status(child["id"], ["paused"], timeout=60)["status"] == "paused"
+    assert stack.wait_for_status(ex_id, ["paused"], timeout=60)["status"] == "paused"
+    return ex_id, child
+
+
+def _resumed_to_success(stack, ex_id: str) -> Dict[str, Any]:
+    """`st2 execution resume ex_id`; the execution once it succeeded (fails the test otherwise)."""
+    stack.st2("execution", "resume", ex_id)
+    done = stack.wait_for_status(ex_id, ["succeeded", "failed"], timeout=90)
     assert done["status"] == "succeeded", done["result"]
+    return done
+
+
+def test_pause_of_an_action_chain_cascades_down_to_its_mistral_workflow(st2_stack):
+    ex_id, child = _both_paused(st2_stack, "st2_only.chain_of_mistral", "pause_examples.slow", pause_child=False)
+    _resumed_to_success(st2_stack, ex_id)
     assert st2_stack.get(child["id"])["status"] == "succeeded"
 
 
 def test_pause_of_a_mistral_workflow_cascades_up_to_its_action_chain_parent(st2_stack):
-    ex_id = st2_stack.run_async("st2_only.chain_of_mistral", "seconds=6")
-    child = _child(st2_stack, ex_id)
-    st2_stack.wait_for_status(child["id"], ["running"])
-    st2_stack.st2("execution", "pause", child["id"])
-    assert st2_stack.wait_for_status(child["id"], ["paused"], timeout=60)["status"] == "paused"
-    assert st2_stack.wait_for_status(ex_id, ["paused"], timeout=60)["status"] == "paused"
-    st2_stack.st2("execution", "resume", ex_id)   # resuming the chain resumes its paused child
-    done = st2_stack.wait_for_status(ex_id, ["succeeded", "failed"], timeout=90)
-    assert done["status"] == "succeeded", done["result"]
+    ex_id, _ = _both_paused(st2_stack, "st2_only.chain_of_mistral", "pause_examples.slow", pause_child=True)
+    _resumed_to_success(st2_stack, ex_id)   # resuming the chain resumes its paused child
 
 
 def test_a_mistral_workflow_calling_an_action_chain_pauses_resumes_and_completes(st2_stack):
-    ex_id = st2_stack.run_async("st2_only.mistral_calls_chain", "seconds=6")
-    chain = _child(st2_stack, ex_id)
-    assert chain["action"]["ref"] == "st2_only.chain_slow"
-    st2_stack.wait_for_status(chain["id"], ["running"])
-    st2_stack.st2("execution", "pause", ex_id)                # down: Mistral parent -> subchain
-    assert st2_stack.wait_for_status(chain["id"], ["paused"], timeout=60)["status"] == "paused"
-    assert st2_stack.wait_for_status(ex_id, ["paused"], timeout=60)["status"] == "paused"
-    st2_stack.st2("execution", "resume", ex_id)
-    done = st2_stack.wait_for_status(ex_id, ["succeeded", "failed"], timeout=90)
-    assert done["status"] == "succeeded", done["result"]
+    # down: Mistral parent -> subchain
+    ex_id, chain = _both_paused(st2_stack, "st2_only.mistral_calls_chain", "st2_only.chain_slow", pause_child=False)
+    _resumed_to_success(st2_stack, ex_id)
     assert st2_stack.get(chain["id"])["status"] == "succeeded"
 
 
@@ -83,9 +82,7 @@ def test_pause_of_a_subchain_cascades_up_to_its_mistral_parent_and_resume_does_n
     assert st2_stack.wait_for_status(ex_id, after, timeout=60)["status"] == "paused"  # not resumed
     asked = re.findall(r"asked %s to pause too" % ex_id, st2_stack.sync.all_text())
     assert len(asked) == 1, asked  # the chain's pausing and paused updates: one pause request
-    st2_stack.st2("execution", "resume", ex_id)
-    done = st2_stack.wait_for_status(ex_id, ["succeeded", "failed"], timeout=90)
-    assert done["status"] == "succeeded", done["result"]
+    done = _resumed_to_success(st2_stack, ex_id)
     assert said in str(done["result"])
 
 

@@ -12,6 +12,7 @@ from typing import Any, Dict, List
 
 import pytest
 import requests
+from result_shape import output_either, tasks_by_name
 
 pytestmark = [pytest.mark.st2, pytest.mark.integration]
 
@@ -32,17 +33,6 @@ def children_of(stack: Any, ex_id: str) -> List[Dict[str, Any]]:
     return resp.json()
 
 
-def output(result: Dict[str, Any]) -> Dict[str, Any]:
-    out = result.get("output")
-    if isinstance(out, dict) and "extra" not in result:
-        return out
-    return {k: v for k, v in result.items() if k not in ("extra", "tasks")}
-
-
-def tasks(doc: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
-    return {t["name"]: t for t in doc["result"]["tasks"]}
-
-
 def dump(doc: Dict[str, Any]) -> str:
     return json.dumps(doc.get("result"), indent=1)[:3000]
 
@@ -51,27 +41,27 @@ def dump(doc: Dict[str, Any]) -> str:
 def test_conditional_on_complete(st2_stack, x, branch):
     doc = run(st2_stack, "compat_tests.cond", x=x)
     assert doc["status"] == "succeeded", dump(doc)
-    assert output(doc["result"]) == {"said": "got %d" % x, "branch": branch}
-    assert set(tasks(doc)) == {"first", branch}
+    assert output_either(doc["result"]) == {"said": "got %d" % x, "branch": branch}
+    assert set(tasks_by_name(doc)) == {"first", branch}
 
 
 def test_reverse_workflow_with_task_name_from_the_action(st2_stack):
     doc = run(st2_stack, "compat_tests.reverse", cmd="echo one")
     assert doc["status"] == "succeeded", dump(doc)
-    assert output(doc["result"]) == {"stdout": "after one"}
-    assert set(tasks(doc)) == {"task1", "task2"}
+    assert output_either(doc["result"]) == {"stdout": "after one"}
+    assert set(tasks_by_name(doc)) == {"task1", "task2"}
 
 
 def test_reverse_workflow_task_name_given_at_run_time(st2_stack):
     doc = run(st2_stack, "compat_tests.reverse_any", cmd="echo two", task_name="task1")
     assert doc["status"] == "succeeded", dump(doc)
-    assert set(tasks(doc)) == {"task1"}
+    assert set(tasks_by_name(doc)) == {"task1"}
 
 
 def test_adhoc_actions_based_on_stackstorm_actions(st2_stack):
     doc = run(st2_stack, "compat_tests.book", word="hey")
     assert doc["status"] == "succeeded", dump(doc)
-    assert output(doc["result"]) == {"shouted": "hey!", "fixed": "fixed"}
+    assert output_either(doc["result"]) == {"shouted": "hey!", "fixed": "fixed"}
     cmds = sorted(c["parameters"]["cmd"] for c in children_of(st2_stack, doc["id"]))
     assert cmds == ["echo fixed", "echo hey!"]
 
@@ -88,7 +78,7 @@ def test_child_workflow_context_after_stackstorms_merge_and_notify(st2_stack):
     assert cm["parent"]["workflow_execution_id"] == pm["execution_id"]
     assert cm["parent"]["workflow_name"] == "compat_tests.parent"
     assert cm["workflow_name"] == "compat_tests.child" and cm["execution_id"] != pm["execution_id"]
-    assert output(output(parent["result"])["child"]) == {"said": "child hi"}
+    assert output_either(output_either(parent["result"])["child"]) == {"said": "child hi"}
     notify = {"on-complete": {"message": "done", "routes": ["slack"]}}
     loud = st2_stack.get(kids["core.local:echo loud"]["id"])
     quiet = st2_stack.get(kids["core.local:echo quiet"]["id"])
@@ -99,7 +89,7 @@ def test_child_workflow_context_after_stackstorms_merge_and_notify(st2_stack):
 def test_st2_action_refused_by_stackstorm_carries_the_http_response(st2_stack):
     doc = run(st2_stack, "compat_tests.bad_ref")
     assert doc["status"] == "failed", dump(doc)
-    error = tasks(doc)["call"]["result"]
+    error = tasks_by_name(doc)["call"]["result"]
     assert error["status"] == 400, error
     assert "compat_tests.does_not_exist" in json.dumps(error["content"])
     assert error["url"].endswith("/executions")

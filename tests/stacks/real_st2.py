@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -127,6 +128,9 @@ class St2Stack:
         self.st2_bin = str(dest / "clientvenv/bin/st2")
         self.python = str(dest / "venv/bin/python")
         self.env: Dict[str, str] = {}
+        # An API key written into st2.conf's [mistral] api_key (running_stack(runner_api_key=True)).
+        self.mistral_api_key = ""
+        self.mistral_api_key_id = ""
         self.timings: Dict[str, float] = {}
         self._client: Any = None
 
@@ -222,6 +226,21 @@ class St2Stack:
     def headers(self) -> Dict[str, str]:
         return {"St2-Api-Key": self.env["ST2_API_KEY"]}
 
+    def register_api_key(self, key: str, user: str = "st2admin") -> str:
+        """Store `key`, chosen beforehand (e.g. already in st2.conf), as an API key of `user`, the
+        way `st2 apikey load` does: only StackStorm's own hash of it (st2common's, run in the box's
+        venv). The new key's id."""
+        hashed = subprocess.run([self.python, "-c", "import sys; from st2common.util.hash import hash; "
+                                 "print(hash(sys.stdin.read()))"], input=key, capture_output=True, text=True,
+                                timeout=120)
+        if hashed.returncode != 0:
+            raise StackError("hashing an API key with st2common failed: %s" % hashed.stderr[-2000:])
+        resp = requests.post(self.api_url + "/apikeys", headers=self.headers(), timeout=30,
+                             json={"user": user, "key_hash": hashed.stdout.strip(),
+                                   "metadata": {"used_by": "st2mistral tests"}})
+        resp.raise_for_status()
+        return str(resp.json()["id"])
+
     def get(self, ex_id: str) -> Dict[str, Any]:
         resp = requests.get("%s/executions/%s" % (self.api_url, ex_id), headers=self.headers(), timeout=10)
         resp.raise_for_status()
@@ -249,16 +268,22 @@ class St2Stack:
 
 @contextmanager
 def running_stack(mistral_url: str, state: Path, api_port: Optional[int] = None,
-                  mistral_auth: bool = False) -> Iterator[St2Stack]:
+                  mistral_auth: bool = False, runner_api_key: bool = False) -> Iterator[St2Stack]:
     """A started St2Stack with its st2mistral-sync (`stack.sync`), both stopped on exit; StackError
     when it cannot start. `mistral_auth`: the service sends the box's API key to Mistral
-    (`[mistral] api_key` in its own config file), as a Mistral with `auth_type = st2` needs."""
+    (`[mistral] api_key` in its own config file), as a Mistral with `auth_type = st2` needs.
+    `runner_api_key`: instead, a new API key of st2admin (`stack.mistral_api_key`) goes into
+    st2.conf's `[mistral] api_key`, which the runner and the service both read."""
     from stacks.sync_service import SyncService, new_group
 
-    stack = St2Stack.start(mistral_url, state, api_port=api_port)
+    key = secrets.token_hex(24) if runner_api_key else ""
+    stack = St2Stack.start(mistral_url, state, api_port=api_port, extra_conf="api_key = %s\n" % key if key else "")
     try:
+        if key:
+            stack.mistral_api_key_id = stack.register_api_key(key)
+            stack.mistral_api_key = key
         # StackStorm 3.9 calls no callback when a child finishes: st2mistral-sync reports it to Mistral.
-        extra = "[mistral]\napi_key = %s\n" % stack.env["ST2_API_KEY"] if mistral_auth else ""
+        extra = "[mistral]\napi_key = %s\n" % stack.env["ST2_API_KEY"] if mistral_auth and not key else ""
         stack.sync = SyncService(stack, "shared", new_group(), extra=extra)
         stack.sync.start()
         try:

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, Mapping, Optional
+
+from pack_files import write_files
 
 from st2mistral_local.host import Host, HostSettings
 
@@ -16,6 +19,16 @@ def start_host(tmp_path: Path, pack_dir: Path) -> Host:
                              pack_dirs=[str(pack_dir)], query_interval=3600))
     host.register_packs()
     return host
+
+
+@contextlib.contextmanager
+def hosted(tmp_path: Path, pack: Mapping[str, str]) -> Iterator[Host]:
+    """start_host over `pack` (relative path -> text, written to tmp_path/pack); stopped on exit."""
+    host = start_host(tmp_path, write_files(tmp_path / "pack", pack))
+    try:
+        yield host
+    finally:
+        host.stop()
 
 
 def admin_login(client: Any, host: Host, body: Dict[str, Any]) -> Any:

@@ -7,8 +7,7 @@ import time
 from typing import Any, Dict, List
 
 import pytest
-from host_helpers import admin_headers, start_host
-from pack_files import write_files
+from host_helpers import admin_headers, hosted
 
 from mistral_v2 import seam
 from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError
@@ -73,9 +72,8 @@ def host(tmp_path, monkeypatch):
     monkeypatch.setattr(container_mod, "get_runner",
                         lambda name: FakeWorkflowRunner() if name == "mistral-v2" else real(name))
     monkeypatch.setattr(sync, "_querier", lambda: FakeQuerier())
-    h = start_host(tmp_path, write_files(tmp_path / "pack", WORKFLOW_PACK))
-    yield h
-    h.stop()
+    with hosted(tmp_path, WORKFLOW_PACK) as h:
+        yield h
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import stat
 
 import pytest
 import yaml
-from host_helpers import admin_headers, start_host, wait_finished
-from pack_files import write_files
+from host_helpers import hosted, wait_finished
 
 from st2mistral_local import auth
 
@@ -17,22 +16,16 @@ PACK = {"pack.yaml": "ref: tp\nname: tp\n"}
 
 @pytest.fixture
 def host(tmp_path):
-    h = start_host(tmp_path, write_files(tmp_path / "pack", PACK))
-    with open(h.users_path) as fh:
-        users = yaml.safe_load(fh)
-    for name in ("alice", "bob", "carol"):
-        salt = "00" * 16
-        users["users"][name] = {"salt": salt, "password_hash": auth._password_hash(name + "-pw", salt)}  # noqa: SLF001
-    users["users"]["carol"]["roles"] = ["admin"]
-    with open(h.users_path, "w") as fh:
-        yaml.safe_dump(users, fh)
-    yield h
-    h.stop()
-
-
-@pytest.fixture
-def admin(host, client):
-    return admin_headers(client, host)
+    with hosted(tmp_path, PACK) as h:
+        with open(h.users_path) as fh:
+            users = yaml.safe_load(fh)
+        for name in ("alice", "bob", "carol"):
+            salt = "00" * 16
+            users["users"][name] = {"salt": salt, "password_hash": auth._password_hash(name + "-pw", salt)}  # noqa: SLF001
+        users["users"]["carol"]["roles"] = ["admin"]
+        with open(h.users_path, "w") as fh:
+            yaml.safe_dump(users, fh)
+        yield h
 
 
 def _login(host, user):

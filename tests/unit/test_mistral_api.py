@@ -3,9 +3,8 @@ import json
 
 import pytest
 import requests
-from oslo_config import cfg
+from mistral_opts import mistral_opts
 
-from mistral_v2 import config
 from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError, WorkflowNotFoundError
 from mistral_v2.mistral_api import MistralAPI, safe_url
 
@@ -40,14 +39,7 @@ class FakeAdapter(requests.adapters.BaseAdapter):
 
 @pytest.fixture
 def conf():
-    c = cfg.ConfigOpts()
-    config.register_opts(c)
-    c([], project="test")
-    c.set_override("retry_attempts", 4, "mistral")
-    c.set_override("retry_exp_msec", 100, "mistral")
-    c.set_override("retry_exp_max_msec", 1000, "mistral")
-    c.set_override("jitter_interval", 0, "mistral")
-    return c.mistral
+    return mistral_opts(retry_attempts=4, retry_exp_msec=100, retry_exp_max_msec=1000, jitter_interval=0)
 
 
 def make_api(conf, script, url="http://127.0.0.1:9/v2"):
@@ -129,3 +121,45 @@ def test_listing_paginates(conf, monkeypatch):
 
 def test_safe_url_strips_userinfo():
     assert safe_url("https://u:p@host:8989/v2") == "https://host:8989/v2"
+
+
+def test_clients_of_different_tokens_share_kept_alive_connections(conf):
+    """A MistralAPI per execution token (one per start) must not open a TCP connection per start:
+    all of them reuse the process's pool, and each request still carries its own token."""
+    import http.server
+    import threading
+
+    seen = []
+    connections = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive
+
+        def setup(self):
+            super().setup()
+            connections.append(self.client_address)
+
+        def do_GET(self):
+            seen.append(self.headers.get("X-Auth-Token"))
+            body = json.dumps({"id": "ae1", "state": "RUNNING"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = "http://127.0.0.1:%d/v2" % server.server_address[1]
+        for token in ("token-a", "token-b", "token-c"):
+            MistralAPI(url=url, conf=conf, auth_token=token).get_action_execution("ae1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ["token-a", "token-b", "token-c"]
+    assert len(connections) == 1

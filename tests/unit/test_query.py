@@ -4,9 +4,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from oslo_config import cfg
+from mistral_opts import mistral_opts
 
-from mistral_v2 import config, query
+from mistral_v2 import query
 from mistral_v2.mistral_api import MistralAPI
 
 
@@ -85,15 +85,8 @@ class Clock:
 
 @pytest.fixture
 def conf():
-    c = cfg.ConfigOpts()
-    config.register_opts(c)
-    c([], project="test")
-    c.set_override("retry_attempts", 2, "mistral")
-    c.set_override("retry_exp_msec", 0, "mistral")
-    c.set_override("jitter_interval", 0, "mistral")
-    c.set_override("unreachable_grace_period", 60, "mistral")
-    c.set_override("query_batch_size", 500, "mistral")
-    return c.mistral
+    return mistral_opts(retry_attempts=2, retry_exp_msec=0, jitter_interval=0, unreachable_grace_period=60,
+                        query_batch_size=500)
 
 
 @pytest.fixture

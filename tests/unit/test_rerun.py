@@ -161,6 +161,19 @@ def test_no_reset_is_allowed_for_with_items_only():
     assert api.calls == [("rerun_task", "ex-wi", False)]
 
 
+def test_stackstorm_request_without_reset_reruns_only_failed_items_of_with_items_tasks():
+    """StackStorm's API drops an empty `reset` (st2client: --no-reset on every task): with-items
+    tasks re-run their failed items only, other tasks are re-run as usual (no refusal)."""
+    api = parallel_api()
+    rerun.rerun_tasks(api, CTX, ["t3", "wi"], unset_reset_means_none=True)
+    assert [c for c in api.calls if c[0] == "rerun_task"] == [("rerun_task", "ex-t3", True),
+                                                              ("rerun_task", "ex-wi", False)]
+    api = parallel_api()  # an explicit reset list still decides
+    rerun.rerun_tasks(api, CTX, ["t3", "wi"], ["t3", "wi"], unset_reset_means_none=True)
+    assert [c for c in api.calls if c[0] == "rerun_task"] == [("rerun_task", "ex-t3", True),
+                                                              ("rerun_task", "ex-wi", True)]
+
+
 def test_reserved_env_keys_cannot_be_overridden():
     api = parallel_api()
     with pytest.raises(RerunError, match="reserved env keys: __actions, st2_execution_id"):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from host_helpers import admin_headers, start_host, wait_finished
+from host_helpers import hosted, wait_finished
 from pack_files import write_files
 
 from mistral_v2.exceptions import ConfigurationError, InvalidParametersError
@@ -122,56 +122,50 @@ def test_load_rules_reports_all_bad_files(tmp_path):
 @pytest.fixture
 def host(tmp_path, monkeypatch):
     monkeypatch.setattr(container_mod, "get_runner", runners.get_runner)
-    h = start_host(tmp_path, write_files(tmp_path / "pack", PACK))
-    yield h
-    h.stop()
+    with hosted(tmp_path, PACK) as h:
+        yield h
 
 
-@pytest.fixture
-def headers(host, client):
-    return admin_headers(client, host)
-
-
-def test_webhook_enforces_matching_rule_with_context(client, headers):
-    resp = client.post("/api/v1/webhooks/hook", headers=dict(headers, **{"X-Event": "e1"}),
+def test_webhook_enforces_matching_rule_with_context(client, admin):
+    resp = client.post("/api/v1/webhooks/hook", headers=dict(admin, **{"X-Event": "e1"}),
                        json={"kind": "go", "word": "hi", "n": "7"})
     assert resp.status_code == 202 and resp.get_json() == {"kind": "go", "word": "hi", "n": "7"}
     ti = resp.headers["St2-Trigger-Instance-Id"]
-    enf = client.get("/api/v1/ruleenforcements?trigger_instance=" + ti, headers=headers).get_json()
+    enf = client.get("/api/v1/ruleenforcements?trigger_instance=" + ti, headers=admin).get_json()
     assert len(enf) == 1 and enf[0]["rule"]["ref"] == "rp.say" and enf[0]["status"] == "succeeded"
-    doc = wait_finished(client, headers, enf[0]["execution_id"])
+    doc = wait_finished(client, admin, enf[0]["execution_id"])
     assert doc["status"] == "succeeded"
     assert doc["parameters"] == {"word": "hi", "n": 7, "flag": True}
     ctx = doc["context"]
     assert ctx["trigger_instance"]["id"] == ti and ctx["rule"]["ref"] == "rp.say" and ctx["rule"]["name"] == "say"
     assert ctx["rule"]["id"] and ctx["user"] == "stanley"
-    inst = client.get("/api/v1/triggerinstances/" + ti, headers=headers).get_json()
+    inst = client.get("/api/v1/triggerinstances/" + ti, headers=admin).get_json()
     assert inst["payload"]["headers"]["X-Event"] == "e1" and "X-Auth-Token" not in inst["payload"]["headers"]
 
 
-def test_webhook_without_match_unknown_hook_bad_body_and_render_failure(client, headers):
-    resp = client.post("/api/v1/webhooks/hook", headers=headers, json={"kind": "stop"})
+def test_webhook_without_match_unknown_hook_bad_body_and_render_failure(client, admin):
+    resp = client.post("/api/v1/webhooks/hook", headers=admin, json={"kind": "stop"})
     assert resp.status_code == 202
     assert client.get("/api/v1/ruleenforcements?trigger_instance=" + resp.headers["St2-Trigger-Instance-Id"],
-                      headers=headers).get_json() == []
-    resp = client.post("/api/v1/webhooks/unknown", headers=headers, json={})
+                      headers=admin).get_json() == []
+    resp = client.post("/api/v1/webhooks/unknown", headers=admin, json={})
     assert resp.status_code == 404 and resp.get_json()["faultstring"] == "Webhook unknown not registered with st2"
-    resp = client.post("/api/v1/webhooks/hook", headers=dict(headers, **{"Content-Type": "application/json"}),
+    resp = client.post("/api/v1/webhooks/hook", headers=dict(admin, **{"Content-Type": "application/json"}),
                        data="{nope")
     assert resp.status_code == 400 and "not valid JSON" in resp.get_json()["faultstring"]
-    resp = client.post("/api/v1/webhooks/other", headers=headers, json={"body": 1})
+    resp = client.post("/api/v1/webhooks/other", headers=admin, json={"body": 1})
     enf = client.get("/api/v1/ruleenforcements?trigger_instance=" + resp.headers["St2-Trigger-Instance-Id"],
-                     headers=headers).get_json()
+                     headers=admin).get_json()
     assert enf[0]["status"] == "failed" and "Cannot render" in enf[0]["failure_reason"]
     assert enf[0]["execution_id"] is None
     assert client.post("/api/v1/webhooks/hook", json={}).status_code == 401
 
 
-def test_rules_listing(client, headers):
-    listed = client.get("/api/v1/rules?pack=rp", headers=headers).get_json()
+def test_rules_listing(client, admin):
+    listed = client.get("/api/v1/rules?pack=rp", headers=admin).get_json()
     assert sorted(r["ref"] for r in listed) == ["rp.bad_template", "rp.disabled", "rp.say"]
-    one = client.get("/api/v1/rules/rp.disabled", headers=headers).get_json()
+    one = client.get("/api/v1/rules/rp.disabled", headers=admin).get_json()
     assert one["enabled"] is False and one["trigger"]["type"] == "core.st2.webhook"
-    assert client.get("/api/v1/rules/rp.nope", headers=headers).status_code == 404
-    hooks = client.get("/api/v1/webhooks", headers=headers).get_json()
+    assert client.get("/api/v1/rules/rp.nope", headers=admin).status_code == 404
+    hooks = client.get("/api/v1/webhooks", headers=admin).get_json()
     assert {"type": "core.st2.webhook", "parameters": {"url": "hook"}} in hooks

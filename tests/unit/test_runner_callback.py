@@ -3,11 +3,11 @@ import json
 
 import pytest
 import requests
-from oslo_config import cfg
+from mistral_opts import mistral_opts
 
-from mistral_v2 import callback, config
+from mistral_v2 import callback
 from mistral_v2.callback import MistralCallbackHandler
-from mistral_v2.exceptions import St2MistralError
+from mistral_v2.exceptions import MistralAPIError, St2MistralError
 from mistral_v2.mistral_api import MistralAPI
 
 
@@ -16,6 +16,8 @@ class FakeActionExecutions(requests.adapters.BaseAdapter):
         super().__init__()
         self.state = state
         self.fail_puts = fail_puts
+        self.lose_answers = 0
+        self.refuse_puts = False
         self.puts = []
         self.calls = []
 
@@ -25,9 +27,16 @@ class FakeActionExecutions(requests.adapters.BaseAdapter):
             if self.fail_puts:
                 self.fail_puts -= 1
                 return self._resp(request, 503, {"faultstring": "busy"})
+            if self.refuse_puts:
+                return self._resp(request, 400, {"faultstring": "Invalid output"})
+            if self.state != "RUNNING":  # as Mistral 23: the engine refuses, nothing changes
+                return self._resp(request, 500, {"faultstring": "ValueError: Action ae1 is already completed"})
             body = json.loads(request.body)
             self.puts.append(body)
             self.state = body["state"]
+            if self.lose_answers:  # the PUT arrived but its answer is lost on the way back
+                self.lose_answers -= 1
+                raise requests.exceptions.ConnectionError("connection reset")
         return self._resp(request, 200, {"id": "ae1", "state": self.state})
 
     @staticmethod
@@ -44,14 +53,10 @@ class FakeActionExecutions(requests.adapters.BaseAdapter):
 
 @pytest.fixture
 def fake(monkeypatch):
-    conf = cfg.ConfigOpts()
-    config.register_opts(conf)
-    conf([], project="test")
-    conf.set_override("retry_exp_msec", 0, "mistral")
-    conf.set_override("jitter_interval", 0, "mistral")
+    opts = mistral_opts(retry_exp_msec=0, jitter_interval=0)
     transport = FakeActionExecutions()
     monkeypatch.setattr(MistralCallbackHandler, "api_factory",
-                        lambda url: MistralAPI(url=url, conf=conf.mistral, transport=transport,
+                        lambda url: MistralAPI(url=url, conf=opts, transport=transport,
                                                sleep=lambda s: None))
     return transport
 
@@ -84,6 +89,32 @@ def test_never_reports_twice(fake):
     assert MistralCallbackHandler.callback(URL, {}, "succeeded", {"a": 1}) is True
     assert MistralCallbackHandler.callback(URL, {}, "succeeded", {"a": 1}) is False
     assert len(fake.puts) == 1
+
+
+def test_happy_path_is_one_put_and_no_read(fake):
+    assert MistralCallbackHandler.callback(URL, {}, "succeeded", {"a": 1}) is True
+    assert fake.calls == [("PUT", URL)]
+
+
+def test_already_completed_is_recognised_without_retrying(fake):
+    fake.state = "SUCCESS"
+    assert MistralCallbackHandler.callback(URL, {}, "failed", {"a": 1}) is False
+    assert fake.calls == [("PUT", URL), ("GET", URL)] and fake.puts == []
+
+
+def test_put_whose_answer_was_lost_is_not_applied_twice(fake):
+    fake.lose_answers = 1
+    assert MistralCallbackHandler.callback(URL, {}, "succeeded", {"a": 1}) is False
+    assert fake.puts == [{"state": "SUCCESS", "output": {"a": 1}}]
+    assert [m for m, _ in fake.calls] == ["PUT", "PUT", "GET"]
+
+
+def test_refused_put_of_a_running_action_is_an_error_not_retried(fake):
+    fake.refuse_puts = True
+    with pytest.raises(MistralAPIError, match="HTTP 400"):
+        MistralCallbackHandler.callback(URL, {}, "succeeded", {"a": 1})
+    assert fake.puts == [] and fake.state == "RUNNING"
+    assert [m for m, _ in fake.calls] == ["PUT", "GET"]
 
 
 def test_running_status_is_not_reported(fake):

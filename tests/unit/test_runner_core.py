@@ -291,6 +291,20 @@ def test_rerun_with_tasks_delegates_to_rerun_module(wf_file, monkeypatch):
     assert status == "running" and seen["tasks"] == ["t1"] and api.created == []
 
 
+def test_runner_tells_rerun_that_a_missing_reset_means_none(wf_file, monkeypatch):
+    seen = {}
+
+    def rerun_tasks(api, original_context, tasks, reset, env, **kwargs):
+        seen.update(reset=reset, **kwargs)
+        return {}
+
+    monkeypatch.setattr(rerun, "rerun_tasks", rerun_tasks)
+    r = make_runner(wf_file, FakeAPI(), context={"re-run": {"ref": "orig", "tasks": ["wi"]}})
+    r.rerun_ex_ref = types.SimpleNamespace(context={"mistral": {"execution_id": "old"}})
+    assert r.run({"who": "a"})[0] == "running"
+    assert seen["reset"] is None and seen["unset_reset_means_none"] is True
+
+
 def test_get_metadata_reads_runner_yaml():
     meta = mistral_v2.get_metadata()  # one dict, as st2's register_runners reads it
     assert isinstance(meta, dict) and meta["name"] == "mistral-v2"
