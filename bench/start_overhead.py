@@ -65,19 +65,38 @@ def _time(fn: Callable[[], str], settle: Callable[[str], None], n: int) -> List[
     return samples
 
 
-def run(url: str, n: int, workdir: str) -> Dict[str, float]:
-    from mistralclient.api import client as mistral_client
-
+def _configure(url: str, workdir: str) -> str:
+    """The runner's [mistral] options for Mistral at `url` (polling on); DEFINITION written to
+    workdir/start.yaml, whose path is returned (the action's entry point)."""
     from mistral_v2 import config
 
     config.register_opts()
     cfg.CONF.set_override("v2_base_url", url, "mistral")
     cfg.CONF.set_override("api_url", "http://127.0.0.1:9101/api/v1", "mistral")
     cfg.CONF.set_override("enable_polling", True, "mistral")
-
     entry = os.path.join(workdir, "start.yaml")
     with open(entry, "w") as fh:
         fh.write(DEFINITION)
+    return entry
+
+
+def _interleaved_medians(kinds: Dict[str, Callable[[], str]], settle: Callable[[str], None],
+                         n: int) -> Dict[str, float]:
+    """Median start time of each kind over `n` rounds, every round in a shuffled order (seeded)."""
+    samples: Dict[str, List[float]] = {k: [] for k in kinds}
+    order = random.Random(n)
+    for _ in range(n):
+        names = list(kinds)
+        order.shuffle(names)
+        for name in names:
+            samples[name] += _time(kinds[name], settle, 1)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def run(url: str, n: int, workdir: str) -> Dict[str, float]:
+    from mistralclient.api import client as mistral_client
+
+    entry = _configure(url, workdir)
 
     def runner_start() -> str:
         status, result, ctx = _runner(entry).run({"who": "bench"})
@@ -122,27 +141,12 @@ def run(url: str, n: int, workdir: str) -> Dict[str, float]:
     # faster than identical requests sent later in the round.
     kinds: Dict[str, Callable[[], str]] = {"direct": direct_start, "runner": runner_start,
                                            "same_request": same_request_start}
-    samples: Dict[str, List[float]] = {k: [] for k in kinds}
-    order = random.Random(n)
-    for _ in range(n):
-        names = list(kinds)
-        order.shuffle(names)
-        for name in names:
-            samples[name] += _time(kinds[name], settle, 1)
-    return {k: statistics.median(v) for k, v in samples.items()}
+    return _interleaved_medians(kinds, settle, n)
 
 
 def variants(url: str, n: int, workdir: str) -> Dict[str, float]:
     """Medians of direct POSTs that differ in one field each (see the module docstring)."""
-    from mistral_v2 import config
-
-    config.register_opts()
-    cfg.CONF.set_override("v2_base_url", url, "mistral")
-    cfg.CONF.set_override("api_url", "http://127.0.0.1:9101/api/v1", "mistral")
-    cfg.CONF.set_override("enable_polling", True, "mistral")
-    entry = os.path.join(workdir, "start.yaml")
-    with open(entry, "w") as fh:
-        fh.write(DEFINITION)
+    entry = _configure(url, workdir)
     session = requests.Session()
     resp = session.post(url + "/workflows", data=DEFINITION, headers={"Content-Type": "text/plain"}, timeout=30)
     if resp.status_code not in (201, 409):
@@ -176,14 +180,7 @@ def variants(url: str, n: int, workdir: str) -> Dict[str, float]:
              "id+env": post(True, True)}
     for fn in kinds.values():
         settle(fn())  # warm-up
-    samples: Dict[str, List[float]] = {k: [] for k in kinds}
-    order = random.Random(n)
-    for _ in range(n):
-        names = list(kinds)
-        order.shuffle(names)
-        for name in names:
-            samples[name] += _time(kinds[name], settle, 1)
-    return {k: statistics.median(v) for k, v in samples.items()}
+    return _interleaved_medians(kinds, settle, n)
 
 
 def main() -> int:

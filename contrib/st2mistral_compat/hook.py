@@ -18,6 +18,8 @@ PATCHES: Dict[str, str] = {
     "st2common.constants.action": "st2mistral_compat.patches:add_workflow_runner",
     "st2api.controllers.v1.actionexecutions": "st2mistral_compat.patches:allow_task_rerun",
     "st2common.util.spec_loader": "st2mistral_compat.patches:add_extension_routes",
+    # the `st2` CLI (st2client lives in StackStorm's venv): names Mistral tasks, no crash
+    "st2client.commands.action": "st2mistral_compat.client:name_mistral_tasks",
 }
 
 

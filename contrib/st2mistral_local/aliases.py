@@ -177,6 +177,11 @@ class Alias:
     def ref(self) -> str:
         return "%s.%s" % (self.pack, self.name)
 
+    def context_ref(self) -> Dict[str, str]:
+        """`action_alias_ref` in an alias execution's context, as StackStorm 3.9 stores it
+        ({"id", "name"}: st2common's get_ref_from_model; not "pack.name")."""
+        return {"id": self.id, "name": self.name}
+
     def api(self) -> Dict[str, Any]:
         """The ActionAliasAPI shape."""
         return {"id": self.id, "uid": "action:%s:%s" % (self.pack, self.name), "ref": self.ref, "pack": self.pack,
@@ -307,8 +312,8 @@ class AliasRegistry:
             raise NotFoundError('Action "%s" of alias %s is not registered.' % (alias.action_ref, alias.ref))
         params = cast_params(self.host.container.schema_for(action), values)
         params.update(copy.deepcopy(alias.immutable_parameters))
-        context = {"action_alias_ref": alias.ref, "api_user": body.get("user") or requester, "user": requester,
-                   "source_channel": body.get("source_channel") or "api"}
+        context = {"action_alias_ref": alias.context_ref(), "api_user": body.get("user") or requester,
+                   "user": requester, "source_channel": body.get("source_channel") or "api"}
         route = body.get("notification_route") or body.get("notification_channel")
         if route:
             context["notification_route"] = route
@@ -369,6 +374,8 @@ def register(app: Any, host: Any) -> AliasRegistry:
     def alias_reply(execution_id: str) -> Response:
         doc = views.execution(host.store, host.container.get(execution_id))
         ref = (doc.get("context") or {}).get("action_alias_ref")
+        if isinstance(ref, dict):
+            ref = ref.get("id")
         if not ref:
             raise InvalidParametersError("Execution %s was not started by an action alias." % execution_id)
         return jsonify(reply_for(registry.get(ref), doc))

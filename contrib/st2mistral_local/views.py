@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, List, Optional
 
+from mistral_v2 import extensions as ext
 from mistral_v2 import masking
 from st2mistral_local import ids, params
 from st2mistral_local.runners import runner_types
@@ -15,18 +16,8 @@ _INTERNAL = ("callback_state",)
 def masker(store: Store, doc: Dict[str, Any]) -> masking.Masker:
     """The masker of an execution: its secret parameters (names and values), those of its
     ancestors (a workflow hands its secrets to children) and every token the host handed out."""
-    names = params.secret_names(_schema(doc))
-    values: List[Any] = masking.secret_values(doc.get("parameters"), names) + masking.known_values()
-    seen = {doc["id"]}
-    parent_id = doc.get("parent")
-    while parent_id and parent_id not in seen:
-        seen.add(parent_id)
-        parent = store.get_execution(parent_id)
-        if parent is None:
-            break
-        values += masking.secret_values(parent.get("parameters"), params.secret_names(_schema(parent)))
-        parent_id = parent.get("parent")
-    return masking.Masker(names, values)
+    return ext.execution_masker(store, doc, masking.known_values(),
+                                names_of=lambda d: params.secret_names(_schema(d)))
 
 
 def _schema(doc: Dict[str, Any]) -> Dict[str, Any]:

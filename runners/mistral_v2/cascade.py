@@ -161,8 +161,10 @@ def is_workflow(execution: Mapping[str, Any]) -> bool:
 
 
 def is_child_active(status: str) -> bool:
-    """True when a child execution in `status` may still do work (not completed, not paused)."""
-    return status != St2.PAUSED and not statuses.is_completed(status)
+    """True when a child execution in `status` may still do work: not completed, not paused and
+    not `pending` (an Inquiry waits for a response; StackStorm 3.2's `is_children_active` counted
+    paused and pending children as inactive too)."""
+    return status not in (St2.PAUSED, St2.PENDING) and not statuses.is_completed(status)
 
 
 def combine_status(own_status: str, child_statuses: Iterable[str]) -> str:
@@ -304,15 +306,34 @@ def set_parent_task_state(api: Any, action_execution_id: Optional[str], state: s
 # -- StackStorm side -----------------------------------------------------------------------------------
 
 
-def workflow_children(st2: Optional[St2Executions], execution_id: str) -> List[Dict[str, Any]]:
-    """Direct StackStorm children of `execution_id` that are workflows ([] when unknown)."""
+def direct_children(st2: Optional[St2Executions], execution_id: str) -> List[Dict[str, Any]]:
+    """Direct StackStorm children of `execution_id` ([] when unknown)."""
     if st2 is None:
         return []
     try:
-        return [c for c in st2.list_children(execution_id) if is_workflow(c)]
+        return list(st2.list_children(execution_id))
     except St2MistralError as exc:
         LOG.warning("Cannot list the children of execution %s: %s", execution_id, exc)
         return []
+
+
+def workflow_children(st2: Optional[St2Executions], execution_id: str) -> List[Dict[str, Any]]:
+    """Direct StackStorm children of `execution_id` that are workflows ([] when unknown)."""
+    return [c for c in direct_children(st2, execution_id) if is_workflow(c)]
+
+
+def mark_pending_child_tasks(api: Any, children: Iterable[Mapping[str, Any]], state: str) -> bool:
+    """Set the Mistral task of each `pending` child (an Inquiry: core.ask) to `state`: PAUSED when
+    the workflow pauses, so Mistral counts no running task and the workflow is `paused` while the
+    inquiry waits (as with StackStorm 3.2's runner, which did not count a pending child as
+    active); RUNNING when it resumes, so the response (st2mistral-sync's callback) completes the
+    task. True when a task state was changed."""
+    changed = False
+    for child in children:
+        if child.get("status") == St2.PENDING:
+            changed |= set_parent_task_state(
+                api, callback_url.child_action_execution_id(child.get("context"), child.get("callback")), state)
+    return changed
 
 
 def cascade_down(st2: Optional[St2Executions], execution_id: str, operation: str,
@@ -431,7 +452,10 @@ def pause(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_exe
     status = apply_to_tree(api, mistral_execution_id, PAUSE)
     if statuses.is_completed(status):
         return status
-    children = workflow_children(st2, execution_id)
+    everyone = direct_children(st2, execution_id)
+    if mark_pending_child_tasks(api, everyone, statuses.PAUSED):
+        status = tree_status(api, mistral_execution_id)
+    children = [c for c in everyone if is_workflow(c)]
     already = [c for c in children if c.get("status") in (St2.PAUSING, St2.PAUSED)]
     mark_foreign_child_tasks(api, children, cascade_down(st2, execution_id, PAUSE, children), statuses.PAUSED)
     for child in already:  # paused on its own (e.g. a pause-before task): its task here pauses too
@@ -461,7 +485,9 @@ def resume(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_ex
     status = apply_to_tree(api, mistral_execution_id, RESUME)
     if statuses.is_completed(status):
         return status
-    children = workflow_children(st2, execution_id)
+    everyone = direct_children(st2, execution_id)
+    mark_pending_child_tasks(api, everyone, statuses.RUNNING)
+    children = [c for c in everyone if is_workflow(c)]
     mark_foreign_child_tasks(api, children, cascade_down(st2, execution_id, RESUME, children), statuses.RUNNING)
     parent_id = parent_execution_id(context)
     if parent_id and st2 is not None:

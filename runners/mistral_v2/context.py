@@ -61,6 +61,20 @@ def execution_mistral_context(incoming: Optional[Dict[str, Any]], own: Dict[str,
     return out
 
 
+def child_notify(notify: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The workflow's `notify` as its children get it: routes (and channels) that are None are
+    dropped. st2api stores `routes: [None]` for an alias execution without a notification route
+    (`st2 action-alias execute`, a chat command without one) and refuses that list on a child
+    execution ("None is not of type 'string'")."""
+    out = copy.deepcopy(notify or {})
+    for section in out.values():
+        if isinstance(section, dict):
+            for key in ("routes", "channels"):
+                if isinstance(section.get(key), list):
+                    section[key] = [route for route in section[key] if route is not None]
+    return out
+
+
 def build_env(
     execution_id: str,
     liveaction_id: str,
@@ -79,7 +93,7 @@ def build_env(
         "api_url": api_url,
         "endpoint": api_url + "/actionexecutions",
         "parent": parent_context(execution_id, liveaction_context),
-        "notify": notify or {},
+        "notify": child_notify(notify),
         "skip_notify_tasks": list(skip_notify_tasks or []),
     }
     if auth_token:

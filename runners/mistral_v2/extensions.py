@@ -143,10 +143,12 @@ def secret_names(doc: Dict[str, Any]) -> List[str]:
     return masking.secret_names(meta)
 
 
-def execution_masker(execs: Executions, doc: Dict[str, Any], extra_values: List[Any]) -> masking.Masker:
+def execution_masker(execs: Executions, doc: Dict[str, Any], extra_values: List[Any],
+                     names_of: Callable[[Dict[str, Any]], List[str]] = secret_names) -> masking.Masker:
     """The masker of an execution read with its secrets: its secret parameters (names and values),
-    those of its ancestors (a workflow hands its secrets to children) and `extra_values`."""
-    names = secret_names(doc)
+    those of its ancestors (a workflow hands its secrets to children) and `extra_values`.
+    `names_of`: an execution's secret parameter names (default: from its own runner and action)."""
+    names = names_of(doc)
     values: List[Any] = masking.secret_values(doc.get("parameters"), names) + list(extra_values)
     seen = {doc["id"]}
     parent_id = doc.get("parent")
@@ -155,7 +157,7 @@ def execution_masker(execs: Executions, doc: Dict[str, Any], extra_values: List[
         parent = execs.get_execution(parent_id)
         if parent is None:
             break
-        values += masking.secret_values(parent.get("parameters"), secret_names(parent))
+        values += masking.secret_values(parent.get("parameters"), names_of(parent))
         parent_id = parent.get("parent")
     return masking.Masker(names, values)
 

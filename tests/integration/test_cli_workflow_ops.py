@@ -10,7 +10,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_pause_resume_then_complete(st2_host):
-    ex_id = st2_host.run_async("hosttest.slow", "seconds=2")
+    ex_id = st2_host.run_async("hosttest.slow", "seconds=8")  # the pause must land while `first` sleeps
     st2_host.wait(ex_id, ["running"], require_mistral=True)
     st2_host.wait_task(ex_id, "first", ["RUNNING"])
     paused = st2_host.st2_json("execution", "pause", ex_id)
@@ -21,7 +21,7 @@ def test_pause_resume_then_complete(st2_host):
     resumed = st2_host.st2_json("execution", "resume", ex_id)
     assert resumed["status"] in ("running", "resuming")
     doc = st2_host.wait(ex_id, ["succeeded", "failed"])
-    assert doc["status"] == "succeeded" and output_of(doc["result"]) == {"said": "slept 2"}
+    assert doc["status"] == "succeeded" and output_of(doc["result"]) == {"said": "slept 8"}
     log = [e["status"] for e in doc["log"]]
     assert log.index("paused") < log.index("running", log.index("paused")) < log.index("succeeded")
     late = st2_host.st2("execution", "resume", ex_id, check=False)
@@ -31,7 +31,7 @@ def test_pause_resume_then_complete(st2_host):
 
 
 def test_cancel_running_workflow_and_refuse_cancel_of_completed(st2_host):
-    ex_id = st2_host.run_async("hosttest.slow", "seconds=2")
+    ex_id = st2_host.run_async("hosttest.slow", "seconds=8")  # the cancel must land while it runs
     st2_host.wait_task(ex_id, "first", ["RUNNING"])
     out = st2_host.st2("execution", "cancel", ex_id).stdout
     assert "canceled" in out

@@ -40,10 +40,13 @@ def examples_source() -> Path:
 
 # Workflows that cannot run on the local host, and why (not collected).
 NOT_RUNNABLE: Dict[str, str] = {
-    "mistral-ask-basic": "core.ask needs StackStorm's inquirer runner and Inquiries API; the host has neither",
-    "mistral-ask-parent": "runs examples.mistral-ask-basic (core.ask: inquirer runner, not on the host)",
+    "mistral-ask-basic": "core.ask needs StackStorm's inquirer runner and Inquiries API; the host has neither; "
+                         "runs on real StackStorm (st2 tier)",
+    "mistral-ask-parent": "runs examples.mistral-ask-basic (core.ask: inquirer runner, not on the host); runs "
+                          "on real StackStorm (st2 tier)",
     "mistral-streaming-demo": "runs python-script, local-shell-script and remote-shell-* actions; the host "
-                              "has local-shell-cmd, noop and mistral-v2 only",
+                              "has local-shell-cmd, noop and mistral-v2 only; runs on real StackStorm (st2 "
+                              "tier) up to its first remote-shell task",
     "mistral-workbook-multiple-subflows": "its last task runs examples.echochain (action-chain runner, not "
                                           "on the host); runs on real StackStorm (st2 tier)",
     "mistral-test-cancel-subworkflow-chain": "its child examples.chain-test-cancel is an action-chain (not on "
@@ -301,6 +304,85 @@ def drive_rerun(host: Any, ex_id: str, case: Case) -> Dict[str, Any]:
     return new
 
 
+def _inquiry(host: Any, ex_id: str) -> Dict[str, Any]:
+    """The pending core.ask execution below `ex_id` (any depth), once there."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        todo, found = [ex_id], []
+        while todo:
+            for child in host.children(todo.pop()):
+                todo.append(child["id"])
+                if child["action"]["ref"] == "core.ask" and child["status"] == "pending":
+                    found.append(child)
+        if found:
+            assert len(found) == 1, found
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError("no pending core.ask below %s" % ex_id)
+
+
+def drive_inquiry(host: Any, ex_id: str, case: Case) -> Dict[str, Any]:
+    """mistral-ask-basic / -parent, with what StackStorm's own Mistral inquiry test asserted
+    (st2tests packs/tests/actions/chains/test_inquiry_mistral.yaml, 2017-2020): the workflow is
+    `paused` while the inquiry waits (a nested workflow too, every level), `st2 inquiry list/get`
+    show it, a response the schema refuses is refused and leaves the workflow paused, a valid one
+    resumes it (task1 SUCCESS with the response, task2 echoes it, the workflow succeeds), and a
+    second response is refused."""
+    assert host.wait(ex_id, ["paused", "succeeded", "failed"])["status"] == "paused"
+    inquiry = _inquiry(host, ex_id)
+    nested = [c for c in host.children(ex_id) if c["action"]["ref"] == "examples.mistral-ask-basic"]
+    if case.child_is_st2:
+        assert [c["status"] for c in nested] == ["paused"]
+    listed = json.loads(host.st2("inquiry", "list", "-j").stdout)
+    assert [i["id"] for i in listed] == [inquiry["id"]]
+    got = json.loads(host.st2("inquiry", "get", inquiry["id"], "-j").stdout)
+    assert got["route"] == "developers"
+    assert got["schema"]["properties"]["secondfactor"]["type"] == "string"
+    refused = host.st2("inquiry", "respond", "-r", '{"secondfactor": 123}', inquiry["id"], check=False)
+    assert refused.returncode != 0, refused.stdout
+    assert "schema" in (refused.stdout + refused.stderr), refused.stdout + refused.stderr
+    assert host.get(inquiry["id"])["status"] == "pending"
+    assert host.get(ex_id)["status"] == "paused"
+    host.st2("inquiry", "respond", "-r", '{"secondfactor": "bar"}', inquiry["id"])
+    doc = host.wait(ex_id, ["succeeded", "failed", "canceled"])
+    answered = host.get(inquiry["id"])
+    assert answered["status"] == "succeeded" and answered["result"]["response"] == {"secondfactor": "bar"}
+    again = host.st2("inquiry", "respond", "-r", '{"secondfactor": "bar"}', inquiry["id"], check=False)
+    assert again.returncode != 0, again.stdout
+    basic = host.get(nested[0]["id"]) if case.child_is_st2 else doc
+    assert basic["status"] == "succeeded", basic["result"]
+    assert task_states(basic) == {"task1": "SUCCESS", "task2": "SUCCESS"}
+    assert _task(basic, "task1")["result"]["response"] == {"secondfactor": "bar"}
+    assert _task(basic, "task2")["result"]["stdout"] == "We can now authenticate to 'foo' service with bar"
+    return doc
+
+
+def _streaming_demo(doc: Dict[str, Any], host: Any) -> None:
+    """mistral-streaming-demo on real StackStorm (st2box: no SSH): its local-shell-cmd,
+    local-shell-script and python-script tasks run and give their output to Mistral; task8, the
+    first remote-shell-cmd task, fails (st2box has no SSH key for the system user), so the
+    workflow fails there, as it would on any StackStorm without SSH set up."""
+    tasks = task_states(doc)
+    assert tasks == {**{"task%d" % i: "SUCCESS" for i in range(1, 8)}, "task8": "ERROR"}, tasks
+    for i in (1, 3, 5, 7):
+        assert _task(doc, "task%d" % i)["result"]["stdout"] == "Task %d" % i
+    # local-shell-cmd: the example's command uses bash's `$[...]`, which a dash /bin/sh (Debian,
+    # Ubuntu) leaves unexpanded: the first line is printed as written and the loop stops.
+    first = _task(doc, "task2")["result"]["stderr"].splitlines()[0]
+    assert first in ("stderr line 1", "stderr line $[0+1]"), _task(doc, "task2")["result"]
+    script = _task(doc, "task4")["result"]  # local-shell-script (bash script)
+    assert (script["stdout"], script["stderr"]) == ("stdout line 2\nstdout line 4",
+                                                    "stderr line 1\nstderr line 3"), script
+    python = _task(doc, "task6")["result"]  # python-script
+    assert python["exit_code"] == 0, python
+    assert python["stdout"].splitlines() == ["stdout -> Line: 2", "stdout -> Line: 4"], python
+    assert [line for line in python["stderr"].splitlines() if "-> Line" in line] == [
+        "stderr -> Line: 1", "stderr -> Line: 3"], python
+    assert "Unable to connect to any one of the hosts" in _task(doc, "task8")["state_info"]
+    (remote,) = [c for c in host.children(doc["id"]) if c["action"]["ref"].startswith("examples.remote_")]
+    assert remote["status"] == "failed", remote["status"]
+
+
 def _env_check(jinja: bool) -> Callable[[Dict[str, Any], Any], None]:
     def check(doc: Dict[str, Any], host: Any) -> None:
         out = output_of(doc["result"])
@@ -375,6 +457,12 @@ CASES: Dict[str, Case] = {
     "mistral-jinja-workbook-complex": Case(("vm_name=vm1",), check=_out({"vm_id": "vm6789", "ip": "10.1.23.98"})),
     "mistral-workbook-multiple-subflows": Case(stacks=("st2",), check=_out(
         {"report": "task1 ok", "state": "external workflow ok"})),
+    "mistral-ask-basic": Case(stacks=("st2",), drive=drive_inquiry,
+                              check=_out({"result": {"secondfactor": "bar"}})),
+    "mistral-ask-parent": Case(stacks=("st2",), drive=drive_inquiry, child_is_st2=True,
+                               check=_out({"result": {"secondfactor": "bar"}})),
+    "mistral-streaming-demo": Case(("count=4", "sleep_delay=0.1"), stacks=("st2",), status="failed", timeout=240,
+                                   check=_streaming_demo),
     "mistral-workbook-subflows": Case(check=_out({"tagline": "StackStorm is awesome!"})),
     "mistral-yaql-st2kv-system-scope": Case(keys={"foobar": "foobar"}, check=_out_has({"foobar": "foobar"})),
     "mistral-yaql-st2kv-user-scope": Case(user_keys={"marco": "polo"}, check=_out_has({"polo": "polo"})),

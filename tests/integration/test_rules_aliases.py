@@ -125,10 +125,12 @@ def test_st2_action_alias_execute_runs_workflow_and_reply_is_rendered(host):
     doc = host.wait(ex_id, ["succeeded", "failed"])
     assert doc["status"] == "succeeded", doc["result"]
     ctx = doc["context"]
-    assert ctx["action_alias_ref"] == "rulestest.ctx" and ctx["source_channel"] == "cli" and ctx["user"] == "st2admin"
+    alias_id = host.st2_json("action-alias", "get", "rulestest.ctx")["id"]
+    alias_ref = {"id": alias_id, "name": "ctx"}  # as StackStorm 3.9 stores it (get_ref_from_model)
+    assert ctx["action_alias_ref"] == alias_ref and ctx["source_channel"] == "cli" and ctx["user"] == "st2admin"
     result = output_of(doc["result"])
     assert result["word"] == "banana" and result["count"] == 4
-    assert result["channel"] == "cli" and result["alias"] == "rulestest.ctx" and result["user"] == "st2admin"
+    assert result["channel"] == "cli" and result["alias"] == alias_ref and result["user"] == "st2admin"
     reply = _st2_mistral(host, "reply", ex_id)
     assert reply.returncode == 0, reply.stderr
     assert reply.stdout.strip() == "word=banana count=4 channel=cli"

@@ -97,10 +97,11 @@ def test_reply_for_pending_done_disabled_and_broken_template():
                                       "result": {"format": "got {{ execution.result.v }}"}}, "src")
     result = {"v": 42, "extra": {"state": "SUCCESS", "state_info": None}, "tasks": []}
     done = {"id": "e1", "status": "succeeded", "result": result, "action": {"ref": "p.a"},
-            "context": {"action_alias_ref": "p.n"}}
+            "context": {"action_alias_ref": {"id": alias.id, "name": "n"}}}
     assert aliases.reply_for(alias, dict(done, status="running"))["message"] is None
     reply = aliases.reply_for(alias, done)
-    assert reply["completed"] and reply["message"] == "got 42" and reply["action_alias_ref"] == "p.n"
+    assert reply["completed"] and reply["message"] == "got 42"
+    assert reply["action_alias_ref"] == {"id": alias.id, "name": "n"}
     alias.result = {"enabled": False}
     assert aliases.reply_for(alias, done)["message"] is None
     alias.result = {"format": "{{ execution.nothing.here }}"}
@@ -142,7 +143,9 @@ def test_alias_routes_match_execute_and_reply(client):
     doc = _wait(client, ex_id)
     assert doc["status"] == "succeeded" and doc["parameters"]["times"] == 3
     assert doc["context"]["user"] == "st2admin" and doc["context"]["api_user"] == "bob"
-    assert doc["context"]["source_channel"] == "#ops" and doc["context"]["action_alias_ref"] == "ap.say"
+    say = client.get("/api/v1/actionalias/ap.say", headers=client.auth).get_json()
+    assert doc["context"]["source_channel"] == "#ops"
+    assert doc["context"]["action_alias_ref"] == {"id": say["id"], "name": "say"}  # as StackStorm 3.9 stores it
     reply = client.get("/api/v1/aliasexecution/%s/reply" % ex_id, headers=client.auth).get_json()
     assert reply["completed"] and reply["message"] == "said: hello 3"
 

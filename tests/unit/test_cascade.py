@@ -157,6 +157,7 @@ def test_check_request_unknown_operation():
     ("paused", ["paused", "succeeded"], "paused"),
     ("paused", ["pausing"], "pausing"),
     ("paused", ["running"], "pausing"),
+    ("paused", ["pending", "paused"], "paused"),  # an Inquiry waiting is not active (StackStorm 3.2)
     ("canceled", ["running"], "canceling"),
     ("canceled", ["canceled", "paused"], "canceled"),
     ("running", ["pausing"], "running"),
@@ -572,3 +573,50 @@ def test_pause_never_answers_pausing_over_a_paused_stackstorm_accepted_meanwhile
     s.list_children = list_then_settle
     assert cascade.pause(m, s, "st2root", "root") == "paused"
     assert listed == ["st2root", "st2root"]
+
+
+class TaskFollowsAction(FakeMistral):
+    """Mistral 23: the task of an action execution set PAUSED/RUNNING takes that state."""
+
+    def __init__(self, task_of: Dict[str, tuple]) -> None:
+        super().__init__()
+        self.task_of = task_of  # action execution id -> (execution id, task index)
+
+    def update_action_execution(self, ae_id: str, state: str, output: Any = None) -> Dict[str, Any]:
+        ex_id, index = self.task_of[ae_id]
+        self.tasks[ex_id][index]["state"] = state
+        return super().update_action_execution(ae_id, state, output)
+
+
+def test_pause_with_a_pending_inquiry_pauses_its_task_and_is_paused_resume_runs_it_again():
+    """core.ask pending below the workflow: its Mistral task is PAUSED with the workflow, so the
+    workflow is `paused` (not `pausing` for ever) while the inquiry waits; resume sets it RUNNING
+    again so the response completes it. Other children's tasks are left to their runners."""
+    m = TaskFollowsAction({"ae-ask": ("root", 0), "ae-local": ("root", 1)})
+    m.add("root", tasks=["RUNNING", "RUNNING"])
+    m.action_executions["ae-ask"] = {"state": "RUNNING"}
+    m.action_executions["ae-local"] = {"state": "RUNNING"}
+    s = FakeSt2()
+    s.add("st2root")
+    s.add("ask", status="pending", parent="st2root", runner="inquirer",
+          context={"mistral": {"action_execution_id": "ae-ask"}})
+    s.add("local", status="running", parent="st2root", runner="local-shell-cmd",
+          context={"mistral": {"action_execution_id": "ae-local"}})
+    assert cascade.pause(m, s, "st2root", "root") == "pausing"  # core.local still runs
+    assert m.action_updates == [("ae-ask", "PAUSED")]
+    s.executions["local"]["status"] = "succeeded"
+    m.tasks["root"][1]["state"] = "SUCCESS"
+    assert cascade.tree_status(m, "root") == "paused"
+    assert cascade.resume(m, s, "st2root", "root") == "running"
+    assert m.action_updates == [("ae-ask", "PAUSED"), ("ae-ask", "RUNNING")]
+
+
+def test_pause_with_only_a_pending_inquiry_answers_paused():
+    m = TaskFollowsAction({"ae-ask": ("root", 0)})
+    m.add("root", tasks=["RUNNING"])
+    m.action_executions["ae-ask"] = {"state": "RUNNING"}
+    s = FakeSt2()
+    s.add("st2root")
+    s.add("ask", status="pending", parent="st2root", runner="inquirer",
+          context={"mistral": {"action_execution_id": "ae-ask"}})
+    assert cascade.pause(m, s, "st2root", "root") == "paused"
