@@ -470,3 +470,30 @@ def test_pause_up_failures_are_logged_not_raised():
 def test_without_a_stackstorm_api_the_engine_does_not_pause_up():
     kid = child("c1", status="paused")
     assert make(FakeExecutions([], [kid])).on_update(kid) == SKIPPED
+
+
+@pytest.mark.parametrize("parent_status,expected,paused", [
+    ("pausing", APPLIED, ["ae-ask"]), ("paused", APPLIED, ["ae-ask"]),
+    ("running", ALREADY, []),  # StackStorm's inquirer asks a running parent to pause; its runner does it
+])
+def test_a_pending_child_under_a_pausing_or_paused_workflow_gets_its_mistral_task_paused(
+        parent_status, expected, paused):
+    st2 = FakeSt2()
+    st2.add("wf1", status=parent_status)
+    asked: List[str] = []
+    eng = SyncEngine(FakeExecutions([]), None, querier_factory=FakeQuerier, handler_factory=lambda: FakeHandler,
+                     st2_executions=st2, pend_handler=lambda url: asked.append(url.rsplit("/", 1)[1]) is None)
+    assert eng.on_update(child("ask", status="pending"), complete=True) == expected
+    assert asked == paused and FakeHandler.calls == []
+    assert eng.pended == {expected: 1}
+
+
+def test_pend_failures_are_counted_not_raised_and_other_pending_executions_ignored():
+    st2 = FakeSt2()
+    st2.add("wf1", status="paused")
+    st2.down = True
+    eng = SyncEngine(FakeExecutions([]), None, querier_factory=FakeQuerier, handler_factory=lambda: FakeHandler,
+                     st2_executions=st2, pend_handler=lambda url: True)
+    assert eng.on_update(child("ask", status="pending"), complete=True) == FAILED
+    not_mistral = dict(child("ask2", status="pending"), liveaction={})
+    assert eng.on_update(not_mistral, complete=True) is None
