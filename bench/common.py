@@ -265,9 +265,12 @@ def main_n(doc: Optional[str], run: Callable[[Mistral, int], List[Dict[str, Any]
     """Command line of a bench taking -n and --url: run it on a Mistral and print its rows."""
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("-n", type=int, default=default_n)
-    parser.add_argument("--url", help="existing Mistral v2 URL (default: start an embedded one)")
+    parser.add_argument("--url", help="existing Mistral v2 URL (default: start one, see --mode)")
+    parser.add_argument("--mode", choices=("embedded", "distributed"), default="embedded",
+                        help="Mistral to start: embedded (one process, SQLite, in-process RPC) or "
+                             "distributed (api/engine/executor/notifier, RabbitMQ, PostgreSQL)")
     args = parser.parse_args()
-    mistral = Mistral(url=args.url)
+    mistral = Mistral(mode=args.mode, url=args.url)
     try:
         for row in run(mistral, args.n):
             print("%s: %s (goal %s)" % (row["bench"], row["value"], row["goal"]))

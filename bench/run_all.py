@@ -1,8 +1,9 @@
 """Every st2-mistral benchmark in one run against one real embedded Mistral; prints one table.
 
 Usage: .venv/bin/python bench/run_all.py [--quick] [--no-distributed] [--json FILE]
-(or `bash bench/run`). Sync lag is also measured on distributed Mistral (RabbitMQ + PostgreSQL,
-the notifier in its own process) when those are reachable. --quick: small sizes (smoke run).
+(or `bash bench/run`). Sync lag, start overhead and the callback hop are also measured on
+distributed Mistral (RabbitMQ + PostgreSQL, the notifier in its own process) when those are
+reachable. --quick: small sizes (smoke run).
 Runs in 5-7 minutes on 2 cores.
 """
 from __future__ import annotations
@@ -94,6 +95,9 @@ def main() -> int:
             dist = common.Mistral("distributed")
             try:
                 _timed("sync lag (distributed)", lambda: sync_lag.run(dist, n=5 if args.quick else 15), rows)
+                _timed("start overhead (distributed)", lambda: _start_overhead(dist, 5 if args.quick else 30), rows)
+                _timed("callback hop (real StackStorm, distributed Mistral)",
+                       lambda: callback_hop.run(dist, n=5 if args.quick else 20), rows)
             finally:
                 dist.stop()
     print()

@@ -115,6 +115,13 @@ def wants_pause_up(doc: Dict[str, Any]) -> bool:
     return doc.get("status") in (St2.PAUSING, St2.PAUSED) and parent_of(doc) is not None
 
 
+def wants_pend(doc: Dict[str, Any]) -> bool:
+    """A child started by a Mistral task that went `pending` (an Inquiry, core.ask)."""
+    callback = callback_of(doc)
+    return (doc.get("status") == St2.PENDING and callback.get("source") == CALLBACK_SOURCE
+            and bool(callback.get("url")) and parent_of(doc) is not None)
+
+
 def runner_name(doc: Dict[str, Any]) -> Optional[str]:
     """The runner of an execution as GET /executions/<id> shows it."""
     runner = doc.get("runner") or {}
@@ -177,6 +184,11 @@ def _default_handler() -> Any:
     return MistralCallbackHandler
 
 
+def _default_pend(url: str) -> bool:
+    from mistral_v2.callback import pause_task
+    return pause_task(url)
+
+
 class SyncEngine:
     """The three jobs; the caller decides when they run (bus/hook, interval loop)."""
 
@@ -184,7 +196,8 @@ class SyncEngine:
                  querier_factory: Callable[[], Any] = _default_querier,
                  handler_factory: Callable[[], Any] = _default_handler,
                  batch_size: Optional[int] = None,
-                 st2_executions: Optional[cascade.St2Executions] = None) -> None:
+                 st2_executions: Optional[cascade.St2Executions] = None,
+                 pend_handler: Optional[Callable[[str], bool]] = None) -> None:
         self.executions = executions
         # StackStorm's API as the runner's cascade uses it (get, children, pause requests)
         self.st2_executions = st2_executions
@@ -195,6 +208,8 @@ class SyncEngine:
         self._querier: Any = None
         self.delivered: Dict[str, int] = {}  # outcome -> count (for logs, tests and benchmarks)
         self.paused_up: Dict[str, int] = {}  # pause-up outcome -> count
+        self.pended: Dict[str, int] = {}  # pend outcome -> count
+        self.pend_handler: Callable[[str], bool] = pend_handler or _default_pend
         # children whose callback is settled (applied, already there, refused): skipped by later
         # bus messages and sweeps without asking Mistral again
         self._settled: "OrderedDict[str, str]" = OrderedDict()
@@ -208,6 +223,8 @@ class SyncEngine:
         message), no re-read needed."""
         if wants_pause_up(doc):
             return self.pause_up(doc)
+        if wants_pend(doc):
+            return self.pend(doc)
         if not wants_callback(doc):
             return None
         if not self.partition.owns(owner_key(doc)):
@@ -263,8 +280,9 @@ class SyncEngine:
         do it for action-chain and orquesta children. Once per pause: the owner of the parent's
         key does it under the parent's lock, after reading the parent's status again.
 
-        APPLIED: a pause was requested; ALREADY: nothing to pause; SKIPPED: not ours, or the
-        parent is not a mistral-v2 execution; FAILED: StackStorm refused or is unreachable."""
+        APPLIED: a pause was requested; ALREADY: nothing to pause; RESUMED: the parent was resumed
+        after the child began pausing, the now paused child was resumed instead; SKIPPED: not ours,
+        or the parent is not a mistral-v2 execution; FAILED: StackStorm refused or is unreachable."""
         parent_id = parent_of(doc)
         if self.st2_executions is None or not parent_id or not self.partition.owns(owner_key(doc)):
             return SKIPPED
@@ -312,6 +330,30 @@ class SyncEngine:
             LOG.warning("cannot list paused children: %s", exc)
             return 0
         return sum(int(self.pause_up(child) == APPLIED) for child in children)
+
+    # -- job 1c: a child pending (an Inquiry) under a pausing/paused workflow ---------------------------
+
+    def pend(self, doc: Dict[str, Any]) -> Optional[str]:
+        """A child went `pending` (core.ask) while its parent workflow is already pausing/paused
+        (another inquiry or a user paused it first, so the parent's own pause did not see this
+        child pending): set the child's Mistral task PAUSED, or the parent stays `pausing` for
+        ever and StackStorm's `inquiry respond` cannot resume it. A running parent is left
+        alone: StackStorm's inquirer asks it to pause and its runner's pause does the same.
+
+        APPLIED: the task was paused; ALREADY: nothing to do; SKIPPED: not ours; FAILED."""
+        parent_id = parent_of(doc)
+        if self.st2_executions is None or not parent_id or not self.partition.owns(owner_key(doc)):
+            return SKIPPED
+        outcome = FAILED
+        try:
+            if self.st2_executions.get_execution(parent_id).get("status") not in (St2.PAUSING, St2.PAUSED):
+                outcome = ALREADY
+            else:
+                outcome = APPLIED if self.pend_handler(callback_of(doc)["url"]) else ALREADY
+        except St2MistralError as exc:
+            LOG.warning("pausing the Mistral task of pending execution %s failed: %s", doc["id"], exc)
+        self.pended[outcome] = self.pended.get(outcome, 0) + 1
+        return outcome
 
     def settled(self, child_id: str) -> bool:
         """True when this process already settled the child's callback."""

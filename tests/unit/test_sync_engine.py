@@ -565,3 +565,30 @@ def test_rest_paused_children_lists_chain_and_orquesta_children_of_the_given_par
     rest._list = listing
     assert [d["id"] for d in rest.paused_children(["wf1", "wf2"])] == ["c1", "o1"]
     assert sorted(asked) == sorted((r, s) for r in ("action-chain", "orquesta") for s in ("pausing", "paused"))
+
+
+@pytest.mark.parametrize("parent_status,expected,paused", [
+    ("pausing", APPLIED, ["ae-ask"]), ("paused", APPLIED, ["ae-ask"]),
+    ("running", ALREADY, []),  # StackStorm's inquirer asks a running parent to pause; its runner does it
+])
+def test_a_pending_child_under_a_pausing_or_paused_workflow_gets_its_mistral_task_paused(
+        parent_status, expected, paused):
+    st2 = FakeSt2()
+    st2.add("wf1", status=parent_status)
+    asked: List[str] = []
+    eng = SyncEngine(FakeExecutions([]), None, querier_factory=FakeQuerier, handler_factory=lambda: FakeHandler,
+                     st2_executions=st2, pend_handler=lambda url: asked.append(url.rsplit("/", 1)[1]) is None)
+    assert eng.on_update(child("ask", status="pending"), complete=True) == expected
+    assert asked == paused and FakeHandler.calls == []
+    assert eng.pended == {expected: 1}
+
+
+def test_pend_failures_are_counted_not_raised_and_other_pending_executions_ignored():
+    st2 = FakeSt2()
+    st2.add("wf1", status="paused")
+    st2.down = True
+    eng = SyncEngine(FakeExecutions([]), None, querier_factory=FakeQuerier, handler_factory=lambda: FakeHandler,
+                     st2_executions=st2, pend_handler=lambda url: True)
+    assert eng.on_update(child("ask", status="pending"), complete=True) == FAILED
+    not_mistral = dict(child("ask2", status="pending"), liveaction={})
+    assert eng.on_update(not_mistral, complete=True) is None
