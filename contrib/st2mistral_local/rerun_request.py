@@ -26,7 +26,8 @@ def rerun_options(execution_id: str, body: Dict[str, Any], workflow: bool) -> Di
 
     Without tasks: {"ref"} (the runner starts afresh). With tasks: {"ref", "tasks", "reset"} as
     StackStorm sends them (st2client's `--no-reset X` arrives as `reset` = tasks minus X; a body
-    without "reset" resets every task) plus our optional "no_reset", "context", "next",
+    without "reset", or with an empty one, carries no "reset", as StackStorm's API stores it, and
+    the runner then re-runs only the failed items of with-items tasks) plus our optional "no_reset", "context", "next",
     "published". Refuses (InvalidParametersError, HTTP 400) what StackStorm's controller refuses:
     parameters together with tasks, reset names outside tasks, tasks of a non-workflow execution.
     """
@@ -58,10 +59,8 @@ def rerun_options(execution_id: str, body: Dict[str, Any], workflow: bool) -> Di
         raise InvalidParametersError("List of tasks to reset does not match the tasks to rerun: %s not in %s."
                                      % (", ".join(stray), ", ".join(tasks)))
     options.update(tasks=list(dict.fromkeys(tasks)))
-    if reset is not None:
+    if reset:  # StackStorm's re_run controller stores only a non-empty reset list
         options["reset"] = list(dict.fromkeys(reset))
-    elif no_reset is None:
-        options["reset"] = list(options["tasks"])
     if no_reset is not None:
         options["no_reset"] = list(dict.fromkeys(no_reset))
     overrides = body.get("context")

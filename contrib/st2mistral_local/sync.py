@@ -68,6 +68,9 @@ class HostExecutions:
     def claim_callback(self, doc: Dict[str, Any]) -> bool:
         return self.store.claim_callback(doc["id"])
 
+    def paused_children(self, parent_ids: List[str]) -> List[Dict[str, Any]]:
+        return []  # the host runs no action-chain or orquesta execution (and sees every pause in-process)
+
     def callback_done(self, doc: Dict[str, Any], outcome: str) -> None:
         state = {"applied": "applied", "already": "applied", "rejected": "rejected"}.get(outcome, "failed")
         self.store.set_callback_state(doc["id"], state)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import threading
 import time
@@ -16,8 +17,11 @@ LOG = logging.getLogger(__name__)
 
 CALLBACK_SOURCE = "mistral_v2"
 MISTRAL_RUNNER = "mistral-v2"
-# Outcomes of one callback delivery.
+# Children whose runner never tells a Mistral parent it paused: the sweep looks for them.
+SILENT_CHILD_RUNNERS = ("action-chain", "orquesta")
+# Outcomes of one callback delivery (and of a pause-up: RESUMED = the child was resumed instead).
 APPLIED, ALREADY, REJECTED, FAILED, SKIPPED = "applied", "already", "rejected", "failed", "skipped"
+RESUMED = "resumed"
 
 QueryAnswer = Dict[str, Tuple[str, Dict[str, Any]]]
 SETTLED_KEPT = 20000
@@ -43,6 +47,9 @@ class Executions(Protocol):
 
     def callback_done(self, doc: Dict[str, Any], outcome: str) -> None:
         """Remember the outcome of one delivery (APPLIED, ALREADY, REJECTED or FAILED)."""
+
+    def paused_children(self, parent_ids: List[str]) -> List[Dict[str, Any]]:
+        """Action-chain and orquesta executions pausing/paused whose parent is one of `parent_ids`."""
 
 
 class Partition(Protocol):
@@ -108,11 +115,43 @@ def wants_pause_up(doc: Dict[str, Any]) -> bool:
     return doc.get("status") in (St2.PAUSING, St2.PAUSED) and parent_of(doc) is not None
 
 
+def wants_pend(doc: Dict[str, Any]) -> bool:
+    """A child started by a Mistral task that went `pending` (an Inquiry, core.ask)."""
+    callback = callback_of(doc)
+    return (doc.get("status") == St2.PENDING and callback.get("source") == CALLBACK_SOURCE
+            and bool(callback.get("url")) and parent_of(doc) is not None)
+
+
 def runner_name(doc: Dict[str, Any]) -> Optional[str]:
     """The runner of an execution as GET /executions/<id> shows it."""
     runner = doc.get("runner") or {}
     name = runner.get("name") if isinstance(runner, dict) else runner
     return name or (doc.get("action") or {}).get("runner_type")
+
+
+def _when(value: Any) -> Optional[datetime.datetime]:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        found = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=datetime.timezone.utc)
+
+
+def last_entered(doc: Dict[str, Any], status: str) -> Optional[datetime.datetime]:
+    """When the execution last entered `status`, from StackStorm's status log (None: unknown)."""
+    entries = [e for e in doc.get("log") or [] if isinstance(e, dict) and e.get("status") == status]
+    found = [t for t in (_when(e.get("timestamp")) for e in entries) if t is not None]
+    return max(found) if found else None
+
+
+def resumed_after_pause(parent: Dict[str, Any], child: Dict[str, Any]) -> bool:
+    """True when the parent was resumed after the child began pausing: the user's last word is to
+    run, the child was only left behind (StackStorm refuses to resume a `pausing` execution)."""
+    resumed = last_entered(parent, St2.RESUMING)
+    paused = last_entered(child, St2.PAUSING) or last_entered(child, St2.PAUSED)
+    return resumed is not None and paused is not None and resumed > paused
 
 
 def owner_key(doc: Dict[str, Any]) -> str:
@@ -145,6 +184,11 @@ def _default_handler() -> Any:
     return MistralCallbackHandler
 
 
+def _default_pend(url: str) -> bool:
+    from mistral_v2.callback import pause_task
+    return pause_task(url)
+
+
 class SyncEngine:
     """The three jobs; the caller decides when they run (bus/hook, interval loop)."""
 
@@ -152,7 +196,8 @@ class SyncEngine:
                  querier_factory: Callable[[], Any] = _default_querier,
                  handler_factory: Callable[[], Any] = _default_handler,
                  batch_size: Optional[int] = None,
-                 st2_executions: Optional[cascade.St2Executions] = None) -> None:
+                 st2_executions: Optional[cascade.St2Executions] = None,
+                 pend_handler: Optional[Callable[[str], bool]] = None) -> None:
         self.executions = executions
         # StackStorm's API as the runner's cascade uses it (get, children, pause requests)
         self.st2_executions = st2_executions
@@ -163,6 +208,8 @@ class SyncEngine:
         self._querier: Any = None
         self.delivered: Dict[str, int] = {}  # outcome -> count (for logs, tests and benchmarks)
         self.paused_up: Dict[str, int] = {}  # pause-up outcome -> count
+        self.pended: Dict[str, int] = {}  # pend outcome -> count
+        self.pend_handler: Callable[[str], bool] = pend_handler or _default_pend
         # children whose callback is settled (applied, already there, refused): skipped by later
         # bus messages and sweeps without asking Mistral again
         self._settled: "OrderedDict[str, str]" = OrderedDict()
@@ -176,6 +223,8 @@ class SyncEngine:
         message), no re-read needed."""
         if wants_pause_up(doc):
             return self.pause_up(doc)
+        if wants_pend(doc):
+            return self.pend(doc)
         if not wants_callback(doc):
             return None
         if not self.partition.owns(owner_key(doc)):
@@ -231,8 +280,9 @@ class SyncEngine:
         do it for action-chain and orquesta children. Once per pause: the owner of the parent's
         key does it under the parent's lock, after reading the parent's status again.
 
-        APPLIED: a pause was requested; ALREADY: nothing to pause; SKIPPED: not ours, or the
-        parent is not a mistral-v2 execution; FAILED: StackStorm refused or is unreachable."""
+        APPLIED: a pause was requested; ALREADY: nothing to pause; RESUMED: the parent was resumed
+        after the child began pausing, the now paused child was resumed instead; SKIPPED: not ours,
+        or the parent is not a mistral-v2 execution; FAILED: StackStorm refused or is unreachable."""
         parent_id = parent_of(doc)
         if self.st2_executions is None or not parent_id or not self.partition.owns(owner_key(doc)):
             return SKIPPED
@@ -241,16 +291,68 @@ class SyncEngine:
             if not got:
                 return SKIPPED
             try:
-                if runner_name(self.st2_executions.get_execution(parent_id)) != MISTRAL_RUNNER:
+                parent = self.st2_executions.get_execution(parent_id)
+                if runner_name(parent) != MISTRAL_RUNNER:
                     return SKIPPED  # StackStorm's own workflows cascade up between themselves
-                asked = cascade.pause_up(self.st2_executions, str(doc["id"]))
-                outcome = APPLIED if asked else ALREADY
-                if asked:
-                    LOG.info("execution %s %s: asked %s to pause too", doc["id"], doc.get("status"),
-                             ", ".join(asked))
+                outcome = self._pause_up_or_catch_up(parent, self.st2_executions.get_execution(str(doc["id"])))
             except St2MistralError as exc:
                 LOG.warning("cascading the pause of %s up failed: %s", doc["id"], exc)
         self.paused_up[outcome] = self.paused_up.get(outcome, 0) + 1
+        return outcome
+
+    def _pause_up_or_catch_up(self, parent: Dict[str, Any], child: Dict[str, Any]) -> str:
+        """Pause the parent, unless the parent was resumed after the child began pausing: then the
+        child, once paused, is resumed too (what the parent's resume could not do while it was
+        pausing) and the parent keeps running."""
+        assert self.st2_executions is not None
+        if parent.get("status") in (St2.RUNNING, St2.RESUMING) and resumed_after_pause(parent, child):
+            if child.get("status") != St2.PAUSED:
+                return ALREADY  # still pausing: its `paused` message (or the sweep) comes back here
+            self.st2_executions.request_resume(str(child["id"]))
+            LOG.info("execution %s paused before its parent %s was resumed: resumed it too", child["id"],
+                     parent["id"])
+            return RESUMED
+        asked = cascade.pause_up(self.st2_executions, str(child["id"]))
+        if asked:
+            LOG.info("execution %s %s: asked %s to pause too", child["id"], child.get("status"), ", ".join(asked))
+        return APPLIED if asked else ALREADY
+
+    def sweep_paused_children(self, docs: List[Dict[str, Any]]) -> int:
+        """The pause-up of action-chain/orquesta children whose bus message no instance saw (paused
+        while no sync instance ran): each running mistral-v2 parent in `docs` with such a child
+        pausing/paused goes through `pause_up` (same rules, once). Returns the parents asked to pause."""
+        running = sorted(str(d["id"]) for d in docs if d.get("status") == St2.RUNNING)
+        if self.st2_executions is None or not running:
+            return 0
+        try:
+            children = self.executions.paused_children(running)
+        except St2MistralError as exc:
+            LOG.warning("cannot list paused children: %s", exc)
+            return 0
+        return sum(int(self.pause_up(child) == APPLIED) for child in children)
+
+    # -- job 1c: a child pending (an Inquiry) under a pausing/paused workflow ---------------------------
+
+    def pend(self, doc: Dict[str, Any]) -> Optional[str]:
+        """A child went `pending` (core.ask) while its parent workflow is already pausing/paused
+        (another inquiry or a user paused it first, so the parent's own pause did not see this
+        child pending): set the child's Mistral task PAUSED, or the parent stays `pausing` for
+        ever and StackStorm's `inquiry respond` cannot resume it. A running parent is left
+        alone: StackStorm's inquirer asks it to pause and its runner's pause does the same.
+
+        APPLIED: the task was paused; ALREADY: nothing to do; SKIPPED: not ours; FAILED."""
+        parent_id = parent_of(doc)
+        if self.st2_executions is None or not parent_id or not self.partition.owns(owner_key(doc)):
+            return SKIPPED
+        outcome = FAILED
+        try:
+            if self.st2_executions.get_execution(parent_id).get("status") not in (St2.PAUSING, St2.PAUSED):
+                outcome = ALREADY
+            else:
+                outcome = APPLIED if self.pend_handler(callback_of(doc)["url"]) else ALREADY
+        except St2MistralError as exc:
+            LOG.warning("pausing the Mistral task of pending execution %s failed: %s", doc["id"], exc)
+        self.pended[outcome] = self.pended.get(outcome, 0) + 1
         return outcome
 
     def settled(self, child_id: str) -> bool:
@@ -269,7 +371,7 @@ class SyncEngine:
     def reconcile_once(self) -> Dict[str, int]:
         """One cycle: query Mistral for every unfinished workflow this instance owns, record what
         it says, then deliver the callbacks that were missed. Returns counts."""
-        counts = {"queried": 0, "updated": 0, "callbacks": 0, "owned": 0, "unfinished": 0}
+        counts = {"queried": 0, "updated": 0, "callbacks": 0, "owned": 0, "unfinished": 0, "paused_up": 0}
         self.partition.refresh()
         docs = self.executions.unfinished_workflows()
         counts["unfinished"] = len(docs)
@@ -294,6 +396,7 @@ class SyncEngine:
         for child in self.executions.due_callbacks(mine, answers):
             if wants_callback(child) and not self.settled(child["id"]) and self.partition.owns(owner_key(child)):
                 counts["callbacks"] += int(self.deliver(child) == APPLIED)
+        counts["paused_up"] = self.sweep_paused_children(mine)
         return counts
 
     def query(self, batch: List[Tuple[str, Dict[str, Any]]]) -> QueryAnswer:

@@ -7,7 +7,14 @@ from typing import Any, Dict, List, Optional
 from mistral_v2 import statuses
 from mistral_v2.cascade import RestSt2Executions
 from mistral_v2.statuses import St2
-from st2mistral_sync.engine import QueryAnswer, may_await_callback, task_states, wants_callback
+from st2mistral_sync.engine import (
+    SILENT_CHILD_RUNNERS,
+    QueryAnswer,
+    may_await_callback,
+    parent_of,
+    task_states,
+    wants_callback,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -66,6 +73,14 @@ class RestExecutions(RestSt2Executions):
                 if wants_callback(child) and may_await_callback(task_id, states):
                     due.append(child)
         return due
+
+    def paused_children(self, parent_ids: List[str]) -> List[Dict[str, Any]]:
+        wanted = set(parent_ids)
+        found: List[Dict[str, Any]] = []
+        for runner in SILENT_CHILD_RUNNERS:
+            for status in (St2.PAUSING, St2.PAUSED):
+                found.extend(d for d in self._list(runner=runner, status=status) if parent_of(d) in wanted)
+        return found
 
     def claim_callback(self, doc: Dict[str, Any]) -> bool:
         return True  # Mistral's action execution state tells whether it was delivered

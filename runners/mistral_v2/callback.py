@@ -86,10 +86,23 @@ class MistralCallbackHandler:
         return True
 
 
+def pause_task(url: str) -> bool:
+    """Set the Mistral action execution of a callback URL PAUSED while it is RUNNING (a child
+    that went `pending`, an Inquiry, under a pausing/paused workflow: Mistral then counts no
+    running task there). True when it was set."""
+    base, action_ex_id = split_url(url)
+    api = MistralCallbackHandler.api_factory(url=base)
+    if api.get_action_execution(action_ex_id).get("state") != statuses.RUNNING:
+        return False
+    api.update_action_execution(action_ex_id, statuses.PAUSED)
+    LOG.info("Mistral action execution %s set PAUSED (its StackStorm execution is pending).", action_ex_id)
+    return True
+
+
 def get_instance() -> type:
     """Factory used by st2's callback loader convention."""
     return MistralCallbackHandler
 
 
 __all__ = ["MistralCallbackHandler", "get_instance", "split_url", "build_output", "action_execution_id",
-           "child_action_execution_id"]
+           "child_action_execution_id", "pause_task"]

@@ -402,6 +402,41 @@ def pause_up(st2: St2Executions, execution_id: str) -> List[str]:
         return asked
 
 
+def settled_status(api: Any, st2: Optional[St2Executions], child: Mapping[str, Any]) -> str:
+    """A child workflow's status as its parent's pause answer must count it.
+
+    A `mistral-v2` child that StackStorm still shows `pausing` while its own Mistral tree has no
+    active task and none of its own workflow children is active counts as `paused`: its runner's
+    `paused` answer is only not stored yet (StackStorm's status lags Mistral's). Any other child
+    counts with its StackStorm status.
+    """
+    status = child.get("status") or ""
+    mistral_id = ((child.get("context") or {}).get("mistral") or {}).get("execution_id")
+    runner = child.get("runner") or {}
+    name = runner.get("name") if isinstance(runner, Mapping) else runner
+    if status != St2.PAUSING or name != "mistral-v2" or not mistral_id:
+        return status
+    try:
+        own = tree_status(api, str(mistral_id))
+    except MistralError as exc:
+        LOG.warning("Cannot read Mistral execution %s of child %s: %s", mistral_id, child.get("id"), exc)
+        return status
+    grandchildren = workflow_children(st2, str(child.get("id")))
+    return St2.PAUSED if combine_status(own, [settled_status(api, st2, g) for g in grandchildren]) == St2.PAUSED \
+        else status
+
+
+def stored_status(st2: Optional[St2Executions], execution_id: str) -> Optional[str]:
+    """The execution's status as StackStorm stores it now (None when unknown)."""
+    if st2 is None:
+        return None
+    try:
+        return st2.get_execution(execution_id).get("status")
+    except St2MistralError as exc:
+        LOG.warning("Cannot read execution %s: %s", execution_id, exc)
+        return None
+
+
 # -- what the runner calls ----------------------------------------------------------------------------
 
 
@@ -429,10 +464,13 @@ def pause(api: Any, st2: Optional[St2Executions], execution_id: str, mistral_exe
     set_parent_task_state(api, parent_action_execution_id(context, callback), statuses.PAUSED)
     combined = combine_status(status, [c.get("status") or "" for c in children])
     if combined == St2.PAUSING:
-        # Children may have paused meanwhile, and the plugin may already have pushed `paused`:
-        # StackStorm stores the status the runner returns over it, so answer with the status now.
+        # StackStorm stores the status the runner returns OVER whatever was written meanwhile (a
+        # `paused` pushed by the plugin or the reconciler): never answer a stale `pausing`.
         children = workflow_children(st2, execution_id)
-        combined = combine_status(tree_status(api, mistral_execution_id), [c.get("status") or "" for c in children])
+        combined = combine_status(tree_status(api, mistral_execution_id),
+                                  [settled_status(api, st2, c) for c in children])
+        if combined == St2.PAUSING and stored_status(st2, execution_id) == St2.PAUSED:
+            combined = St2.PAUSED  # StackStorm accepted `paused` meanwhile: no child was active
     return combined
 
 

@@ -49,8 +49,10 @@ NOT_RUNNABLE: Dict[str, str] = {
                               "tier) up to its first remote-shell task",
     "mistral-workbook-multiple-subflows": "its last task runs examples.echochain (action-chain runner, not "
                                           "on the host); runs on real StackStorm (st2 tier)",
-    "mistral-test-cancel-subworkflow-chain": "its child examples.chain-test-cancel is an action-chain",
-    "mistral-test-pause-resume-subworkflow-chain": "its child examples.chain-test-pause-resume is an action-chain",
+    "mistral-test-cancel-subworkflow-chain": "its child examples.chain-test-cancel is an action-chain (not on "
+                                             "the host); runs on real StackStorm (st2 tier)",
+    "mistral-test-pause-resume-subworkflow-chain": "its child examples.chain-test-pause-resume is an action-chain "
+                                                   "(not on the host); runs on real StackStorm (st2 tier)",
 }
 
 # Workflows whose documented result Mistral 23 itself does not give (docs/operations.md; not collected).
@@ -61,12 +63,7 @@ MISTRAL_23_DIFFERS: Dict[str, str] = {
 
 # Examples that run on the local host but not on real StackStorm 3.9 with this runner (st2 tier;
 # not collected there).
-ST2_DIFFERS: Dict[str, str] = {
-    "mistral-test-pause-before-task-subworkflow-action":
-        "OPEN DEFECT, intermittent on real StackStorm 3.9 (failed 1 of 3 full runs on 2026-12-01): after "
-        "the child StackStorm workflow pauses itself before its task2, the parent sometimes stays "
-        "'pausing' instead of 'paused'; passes on the local host",
-}
+ST2_DIFFERS: Dict[str, str] = {}
 
 # Workflows that should run here once another part of issue 15 has landed (not collected).
 WAITING: Dict[str, str] = {}
@@ -235,6 +232,58 @@ def drive_cancel_child(host: Any, ex_id: str, case: Case) -> Dict[str, Any]:
     os.remove(case.tempfile_path)
     assert host.wait(child["id"], ["canceled", "succeeded", "failed"])["status"] == "canceled"
     return host.wait(ex_id, ["canceled", "succeeded", "failed"])
+
+
+def _chain_tasks(host: Any, chain_id: str) -> Dict[str, str]:
+    """{chain task name: status} of an action chain's child executions."""
+    return {(c.get("context") or {}).get("chain", {}).get("name"): c["status"] for c in host.children(chain_id)}
+
+
+def _running_chain(host: Any, ex_id: str) -> Dict[str, Any]:
+    """The action-chain child of `ex_id` once its task1 (the command waiting on the temp file) runs."""
+    chain = _wait_child(host, ex_id, ["running"])
+    assert chain["action"]["ref"].startswith("examples.chain-test-"), chain["action"]["ref"]
+    deadline = time.monotonic() + 90
+    while _chain_tasks(host, chain["id"]).get("task1") != "running":
+        assert time.monotonic() < deadline, "task1 of chain %s never ran" % chain["id"]
+        time.sleep(0.2)
+    return chain
+
+
+def drive_pause_resume_chain(host: Any, ex_id: str, case: Case) -> Dict[str, Any]:
+    """mistral-test-pause-resume-subworkflow-chain: pause the Mistral parent while the chain's task1
+    waits: parent and chain go pausing, then paused once task1 ends (the chain's task2 not
+    started); resume the parent: the chain runs task2 and both succeed."""
+    chain = _running_chain(host, ex_id)
+    host.st2("execution", "pause", ex_id)
+    assert host.wait(ex_id, ["pausing", "paused"])["status"] == "pausing"
+    assert host.wait(chain["id"], ["pausing", "paused"])["status"] == "pausing"
+    os.remove(case.tempfile_path)
+    assert host.wait(chain["id"], ["paused"])["status"] == "paused"
+    assert host.wait(ex_id, ["paused"])["status"] == "paused"
+    assert _chain_tasks(host, chain["id"]) == {"task1": "succeeded"}  # task2 not started while paused
+    assert _mistral_tasks(host, ex_id) == {"task1": "PAUSED"}
+    host.st2("execution", "resume", ex_id)
+    assert host.wait(chain["id"], ["succeeded", "failed"])["status"] == "succeeded"
+    doc = host.wait(ex_id, ["succeeded", "failed"])
+    assert _chain_tasks(host, chain["id"]) == {"task1": "succeeded", "task2": "succeeded"}
+    said = [c for c in host.children(chain["id"]) if c["context"]["chain"]["name"] == "task2"][0]
+    assert said["result"]["stdout"] == "hello chain"
+    return doc
+
+
+def drive_cancel_chain(host: Any, ex_id: str, case: Case) -> Dict[str, Any]:
+    """mistral-test-cancel-subworkflow-chain: cancel the Mistral parent while the chain's task1
+    waits: parent and chain go canceling, then canceled once task1 ends; neither task2 runs."""
+    chain = _running_chain(host, ex_id)
+    host.st2("execution", "cancel", ex_id)
+    assert host.wait(ex_id, ["canceling", "canceled"])["status"] == "canceling"
+    assert host.wait(chain["id"], ["canceling", "canceled"])["status"] == "canceling"
+    os.remove(case.tempfile_path)
+    assert host.wait(chain["id"], ["canceled", "succeeded", "failed"])["status"] == "canceled"
+    doc = host.wait(ex_id, ["canceled", "succeeded", "failed"])
+    assert _chain_tasks(host, chain["id"]) == {"task1": "succeeded"}  # the chain's task2 never ran
+    return doc
 
 
 def drive_rerun(host: Any, ex_id: str, case: Case) -> Dict[str, Any]:
@@ -455,6 +504,12 @@ CASES: Dict[str, Case] = {
     "mistral-test-cancel-subworkflow-action": Case(("message=never said",), tempfile="", status="canceled",
                                                    drive=drive_cancel_child,
                                                    check=_only_tasks({"task1": "CANCELLED"})),
+    "mistral-test-pause-resume-subworkflow-chain": Case(("message=hello chain",), tempfile="", stacks=("st2",),
+                                                        drive=drive_pause_resume_chain,
+                                                        check=_task2_said("hello chain")),
+    "mistral-test-cancel-subworkflow-chain": Case(("message=never said",), tempfile="", status="canceled",
+                                                  stacks=("st2",), drive=drive_cancel_chain,
+                                                  check=_only_tasks({"task1": "CANCELLED"})),
     "mistral-test-rerun": Case(tempfile="1", drive=drive_rerun, rerun_task="task1", rerun_children=1,
                                check=_only_tasks({"task1": "SUCCESS"})),
     "mistral-test-rerun-subflow": Case(tempfile="1", drive=drive_rerun, rerun_task="task1.task1", rerun_children=1,

@@ -258,7 +258,7 @@ def test_with_items_no_reset_reruns_only_the_failed_items(host, mistral_client):
     _set_key(host, "rc_bad", "none")
     rc, rerun = _rerun(host, first["id"], "--tasks", "t", "--no-reset", "t")
     assert rc == 0 and rerun["status"] == "succeeded", rerun["result"]
-    assert host.get(rerun["id"])["context"]["re-run"]["reset"] == []
+    assert "reset" not in host.get(rerun["id"])["context"]["re-run"]  # as StackStorm's API stores it
     assert len(_action_executions(mistral_client, task_ids[first["id"]])) == 5 + 2
 
     rc, rerun = _rerun(host, second["id"], "--tasks", "t")

@@ -84,3 +84,43 @@ def test_pause_of_a_subchain_cascades_up_to_its_mistral_parent_and_resume_does_n
     assert len(asked) == 1, asked  # the chain's pausing and paused updates: one pause request
     done = _resumed_to_success(st2_stack, ex_id)
     assert said in str(done["result"])
+
+
+def test_a_subchain_paused_while_no_sync_instance_ran_pauses_its_mistral_parent_when_one_starts(st2_stack):
+    """The bus message of the chain's pause is missed (st2mistral-sync stopped): the service's sweep
+    finds the paused chain under its running Mistral parent and pauses the parent, once."""
+    ex_id = st2_stack.run_async("st2_only.mistral_calls_chain", "seconds=6")
+    chain = _child(st2_stack, ex_id)
+    st2_stack.wait_for_status(chain["id"], ["running"])
+    st2_stack.sync.stop()
+    try:
+        st2_stack.st2("execution", "pause", chain["id"])
+        assert st2_stack.wait_for_status(chain["id"], ["paused"], timeout=60)["status"] == "paused"
+        assert st2_stack.get(ex_id)["status"] == "running"  # nobody told the Mistral parent
+    finally:
+        st2_stack.sync.start()
+    assert st2_stack.wait_for_status(ex_id, ["paused"], timeout=60)["status"] == "paused"
+    asked = re.findall(r"asked %s to pause too" % ex_id, st2_stack.sync.text(st2_stack.sync.log))
+    assert len(asked) == 1, asked
+    st2_stack.st2("execution", "resume", ex_id)
+    done = st2_stack.wait_for_status(ex_id, ["succeeded", "failed"], timeout=90)
+    assert done["status"] == "succeeded", done["result"]
+    assert st2_stack.get(chain["id"])["status"] == "succeeded"
+
+
+def test_a_mistral_parent_pausing_for_its_subchain_cannot_be_resumed_until_paused_then_completes(st2_stack):
+    """While the chain still runs its step the parent is `pausing`: StackStorm itself refuses to
+    resume it (only `paused` executions resume); it settles `paused`, and a resume then finishes all."""
+    ex_id = st2_stack.run_async("st2_only.mistral_calls_chain", "seconds=10")
+    chain = _child(st2_stack, ex_id)
+    st2_stack.wait_for_status(chain["id"], ["running"])
+    st2_stack.st2("execution", "pause", chain["id"])
+    assert st2_stack.wait_for_status(ex_id, ["pausing", "paused"], timeout=60)["status"] == "pausing"
+    refused = st2_stack.st2("execution", "resume", ex_id, check=False)
+    assert refused.returncode != 0 and "pausing" in (refused.stdout + refused.stderr), refused
+    assert st2_stack.wait_for_status(chain["id"], ["paused"], timeout=60)["status"] == "paused"
+    assert st2_stack.wait_for_status(ex_id, ["paused"], timeout=60)["status"] == "paused"
+    st2_stack.st2("execution", "resume", ex_id)
+    done = st2_stack.wait_for_status(ex_id, ["succeeded", "failed"], timeout=90)
+    assert done["status"] == "succeeded", done["result"]
+    assert st2_stack.get(chain["id"])["status"] == "succeeded"

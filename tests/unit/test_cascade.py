@@ -514,6 +514,67 @@ def test_pause_of_a_parent_whose_child_workflow_paused_itself_pauses_the_childs_
     assert s.requests == []  # the paused child is not asked again
 
 
+# -- the pause answer racing the child's own pause (examples: pause-before-task-subworkflow-action) ---------
+
+def _parent_with_self_paused_child(child_tasks):
+    """A Mistral parent whose task runs a mistral-v2 child that paused itself (a pause-before task):
+    Mistral has both trees PAUSED; StackStorm still shows the child `pausing` (its runner's answer
+    is not stored yet)."""
+    m = FakeMistral()
+    m.add("root", state="PAUSED", tasks=["PAUSED"])
+    m.add("kidwf", state="PAUSED", tasks=child_tasks)
+    m.action_executions["ae-kid"] = {"state": "PAUSED"}
+    s = FakeSt2()
+    s.add("st2root", status="pausing")
+    s.add("kid", status="pausing", parent="st2root",
+          context={"mistral": {"execution_id": "kidwf", "action_execution_id": "ae-kid"}})
+    return m, s
+
+
+def test_pause_counts_a_pausing_mistral_child_whose_tree_is_paused_as_paused():
+    """The parent's runner answered `pausing` because StackStorm still showed the child pausing;
+    StackStorm stored that answer over the `paused` pushed meanwhile and the parent stayed pausing."""
+    m, s = _parent_with_self_paused_child(["SUCCESS", "IDLE"])
+    assert cascade.pause(m, s, "st2root", "root") == "paused"
+
+
+def test_pause_still_counts_a_pausing_mistral_child_with_an_active_task():
+    m, s = _parent_with_self_paused_child(["RUNNING"])
+    assert cascade.pause(m, s, "st2root", "root") == "pausing"
+
+
+def test_pause_still_counts_a_mistral_child_whose_own_child_chain_is_pausing():
+    m, s = _parent_with_self_paused_child(["SUCCESS", "IDLE"])
+    s.add("chain", status="pausing", parent="kid", runner="action-chain")
+    assert cascade.pause(m, s, "st2root", "root") == "pausing"
+    s.executions["chain"]["status"] = "paused"
+    assert cascade.pause(m, s, "st2root", "root") == "paused"
+
+
+def test_pause_never_answers_pausing_over_a_paused_stackstorm_accepted_meanwhile():
+    """Forced order: the runner lists its children (a chain still pausing), then the chain pauses
+    and StackStorm accepts the plugin's `paused` for the parent, then the runner answers."""
+    m = FakeMistral()
+    m.add("root", state="PAUSED", tasks=["PAUSED"])
+    s = FakeSt2()
+    s.add("st2root", status="pausing")
+    s.add("chain", status="pausing", parent="st2root", runner="action-chain")
+    listed = []
+    plain_list = s.list_children
+
+    def list_then_settle(ex_id):
+        children = plain_list(ex_id)
+        listed.append(ex_id)
+        if len(listed) == 2:  # the runner's last look; then the chain pauses, the push is accepted
+            s.executions["chain"]["status"] = "paused"
+            s.executions["st2root"]["status"] = "paused"
+        return children
+
+    s.list_children = list_then_settle
+    assert cascade.pause(m, s, "st2root", "root") == "paused"
+    assert listed == ["st2root", "st2root"]
+
+
 class TaskFollowsAction(FakeMistral):
     """Mistral 23: the task of an action execution set PAUSED/RUNNING takes that state."""
 

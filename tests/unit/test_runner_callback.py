@@ -135,3 +135,12 @@ def test_bad_url_is_a_clear_error(fake):
 
 def test_split_url():
     assert callback.split_url(URL) == ("http://127.0.0.1:8989/v2", "ae1")
+
+
+def test_pause_task_pauses_a_running_action_execution_only(fake):
+    assert callback.pause_task(URL) is True
+    assert [put["state"] for put in fake.puts] == ["PAUSED"]
+    assert callback.pause_task(URL) is False  # already PAUSED: nothing sent
+    fake.state = "SUCCESS"
+    assert callback.pause_task(URL) is False
+    assert len(fake.puts) == 1

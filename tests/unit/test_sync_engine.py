@@ -15,6 +15,7 @@ from st2mistral_sync.engine import (
     APPLIED,
     FAILED,
     REJECTED,
+    RESUMED,
     SKIPPED,
     Alone,
     SyncEngine,
@@ -65,6 +66,9 @@ class FakeExecutions:
 
     def callback_done(self, doc, outcome):
         self.done.append((doc["id"], outcome))
+
+    def paused_children(self, parent_ids):
+        return []
 
 
 class FakeHandler:
@@ -470,3 +474,121 @@ def test_pause_up_failures_are_logged_not_raised():
 def test_without_a_stackstorm_api_the_engine_does_not_pause_up():
     kid = child("c1", status="paused")
     assert make(FakeExecutions([], [kid])).on_update(kid) == SKIPPED
+
+
+# -- the sweep: a child's pause whose bus message nobody saw; a parent resumed while its child paused -----
+
+class SweptExecutions(FakeExecutions):
+    """The REST port's listing of pausing/paused action-chain and orquesta children, over FakeSt2."""
+
+    def __init__(self, st2: FakeSt2) -> None:
+        super().__init__([])
+        self.st2 = st2
+
+    def unfinished_workflows(self):
+        return [dict(d, context={"mistral": {"execution_id": "m-" + d["id"]}}) for d in self.st2.docs.values()
+                if d["runner"]["name"] == "mistral-v2" and d["status"] not in ("succeeded", "failed")]
+
+    def paused_children(self, parent_ids):
+        return [dict(d) for d in self.st2.docs.values() if d["runner"]["name"] in ("action-chain", "orquesta")
+                and d["status"] in ("pausing", "paused") and d["parent"] in parent_ids]
+
+
+def _logged(doc, *entries):
+    doc["log"] = [{"timestamp": "2026-12-01T20:00:%02d.000000Z" % second, "status": status}
+                  for second, status in entries]
+    return doc
+
+
+def test_the_sweep_pauses_a_running_parent_whose_chain_paused_while_no_instance_ran():
+    st2 = FakeSt2()
+    st2.add("wf")
+    st2.add("chain", runner="action-chain", parent="wf", status="paused")  # its bus messages: missed
+    st2.add("orq", runner="orquesta", parent="other", status="paused")  # not a child of a running workflow
+    eng = SyncEngine(SweptExecutions(st2), querier_factory=FakeQuerier, handler_factory=lambda: FakeHandler,
+                     st2_executions=st2)
+    assert eng.reconcile_once()["paused_up"] == 1
+    assert st2.requests == [("pause", "wf")] and st2.docs["wf"]["status"] == "pausing"
+    assert eng.reconcile_once()["paused_up"] == 0  # once: the parent is no longer running
+    assert st2.requests == [("pause", "wf")]
+
+
+def test_the_sweep_leaves_a_parent_alone_whose_chain_is_running_or_which_is_paused():
+    st2 = FakeSt2()
+    st2.add("wf")
+    st2.add("chain", runner="action-chain", parent="wf", status="running")
+    st2.add("wf2", status="paused")
+    st2.add("chain2", runner="action-chain", parent="wf2", status="paused")
+    eng = SyncEngine(SweptExecutions(st2), querier_factory=FakeQuerier, handler_factory=lambda: FakeHandler,
+                     st2_executions=st2)
+    assert eng.reconcile_once()["paused_up"] == 0
+    assert st2.requests == []
+
+
+def test_a_parent_resumed_while_its_chain_was_pausing_is_not_paused_again_the_chain_resumes():
+    """StackStorm refuses to resume a `pausing` chain, so the parent's resume cascade leaves it
+    behind; once it is paused it is resumed (the user's last word), the parent keeps running."""
+    st2 = FakeSt2()
+    _logged(st2.add("wf"), (1, "running"), (2, "pausing"), (4, "paused"), (5, "resuming"), (6, "running"))
+    chain = _logged(st2.add("chain", runner="action-chain", parent="wf", status="pausing"), (1, "running"),
+                    (3, "pausing"))
+    eng = pausing_engine(st2)
+    assert eng.on_update(dict(chain)) == ALREADY  # still pausing: nothing yet
+    assert st2.requests == []
+    st2.docs["chain"]["status"] = "paused"
+    st2.docs["chain"]["log"].append({"timestamp": "2026-12-01T20:00:07.000000Z", "status": "paused"})
+    assert eng.on_update(dict(st2.docs["chain"])) == RESUMED
+    assert st2.requests == [("resume", "chain")] and st2.docs["wf"]["status"] == "running"
+
+
+def test_a_chain_paused_after_its_parent_was_resumed_pauses_the_parent():
+    st2 = FakeSt2()
+    _logged(st2.add("wf"), (1, "running"), (2, "pausing"), (3, "paused"), (4, "resuming"), (5, "running"))
+    chain = _logged(st2.add("chain", runner="action-chain", parent="wf", status="paused"), (5, "running"),
+                    (8, "pausing"), (9, "paused"))
+    assert pausing_engine(st2).on_update(dict(chain)) == APPLIED
+    assert st2.requests == [("pause", "wf")]
+
+
+def test_rest_paused_children_lists_chain_and_orquesta_children_of_the_given_parents():
+    pages = {("action-chain", "paused"): [{"id": "c1", "parent": "wf1", "status": "paused"},
+                                          {"id": "c2", "parent": "wfX", "status": "paused"}],
+             ("orquesta", "pausing"): [{"id": "o1", "context": {"parent": {"execution_id": "wf2"}},
+                                        "status": "pausing"}]}
+    rest = RestExecutions("http://st2/api/v1", api_key="k", conf=Opts())
+    asked = []
+
+    def listing(**params):
+        asked.append((params["runner"], params["status"]))
+        return pages.get((params["runner"], params["status"]), [])
+
+    rest._list = listing
+    assert [d["id"] for d in rest.paused_children(["wf1", "wf2"])] == ["c1", "o1"]
+    assert sorted(asked) == sorted((r, s) for r in ("action-chain", "orquesta") for s in ("pausing", "paused"))
+
+
+@pytest.mark.parametrize("parent_status,expected,paused", [
+    ("pausing", APPLIED, ["ae-ask"]), ("paused", APPLIED, ["ae-ask"]),
+    ("running", ALREADY, []),  # StackStorm's inquirer asks a running parent to pause; its runner does it
+])
+def test_a_pending_child_under_a_pausing_or_paused_workflow_gets_its_mistral_task_paused(
+        parent_status, expected, paused):
+    st2 = FakeSt2()
+    st2.add("wf1", status=parent_status)
+    asked: List[str] = []
+    eng = SyncEngine(FakeExecutions([]), None, querier_factory=FakeQuerier, handler_factory=lambda: FakeHandler,
+                     st2_executions=st2, pend_handler=lambda url: asked.append(url.rsplit("/", 1)[1]) is None)
+    assert eng.on_update(child("ask", status="pending"), complete=True) == expected
+    assert asked == paused and FakeHandler.calls == []
+    assert eng.pended == {expected: 1}
+
+
+def test_pend_failures_are_counted_not_raised_and_other_pending_executions_ignored():
+    st2 = FakeSt2()
+    st2.add("wf1", status="paused")
+    st2.down = True
+    eng = SyncEngine(FakeExecutions([]), None, querier_factory=FakeQuerier, handler_factory=lambda: FakeHandler,
+                     st2_executions=st2, pend_handler=lambda url: True)
+    assert eng.on_update(child("ask", status="pending"), complete=True) == FAILED
+    not_mistral = dict(child("ask2", status="pending"), liveaction={})
+    assert eng.on_update(not_mistral, complete=True) is None
