@@ -177,7 +177,9 @@ def test_stackstorm_keeps_the_execution_token_valid_after_the_workflow_completed
     when run() itself returns a completed status, and nothing in StackStorm's REST API can delete
     a token: once the workflow completed (and the plugin deleted Mistral's copies) StackStorm still
     accepts it, until `[auth] service_token_ttl` (docs/reliability.md, Known limitations)."""
-    ex_id = authed.run_async("scenarios.calls_st2", "word=ttl")
+    # a workflow that runs a few seconds, so the token is seen in Mistral's env before the plugin
+    # deletes it at completion (a quick one could finish between two looks on a quiet machine)
+    ex_id = authed.run_async("scenarios.slow", "seconds=6")
     held = wait_until("Mistral to hold the execution's token", lambda: "mistral" in authed.get(ex_id)["context"]
                       and stored_tokens(authed, ex_id))
     doc = authed.wait_for_status(ex_id, FINAL, timeout=120)
