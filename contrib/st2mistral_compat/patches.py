@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Dict, List
+from typing import Any, Dict, List
 
 from st2mistral_compat import spec
 
@@ -33,13 +33,18 @@ def add_workflow_runner(module: Any) -> bool:
     return True
 
 
-def _schedule_with(handle: Callable[..., Any], options: Dict[str, Any]) -> Callable[..., Any]:
-    """StackStorm's `_handle_schedule_execution` with `options` added to the new context["re-run"]."""
+def _scheduling_with(controller: Any, options: Dict[str, Any]) -> Any:
+    """A per-request copy of StackStorm's re-run controller (no shared state) whose
+    `_handle_schedule_execution` adds `options` to the new execution's context["re-run"]."""
+    handle = controller._handle_schedule_execution
+
     def schedule(liveaction_api: Any, *args: Any, **kwargs: Any) -> Any:
         liveaction_api.context.setdefault("re-run", {}).update(copy.deepcopy(options))
         return handle(liveaction_api, *args, **kwargs)
 
-    return schedule
+    request = copy.copy(controller)
+    request._handle_schedule_execution = schedule
+    return request
 
 
 def _task_options(tasks: List[str], reset: List[str]) -> Dict[str, Any]:
@@ -53,9 +58,8 @@ def schedule_rerun(module: Any, execution_id: str, requester_user: Any, options:
     controller = module.action_execution_rerun_controller
     cls = type(controller)
     post = getattr(cls.post, "__wrapped__", cls.post)
-    request = copy.copy(controller)  # per request: no shared state
-    request._handle_schedule_execution = _schedule_with(controller._handle_schedule_execution, options)
-    return post(request, cls.ExecutionSpecificationAPI(), execution_id, requester_user)
+    return post(_scheduling_with(controller, options), cls.ExecutionSpecificationAPI(), execution_id,
+                requester_user)
 
 
 def allow_task_rerun(module: Any) -> bool:
@@ -78,10 +82,8 @@ def allow_task_rerun(module: Any) -> bool:
             if (existing.runner or {}).get("name") != RUNNER:
                 raise
         # StackStorm refused only because of the runner: same request without the task options,
-        # scheduled with them put back (a per-request copy of the controller: no shared state).
-        request = copy.copy(self)
-        request._handle_schedule_execution = _schedule_with(self._handle_schedule_execution,
-                                                            _task_options(tasks, reset))
+        # scheduled with them put back.
+        request = _scheduling_with(self, _task_options(tasks, reset))
         stripped = copy.copy(spec_api)
         stripped.tasks, stripped.reset = [], []
         return original(request, stripped, id, requester_user, no_merge=no_merge, show_secrets=show_secrets)
