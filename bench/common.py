@@ -261,18 +261,24 @@ def write_pack(root: Path) -> Path:
 
 # ---- command line ----------------------------------------------------------------------------
 
-def main_n(doc: Optional[str], run: Callable[[Mistral, int], List[Dict[str, Any]]], default_n: int) -> int:
-    """Command line of a bench taking -n and --url: run it on a Mistral and print its rows."""
+def main_n(doc: Optional[str], run: Callable[..., List[Dict[str, Any]]], default_n: int,
+           flags: Optional[Dict[str, str]] = None) -> int:
+    """Command line of a bench taking -n and --url (and on/off `flags`, passed to `run` by name):
+    run it on a Mistral and print its rows."""
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("-n", type=int, default=default_n)
     parser.add_argument("--url", help="existing Mistral v2 URL (default: start one, see --mode)")
     parser.add_argument("--mode", choices=("embedded", "distributed"), default="embedded",
                         help="Mistral to start: embedded (one process, SQLite, in-process RPC) or "
                              "distributed (api/engine/executor/notifier, RabbitMQ, PostgreSQL)")
+    for flag, help_text in (flags or {}).items():
+        parser.add_argument(flag, action="store_true", help=help_text)
     args = parser.parse_args()
+    chosen = {flag.lstrip("-").replace("-", "_"): getattr(args, flag.lstrip("-").replace("-", "_"))
+              for flag in flags or {}}
     mistral = Mistral(mode=args.mode, url=args.url)
     try:
-        for row in run(mistral, args.n):
+        for row in run(mistral, args.n, **chosen):
             print("%s: %s (goal %s)" % (row["bench"], row["value"], row["goal"]))
     finally:
         mistral.stop()
