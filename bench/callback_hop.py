@@ -53,35 +53,24 @@ def _child(stack: Any, ex_id: str, timeout: float = 60) -> Dict[str, Any]:
     raise RuntimeError("no child of %s" % ex_id)
 
 
-_LOGTIME = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d{3}) "
-_APPLIED = re.compile(_LOGTIME + r".*callback of execution (\w+) applied .* in ([\d.]+) s "
+_APPLIED = re.compile(common.LOG_TIME + r".*callback of execution (\w+) applied .* in ([\d.]+) s "
                       r"\(Mistral's answer ([\d.]+) s\)")
-_TASK_DONE = re.compile(_LOGTIME + r".*Task '[^']*' \(([0-9a-f-]{36})\) \[RUNNING -> SUCCESS")
+_TASK_DONE = re.compile(common.LOG_TIME + r".*Task '[^']*' \(([0-9a-f-]{36})\) \[RUNNING -> SUCCESS")
 
 
-def _log_time(stamp: str) -> float:
-    return datetime.datetime.strptime(stamp.replace(",", "."), "%Y-%m-%d %H:%M:%S.%f").timestamp()
-
-
-def _lines(paths: List[Path], pattern: "re.Pattern[str]") -> Dict[str, Any]:
+def _first_lines(paths: List[Path], pattern: "re.Pattern[str]") -> Dict[str, Any]:
+    """{group 2: (epoch seconds, groups 3...)} of the first line matching `pattern` per group 2."""
     found: Dict[str, Any] = {}
-    for path in paths:
-        try:
-            text = path.read_text(errors="replace")
-        except OSError:
-            continue
-        for line in text.splitlines():
-            m = pattern.match(line)
-            if m:
-                found.setdefault(m.group(2), (_log_time(m.group(1)),) + m.groups()[2:])
+    for when, m in common.log_matches(paths, pattern):
+        found.setdefault(m.group(2), (when,) + m.groups()[2:])
     return found
 
 
 def breakdown(samples: List[Dict[str, Any]], service_logs: List[Path],
               mistral_logs: List[Path]) -> Dict[str, List[float]]:
     """Per phase, the seconds of each sample whose log lines were found (see the docstring)."""
-    applied = _lines(service_logs, _APPLIED)
-    done = _lines(mistral_logs, _TASK_DONE)
+    applied = _first_lines(service_logs, _APPLIED)
+    done = _first_lines(mistral_logs, _TASK_DONE)
     out: Dict[str, List[float]] = {k: [] for k in ("bus", "before PUT", "Mistral PUT", "task SUCCESS in PUT",
                                                    "committed after answer")}
     for s in samples:
@@ -101,7 +90,7 @@ def breakdown(samples: List[Dict[str, Any]], service_logs: List[Path],
 
 def _answers(samples: List[Dict[str, Any]], service_logs: List[Path]) -> Dict[str, float]:
     """{child execution id: when Mistral answered the service's PUT of its result} (service log)."""
-    applied = _lines(service_logs, _APPLIED)
+    applied = _first_lines(service_logs, _APPLIED)
     return {s["child"]: applied[s["child"]][0] for s in samples if s["child"] in applied}
 
 

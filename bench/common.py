@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 for _p in (ROOT / "runners", ROOT / "contrib", ROOT / "bench"):
@@ -101,24 +101,32 @@ class Mistral:
             self.info = None
 
 
-_TRACE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) .*workflow_trace .*Workflow '[^']*' "
+LOG_TIME = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d{3}) "  # a log line's local time, ms (group 1)
+_TRACE = re.compile(LOG_TIME + r".*workflow_trace .*Workflow '[^']*' "
                     r"\[\w+ -> (\w+)\b.*\(execution_id=([0-9a-f-]{36})")
 
 
-def trace_times(logs: Iterable[Path]) -> Dict[str, Dict[str, float]]:
-    """{mistral execution id: {state: epoch seconds of its first transition to that state}} from
-    the engine's workflow_trace log lines (ms precision; the API's updated_at has seconds only)."""
-    found: Dict[str, Dict[str, float]] = {}
+def log_matches(logs: Iterable[Path], pattern: "re.Pattern[str]") -> Iterator[Tuple[float, "re.Match[str]"]]:
+    """(epoch seconds of the line, match) of every line of `logs` matching `pattern`, which starts
+    with LOG_TIME; missing files are skipped."""
     for log in logs:
         try:
             text = log.read_text(errors="replace")
         except OSError:
             continue
         for line in text.splitlines():
-            m = _TRACE.match(line)
+            m = pattern.match(line)
             if m:
-                local = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f")
-                found.setdefault(m.group(3), {}).setdefault(m.group(2), local.timestamp())
+                stamp = datetime.datetime.strptime(m.group(1).replace(",", "."), "%Y-%m-%d %H:%M:%S.%f")
+                yield stamp.timestamp(), m
+
+
+def trace_times(logs: Iterable[Path]) -> Dict[str, Dict[str, float]]:
+    """{mistral execution id: {state: epoch seconds of its first transition to that state}} from
+    the engine's workflow_trace log lines (ms precision; the API's updated_at has seconds only)."""
+    found: Dict[str, Dict[str, float]] = {}
+    for when, m in log_matches(logs, _TRACE):
+        found.setdefault(m.group(3), {}).setdefault(m.group(2), when)
     return found
 
 

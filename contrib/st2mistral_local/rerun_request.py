@@ -5,6 +5,7 @@ import logging
 from typing import Any, Dict, List, Optional
 
 from mistral_v2.exceptions import InvalidParametersError
+from mistral_v2.task_paths import task_name_list
 
 LOG = logging.getLogger(__name__)
 
@@ -13,12 +14,7 @@ EXTRA_FIELDS = ("no_reset", "context", "next", "published")
 
 
 def _names(body: Dict[str, Any], key: str) -> Optional[List[str]]:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise InvalidParametersError('"%s" must be a list of task names.' % key)
-    return [v.strip() for v in value]
+    return task_name_list(body.get(key), '"%s"' % key, InvalidParametersError)
 
 
 def rerun_options(execution_id: str, body: Dict[str, Any], workflow: bool) -> Dict[str, Any]:

@@ -225,13 +225,6 @@ def check_execution(api: Any, execs: Executions, doc: Dict[str, Any], body: Dict
 
 # ---- resume from next -----------------------------------------------------------------------
 
-def resume_requirements(api: Any, mistral_id: str, tasks: List[str], published: Dict[str, Dict[str, Any]],
-                        resolver: Optional[Callable[[str], Optional[str]]]) -> Dict[str, List[str]]:
-    """Missing variables per task for resuming after `tasks` (empty when nothing is missing);
-    RerunError when the tasks cannot be resumed after at all."""
-    return resume_from_next.missing_variables(api, mistral_id, tasks, published, resolver)
-
-
 def parse_published(tasks: List[str], pairs: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     """{task: {var: value}} from "var" / "task.var" keys: a bare variable goes to every task."""
     out: Dict[str, Dict[str, Any]] = {t: {} for t in tasks}
@@ -250,16 +243,9 @@ def parse_published(tasks: List[str], pairs: Dict[str, Any]) -> Dict[str, Dict[s
 
 def string_list(body: Dict[str, Any], key: str, required: bool = False) -> Optional[List[str]]:
     """body[key] as a list of task names ("a,b" accepted); InvalidParametersError otherwise."""
-    value = body.get(key)
-    if value is None:
-        if required:
-            raise InvalidParametersError('"%s" (a list of task names) is required.' % key)
-        return None
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise InvalidParametersError('"%s" must be a list of task names.' % key)
-    return value
+    if body.get(key) is None and required:
+        raise InvalidParametersError('"%s" (a list of task names) is required.' % key)
+    return task_paths.task_name_list(body.get(key), '"%s"' % key, InvalidParametersError, comma_separated=True)
 
 
 @dataclass(frozen=True)
@@ -299,8 +285,8 @@ def resume_request(body: Dict[str, Any]) -> ResumeRequest:
 def check_resume(api: Any, execs: Executions, doc: Dict[str, Any], request: ResumeRequest) -> None:
     """Refuses (MissingRequirementsError naming the variables each task lacks, or RerunError when
     the tasks cannot be resumed after) before any execution is created."""
-    missing = resume_requirements(api, mistral_execution_id(doc), request.tasks, request.published,
-                                  st2_child_resolver(execs, doc["id"]))
+    missing = resume_from_next.missing_variables(api, mistral_execution_id(doc), request.tasks, request.published,
+                                                 st2_child_resolver(execs, doc["id"]))
     if missing:
         raise MissingRequirementsError(
             "Cannot resume from the next tasks: missing published variables: %s." % "; ".join(

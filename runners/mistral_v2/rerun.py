@@ -14,7 +14,14 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 from mistral_v2 import callback, masking, results, statuses, workflow_spec
 from mistral_v2.exceptions import MistralAPIError, RerunError
-from mistral_v2.task_paths import ResolvedTask, ResolveSt2Child, join_names, original_execution_id, resolve_and_validate
+from mistral_v2.task_paths import (
+    ResolvedTask,
+    ResolveSt2Child,
+    join_names,
+    original_execution_id,
+    resolve_and_validate,
+    task_name_list,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -304,12 +311,7 @@ def rerun_tasks(
 
 
 def _task_names(hint: Dict[str, Any], key: str) -> Optional[List[str]]:
-    value = hint.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise RerunError('context["re-run"]["%s"] must be a list of task names.' % key)
-    return [v.strip() for v in value]
+    return task_name_list(hint.get(key), 'context["re-run"]["%s"]' % key, RerunError)
 
 
 def child_rerun_options(hint: Dict[str, Any], action_ref: str, parent_id: Optional[str],

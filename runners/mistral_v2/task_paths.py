@@ -163,6 +163,19 @@ def original_execution_id(original_context: Dict[str, Any]) -> str:
     return ex_id
 
 
+def task_name_list(value: Any, label: str, error: Callable[[str], Exception],
+                   comma_separated: bool = False) -> Optional[List[str]]:
+    """`value` as a list of task names (stripped), None when absent; `error(message naming label)`
+    when it is anything else. comma_separated: "a, b" is accepted too (query-string style)."""
+    if value is None:
+        return None
+    if comma_separated and isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise error("%s must be a list of task names." % label)
+    return [v.strip() for v in value]
+
+
 def join_names(items: Iterable[str]) -> str:
     """Names for a message: "a, b, c"."""
     return ", ".join(items)

@@ -11,7 +11,7 @@ from fake_mistral import MistralReads
 from host_helpers import admin_login, start_host
 
 from mistral_v2 import extensions as shared_ext
-from mistral_v2 import seam
+from mistral_v2 import resume_from_next, seam
 from mistral_v2.exceptions import InvalidOperationError, InvalidParametersError, MissingRequirementsError, RerunError
 from st2mistral_local import container as container_mod
 from st2mistral_local import extensions, runners
@@ -153,12 +153,12 @@ def test_rerun_check_ok_and_refusals_change_nothing():
 
 def test_resume_requirements_lists_missing_variables_per_task():
     api = failed_api()
-    assert shared_ext.resume_requirements(api, "m1", ["t2"], {}, None) == {"t2": ["r2"]}
-    assert shared_ext.resume_requirements(api, "m1", ["t2"], {"t2": {"r2": 1}}, None) == {}
+    assert resume_from_next.missing_variables(api, "m1", ["t2"], {}, None) == {"t2": ["r2"]}
+    assert resume_from_next.missing_variables(api, "m1", ["t2"], {"t2": {"r2": 1}}, None) == {}
     with pytest.raises(RerunError, match="task 't1' is SUCCESS"):
-        shared_ext.resume_requirements(api, "m1", ["t1"], {}, None)
+        resume_from_next.missing_variables(api, "m1", ["t1"], {}, None)
     with pytest.raises(RerunError, match="no task names"):
-        shared_ext.resume_requirements(api, "m1", [], {}, None)
+        resume_from_next.missing_variables(api, "m1", [], {}, None)
 
 
 def test_parse_published_spreads_bare_names_and_checks_task_names():

@@ -484,3 +484,13 @@ def test_inbound_context_of_a_rerun_task_uses_the_definition_when_triggers_were_
     view = inbound_context.task_inbound_context(api, "ex", "t3")
     assert view["published"] == {"g": 1}
     assert inbound_context.task_inbound_context(api, "ex", "t1")["published"] == {}
+
+
+def test_task_name_list_accepts_lists_and_names_the_field_it_refuses():
+    assert task_paths.task_name_list(None, "tasks", RerunError) is None
+    assert task_paths.task_name_list([" a", "b "], "tasks", RerunError) == ["a", "b"]
+    assert task_paths.task_name_list("a, b,", '"tasks"', RerunError, comma_separated=True) == ["a", "b"]
+    assert task_paths.task_name_list([], "tasks", RerunError) == []
+    for bad in ("a,b", ["a", ""], ["a", 3], {"a": 1}):
+        with pytest.raises(RerunError, match=r'^context\["re-run"\]\["tasks"\] must be a list of task names\.$'):
+            task_paths.task_name_list(bad, 'context["re-run"]["tasks"]', RerunError)
