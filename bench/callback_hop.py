@@ -10,7 +10,7 @@ Embedded Mistral (SQLite, where a reader would block Mistral's writes): the mome
 the service's PUT, from the service's log (the task is committed before Mistral answers: an upper
 bound). `--rest-poll` adds the old observer for comparison: GET /tasks/<id> every 5 ms through
 Mistral's API (each GET costs the API ~15 ms of CPU, taken from the PUT it measures).
-Usage: python bench/callback_hop.py [-n 20] [--mode distributed] [--rest-poll]
+Usage: python bench/callback_hop.py [-n 30] [--mode distributed] [--rest-poll]
 
 Breakdown of each hop from the logs (ms timestamps, one machine, one clock): the service's
 "callback of execution <child> applied ... in A s (Mistral's answer P s)" line (written when
@@ -218,7 +218,7 @@ def run(mistral: common.Mistral, n: int = 20, rest_poll: bool = False) -> List[D
 
 
 def main() -> int:
-    return common.main_n(__doc__, run, 20, flags={"--rest-poll": "also time the old observer (see above)"})
+    return common.main_n(__doc__, run, 30, flags={"--rest-poll": "also time the old observer (see above)"})
 
 
 if __name__ == "__main__":

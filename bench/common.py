@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import re
 import signal
@@ -36,7 +37,7 @@ def p95(values: Sequence[float]) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(0.95 * len(ordered) + 0.5)) - 1))]
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]  # the ceil(0.95 n)-th smallest
 
 
 def parse_st2_time(value: str) -> float:

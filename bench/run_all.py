@@ -80,7 +80,7 @@ def main() -> int:
         _timed("sync lag", lambda: sync_lag.run(mistral, n=5 if args.quick else 20), rows)
         _timed("hop cost", lambda: hop_cost.run(mistral, n=1 if args.quick else 3), rows)
         _timed("throughput", lambda: throughput.run(mistral, n=20 if args.quick else 200), rows)
-        _timed("callback hop (real StackStorm)", lambda: callback_hop.run(mistral, n=5 if args.quick else 20), rows)
+        _timed("callback hop (real StackStorm)", lambda: callback_hop.run(mistral, n=5 if args.quick else 30), rows)
         _timed("query cost", lambda: query_cost.run(mistral, sizes), rows)  # leaves executions parked
         _timed("sync split", lambda: sync_split.run(mistral, n=100 if args.quick else 1000), rows)
     finally:
@@ -97,7 +97,7 @@ def main() -> int:
                 _timed("sync lag (distributed)", lambda: sync_lag.run(dist, n=5 if args.quick else 15), rows)
                 _timed("start overhead (distributed)", lambda: _start_overhead(dist, 5 if args.quick else 30), rows)
                 _timed("callback hop (real StackStorm, distributed Mistral)",
-                       lambda: callback_hop.run(dist, n=5 if args.quick else 20), rows)
+                       lambda: callback_hop.run(dist, n=5 if args.quick else 30), rows)
             finally:
                 dist.stop()
     print()
