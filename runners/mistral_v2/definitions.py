@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -346,11 +347,35 @@ def dump(spec: Dict[str, Any]) -> str:
     return yaml.dump(spec, Dumper=_Dumper, default_flow_style=False, sort_keys=False)
 
 
+_PARSED_MAX = 256
+_parsed_cache: Dict[Tuple[str, int, int, int], Dict[str, Any]] = {}
+_parsed_lock = threading.Lock()
+
+
+def _parsed(path: str) -> Dict[str, Any]:
+    """read_definition(path), parsed again only when the file (inode, mtime, size) changed (a YAML
+    parse is a third of a start's own work). Shared: read it, never change it (transform copies)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return read_definition(path)  # its error names the problem
+    key = (path, st.st_ino, st.st_mtime_ns, st.st_size)
+    with _parsed_lock:
+        spec = _parsed_cache.get(key)
+    if spec is None:
+        spec = read_definition(path)
+        with _parsed_lock:
+            if len(_parsed_cache) >= _PARSED_MAX:
+                _parsed_cache.clear()
+            _parsed_cache[key] = spec
+    return spec
+
+
 def prepare(path: str, action_ref: str, workflow_param: Optional[str] = None,
             lookup: Optional[ActionLookup] = None,
             mistral_actions: Optional[MistralActions] = None) -> PreparedDefinition:
     """Read, check names of, and transform the definition in `path` for action `action_ref`."""
-    spec = read_definition(path)
+    spec = _parsed(path)
     kind, wf_name = resolve_names(spec, action_ref, workflow_param, path)
     # workflow_spec.add_resume_hooks: lets `re-run --next` complete a failed task as SKIPPED with
     # user-supplied published variables (docs/architecture.md, "Re-run and resume").

@@ -1,4 +1,5 @@
 """Reading, naming, transforming and uploading definitions."""
+import os
 import textwrap
 
 import pytest
@@ -244,3 +245,21 @@ def test_sync_uploads_only_when_changed_and_swaps_kinds(tmp_path):
     api.calls.clear()
     assert definitions.sync(api, changed) is True
     assert [c[0] for c in api.calls] == ["get_workbook", "update_workbook"]
+
+
+def test_prepare_parses_a_file_once_until_it_changes(tmp_path, monkeypatch):
+    path = _write(tmp_path, WORKFLOW)
+    reads = []
+    real_read = definitions.read_definition
+    monkeypatch.setattr(definitions, "read_definition", lambda p: reads.append(p) or real_read(p))
+    first = definitions.prepare(path, "pk.act", lookup=lookup)
+    again = definitions.prepare(path, "pk.act", lookup=lookup)
+    assert len(reads) == 1 and again.text == first.text
+    # an edit of the same size: another mtime
+    (tmp_path / "wf.yaml").write_text(textwrap.dedent(WORKFLOW).replace("echo hi", "echo ho"))
+    os.utime(path, ns=(1, 1))
+    changed = definitions.prepare(path, "pk.act", lookup=lookup)
+    assert len(reads) == 2 and "echo ho" in changed.text and "echo hi" not in changed.text
+    (tmp_path / "wf.yaml").unlink()
+    with pytest.raises(DefinitionError, match="does not exist"):
+        definitions.prepare(path, "pk.act", lookup=lookup)

@@ -5,6 +5,7 @@ import pytest
 import requests
 from mistral_opts import mistral_opts
 
+from mistral_v2 import mistral_api
 from mistral_v2.exceptions import MistralAPIError, MistralUnreachableError, WorkflowNotFoundError
 from mistral_v2.mistral_api import MistralAPI, safe_url
 
@@ -20,6 +21,7 @@ class FakeAdapter(requests.adapters.BaseAdapter):
 
     def send(self, request, **kwargs):
         self.requests.append((request.method, request.url, kwargs.get("timeout")))
+        self.proxies = kwargs.get("proxies")
         self.bodies.append(request.body)
         item = self.script.pop(0)
         if isinstance(item, Exception):
@@ -163,3 +165,18 @@ def test_clients_of_different_tokens_share_kept_alive_connections(conf):
         server.server_close()
     assert seen == ["token-a", "token-b", "token-c"]
     assert len(connections) == 1
+
+
+def test_proxy_variables_are_honoured_and_read_once_per_host(conf, monkeypatch):
+    monkeypatch.setattr(mistral_api, "_env_settings", {})
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "direct.invalid")
+    via_proxy, adapter, _ = make_api(conf, [(200, WF), (200, WF)], url="http://mistral.invalid:8989/v2")
+    via_proxy.get_workflow("pk.a")
+    assert adapter.proxies["http"] == "http://proxy.invalid:3128"
+    direct, adapter2, _ = make_api(conf, [(200, WF)], url="http://direct.invalid:8989/v2")
+    direct.get_workflow("pk.a")
+    assert "http" not in adapter2.proxies  # NO_PROXY names it
+    monkeypatch.setenv("HTTP_PROXY", "http://other.invalid:3128")  # read once per process
+    via_proxy.get_workflow("pk.a")
+    assert adapter.proxies["http"] == "http://proxy.invalid:3128"
