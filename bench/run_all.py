@@ -4,7 +4,7 @@ Usage: .venv/bin/python bench/run_all.py [--quick] [--no-distributed] [--json FI
 (or `bash bench/run`). Sync lag, start overhead and the callback hop are also measured on
 distributed Mistral (RabbitMQ + PostgreSQL, the notifier in its own process) when those are
 reachable. --quick: small sizes (smoke run).
-Runs in 5-7 minutes on 2 cores.
+Runs in 8-14 minutes on 2 cores.
 """
 from __future__ import annotations
 
