@@ -66,10 +66,10 @@ def _first_lines(paths: List[Path], pattern: "re.Pattern[str]") -> Dict[str, Any
     return found
 
 
-def breakdown(samples: List[Dict[str, Any]], service_logs: List[Path],
+def breakdown(samples: List[Dict[str, Any]], applied: Dict[str, Any],
               mistral_logs: List[Path]) -> Dict[str, List[float]]:
-    """Per phase, the seconds of each sample whose log lines were found (see the docstring)."""
-    applied = _first_lines(service_logs, _APPLIED)
+    """Per phase, the seconds of each sample whose log lines were found (see the docstring);
+    `applied`: the service's lines, _first_lines(service log, _APPLIED)."""
     done = _first_lines(mistral_logs, _TASK_DONE)
     out: Dict[str, List[float]] = {k: [] for k in ("bus", "before PUT", "Mistral PUT", "task SUCCESS in PUT",
                                                    "committed after answer")}
@@ -86,12 +86,6 @@ def breakdown(samples: List[Dict[str, Any]], service_logs: List[Path],
         if s["committed"] is not None:
             out["committed after answer"].append(s["committed"] - answered)
     return out
-
-
-def _answers(samples: List[Dict[str, Any]], service_logs: List[Path]) -> Dict[str, float]:
-    """{child execution id: when Mistral answered the service's PUT of its result} (service log)."""
-    applied = _first_lines(service_logs, _APPLIED)
-    return {s["child"]: applied[s["child"]][0] for s in samples if s["child"] in applied}
 
 
 # Runs in Mistral's venv (psycopg2): reads task ids on stdin, prints "<id> <epoch of SUCCESS seen>".
@@ -187,8 +181,9 @@ def run(mistral: common.Mistral, n: int = 20, rest_poll: bool = False) -> List[D
             service = SyncService(stack, "bench", new_group()).start()
             one_hop(stack, mistral.url, watcher, rest_poll)  # warm-up
             samples = [one_hop(stack, mistral.url, watcher, rest_poll) for _ in range(n)]
-            answered = _answers(samples, [service.log])
-            phases = breakdown(samples, [service.log], mistral.engine_logs)
+            applied = _first_lines([service.log], _APPLIED)  # when Mistral answered each PUT
+            answered = {child: line[0] for child, line in applied.items()}
+            phases = breakdown(samples, applied, mistral.engine_logs)
         finally:
             if watcher is not None:
                 watcher.stop()
